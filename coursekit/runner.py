@@ -1,0 +1,87 @@
+"""Execute lessons top to bottom, the one way committed outputs are (re)generated.
+
+``python -m coursekit.runner notebooks/01_*.ipynb`` runs each notebook in a fresh kernel of
+the current environment, from the notebook's own folder, and writes the outputs back in place.
+``make execute`` calls it with the same environment variables ``make test`` uses, so the stored
+outputs are exactly what strict nbval will compare against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat import NotebookNode
+
+#: Kernel of the environment running this module (ipykernel's native "python3" spec).
+KERNEL_NAME = "python3"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A notebook after a run, and how long its cells took (kernel start excluded)."""
+
+    notebook: NotebookNode
+    cell_seconds: float
+
+
+def execute(nb: NotebookNode, *, cwd: Path, timeout: int = 600) -> Execution:
+    """Run every code cell of ``nb`` in order in a fresh kernel started in ``cwd``.
+
+    Raises nbclient's ``CellExecutionError`` on the first cell that fails.
+    """
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=False,  # timestamps in metadata would churn every diff
+    )
+    with client.setup_kernel():
+        start = time.perf_counter()
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        seconds = time.perf_counter() - start
+    _normalise_metadata(nb)
+    return Execution(nb, seconds)
+
+
+def execute_file(path: Path, *, timeout: int = 600, write: bool = True) -> Execution:
+    """Execute the notebook at ``path`` from its folder; write outputs back when ``write``."""
+    nb = nbformat.read(path, as_version=4)
+    result = execute(nb, cwd=path.resolve().parent, timeout=timeout)
+    if write:
+        nbformat.write(result.notebook, path)
+    return result
+
+
+def _normalise_metadata(nb: NotebookNode) -> None:
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": KERNEL_NAME,
+    }
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        if path.suffix != ".ipynb" or not path.is_file():
+            parser.error(f"not a notebook: {path}")
+        result = execute_file(path, timeout=args.timeout)
+        print(f"{path}: {result.cell_seconds:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
