@@ -22,7 +22,9 @@ NBVAL_FLAGS := --nbval --nbval-current-env \
 
 # JupyterLab: loopback only; no browser without a display; --allow-root when run as root.
 LAB_PORT ?= 8888
-LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --notebook-dir=notebooks
+# make e2e serves a temporary copy of the lessons (LAB_DIR) and adds flags (LAB_EXTRA).
+LAB_DIR ?= notebooks
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --notebook-dir=$(LAB_DIR)
 ifeq ($(shell id -u),0)
 LAB_FLAGS += --allow-root
 endif
@@ -50,7 +52,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS)
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_EXTRA)
 
 # Two pytest runs; the target fails if either fails, and always runs both.
 test: $(STAMP)
