@@ -39,12 +39,12 @@ def describe(value: Any) -> str:
     """A short description of a value's type and shape, for messages."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):  # torch tensors and friends
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
     if isinstance(value, bool):
         return f"a bool ({value})"
     if isinstance(value, int | float | np.floating | np.integer):
-        return f"a number ({value})"
+        return f"a number ({value:.6g})"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # torch tensors and friends
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
     if isinstance(value, list | tuple):
         return f"a {type(value).__name__} of length {len(value)}"
     if value is None:
