@@ -29,7 +29,7 @@ def reference_gradient(theta: float, x: np.ndarray, y: np.ndarray) -> float:
 def reference_descend(
     theta0: float, lr: float, n_steps: int, x: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """θ after each of ``n_steps`` updates θ ← θ − lr·J'(θ), starting with θ0: shape (n_steps + 1,)."""
+    """θ0, then θ after each of ``n_steps`` updates θ ← θ − lr·J'(θ): shape (n_steps + 1,)."""
     path = [float(theta0)]
     for _ in range(n_steps):
         path.append(path[-1] - lr * reference_gradient(path[-1], x, y))

@@ -1,0 +1,118 @@
+"""coursekit.plot: what each helper draws, that it returns its Axes, and its errors."""
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from coursekit import data, plot
+
+
+@pytest.fixture
+def ax():
+    return plt.figure().gca()
+
+
+def test_class_scatter_draws_one_collection_per_class(ax):
+    X, y = data.spiral(20, n_classes=3, random_state=0)
+    assert plot.class_scatter(X, y, ax=ax, title="spiral") is ax
+    assert len(ax.collections) == 3
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 60
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "class 0", "class 1", "class 2"]
+    assert ax.get_title() == "spiral"
+
+
+def test_class_scatter_defaults_to_the_current_axes():
+    current = plt.figure().gca()
+    X, y = data.spiral(5, random_state=0)
+    assert plot.class_scatter(X, y) is current
+
+
+def test_train_test_scatter_makes_two_titled_panels():
+    split = data.circles(200, random_state=1)
+    left, right = plot.train_test_scatter(*split[:1], split.y_train, split.X_test, split.y_test)
+    assert left.get_title() == f"train ({len(split.X_train)} points)"
+    assert right.get_title() == f"test ({len(split.X_test)} points)"
+    assert sum(len(c.get_offsets()) for c in left.collections) == len(split.X_train)
+
+
+def test_loss_curve_axis_is_in_epochs_computed_from_the_data(ax):
+    n_samples, batch_size = 1000, 64
+    per_epoch = data.steps_per_epoch(n_samples, batch_size)  # 16
+    losses = np.linspace(1.0, 0.1, 3 * per_epoch)
+    plot.loss_curve(losses, steps_per_epoch=per_epoch, ax=ax, label="train")
+    (line,) = ax.lines
+    assert len(line.get_xdata()) == 48
+    assert line.get_xdata()[-1] == pytest.approx(3.0)
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss"
+    assert ax.get_legend().get_texts()[0].get_text() == "train"
+
+
+def test_loss_curve_without_epochs_uses_steps_and_log_scale(ax):
+    plot.loss_curve([3.0, 2.0, 1.0], ax=ax, log=True)
+    assert list(ax.lines[0].get_xdata()) == [0, 1, 2]
+    assert ax.get_xlabel() == "step" and ax.get_yscale() == "log"
+
+
+def test_decision_boundary_colours_the_plane_and_shows_points(ax):
+    X, y = data.spiral(30, n_classes=3, random_state=0)
+    calls = []
+
+    def predict(grid):
+        calls.append(grid.shape)
+        return np.digitize(grid[:, 0], [-0.3, 0.3])
+
+    assert plot.decision_boundary(predict, X, y, ax=ax, resolution=50) is ax
+    assert calls == [(2500, 2)]
+    scatters = [c for c in ax.collections if isinstance(c, mpl.collections.PathCollection)]
+    assert len(scatters) == 3  # one per class, on top of the filled regions
+    assert len(ax.collections) > len(scatters)
+    assert sum(len(c.get_offsets()) for c in scatters) == 90
+
+
+def test_cost_curve_draws_the_curve_and_the_path(ax):
+    path = [0.0, 0.5, 0.75, 0.875]
+    plot.cost_curve(lambda t: (t - 1.0) ** 2, path, ax=ax)
+    curve, dots = ax.lines
+    assert len(dots.get_xdata()) == 4
+    assert len([c for c in ax.get_children() if isinstance(c, mpl.text.Annotation)]) == 3
+    assert dots.get_label() == "descent path (3 steps)"
+    assert ax.get_xlabel() == "θ"
+
+
+def test_cost_curve_keeps_only_the_path_inside_the_range(ax):
+    plot.cost_curve(lambda t: t**2, [5.0, -4.0, 0.5], theta_range=(-1.0, 1.0), ax=ax)
+    assert list(ax.lines[1].get_xdata()) == [0.5]
+
+
+def test_helpers_leave_rcparams_alone(ax):
+    before = dict(mpl.rcParams)
+    X, y = data.spiral(5, random_state=0)
+    plot.class_scatter(X, y, ax=ax)
+    plot.loss_curve([1.0], ax=ax)
+    assert dict(mpl.rcParams) == before
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: plot.class_scatter(np.zeros((4, 3)), np.zeros(4)),
+         r"X must have shape \(n_samples, 2\), got \(4, 3\)"),
+        (lambda: plot.class_scatter(np.zeros((4, 2)), np.zeros(3)), r"y must have shape \(4,\)"),
+        (lambda: plot.loss_curve([]), "losses is empty"),
+        (lambda: plot.loss_curve([1.0], steps_per_epoch=0), "steps_per_epoch must be an int"),
+        (lambda: plot.decision_boundary(lambda g: g, np.zeros((3, 2)), np.zeros(3)),
+         "predict must return one label per row"),
+        (lambda: plot.decision_boundary(lambda g: g[:, 0], np.zeros((3, 2)), np.zeros(3),
+                                        resolution=1), "resolution must be >= 2"),
+        (lambda: plot.cost_curve(lambda t: t, [], ax=None), "path is empty"),
+        (lambda: plot.cost_curve(lambda t: t, theta_range=(1.0, 0.0)), "low < high"),
+        (lambda: plot.train_test_scatter(np.zeros((2, 2)), np.zeros(2), np.zeros((2, 2)),
+                                         np.zeros(2), axes=[plt.figure().gca()]),
+         "axes must hold exactly 2 Axes"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
