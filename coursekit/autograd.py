@@ -87,61 +87,55 @@ class Value:
         return out
 
     def __pow__(self, exponent: Number) -> Value:
-        """This value to a constant power (``x ** 0.5`` at x = 0 has no finite gradient)."""
+        """This value to a constant power; ``x ** p`` with p < 1 is refused at x = 0."""
         if isinstance(exponent, bool) or not isinstance(exponent, int | float):
             raise TypeError("Value ** exponent needs a constant int or float exponent")
         if self.data < 0 and not float(exponent).is_integer():
             raise ValueError(f"a negative base ({self.data}) needs an integer exponent, "
                              f"got {exponent}")
-        out = self._result(self.data**exponent, (self,), f"**{exponent}")
+        if exponent == 0:
+            local_grad = 0.0  # x ** 0 = 1 does not change with x
+        elif self.data == 0 and exponent < 1:
+            raise ValueError(f"x ** {exponent} has no finite derivative at x = 0")
+        else:
+            local_grad = exponent * self.data ** (exponent - 1)
+        return self.unary(self.data**exponent, local_grad, f"**{exponent}")
+
+    def unary(self, data: float, local_grad: float, op: str = "") -> Value:
+        """A new one-input operation: its result ``data`` and its derivative at this input.
+
+        The chain rule does the rest: the gradient reaching the result, times ``local_grad``,
+        is added to this value's gradient. ``exp``, ``log``, ``tanh`` and ``relu`` are built
+        this way, and so can be any function of one variable whose derivative you know.
+        """
+        out = self._result(float(data), (self,), op)
 
         def backward() -> None:
-            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+            self.grad += local_grad * out.grad
 
         out._backward = backward
         return out
 
     def exp(self) -> Value:
         """e to the power of this value."""
-        out = self._result(math.exp(self.data), (self,), "exp")
-
-        def backward() -> None:
-            self.grad += out.data * out.grad  # d e^x / dx = e^x, already computed
-
-        out._backward = backward
-        return out
+        e = math.exp(self.data)
+        return self.unary(e, e, "exp")  # d e^x / dx = e^x
 
     def log(self) -> Value:
         """Natural logarithm; the value must be positive."""
         if self.data <= 0:
             raise ValueError(f"log needs a positive value, got {self.data}")
-        out = self._result(math.log(self.data), (self,), "log")
-
-        def backward() -> None:
-            self.grad += out.grad / self.data
-
-        out._backward = backward
-        return out
+        return self.unary(math.log(self.data), 1.0 / self.data, "log")
 
     def tanh(self) -> Value:
         """Hyperbolic tangent."""
-        out = self._result(math.tanh(self.data), (self,), "tanh")
-
-        def backward() -> None:
-            self.grad += (1.0 - out.data**2) * out.grad
-
-        out._backward = backward
-        return out
+        t = math.tanh(self.data)
+        return self.unary(t, 1.0 - t * t, "tanh")
 
     def relu(self) -> Value:
         """max(0, x); its gradient at exactly 0 is taken as 0, as in PyTorch."""
-        out = self._result(max(0.0, self.data), (self,), "relu")
-
-        def backward() -> None:
-            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad  # a 0/1 mask, not x
-
-        out._backward = backward
-        return out
+        mask = 1.0 if self.data > 0 else 0.0  # a 0/1 mask, not x
+        return self.unary(max(0.0, self.data), mask, "relu")
 
     # Everything else is built from the operations above, so needs no backward of its own.
     def __neg__(self) -> Value:

@@ -144,6 +144,26 @@ def test_fractional_power_of_negative_is_a_clear_error() -> None:
         Value(-2.0) ** 0.5
 
 
+def test_power_at_zero() -> None:
+    x = Value(0.0)
+    (x**0).backward()
+    assert x.grad == 0.0
+    with pytest.raises(ValueError, match="no finite derivative at x = 0"):
+        Value(0.0) ** 0.5
+
+
+def test_unary_builds_a_new_operation_from_its_derivative() -> None:
+    def sigmoid(v: Value) -> Value:
+        s = 1 / (1 + math.exp(-v.data))
+        return v.unary(s, s * (1 - s), "sigmoid")
+
+    x = Value(0.4)
+    (sigmoid(x * 2) * 3).backward()
+    tx = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    (torch.sigmoid(tx * 2) * 3).backward()
+    assert x.grad == pytest.approx(tx.grad.item(), rel=1e-12)
+
+
 def test_only_numbers_become_values() -> None:
     with pytest.raises(TypeError, match="int or float"):
         Value("3")  # type: ignore[arg-type]
