@@ -1,0 +1,134 @@
+"""Checks for lesson 05, autograd: a new operation for the scalar engine, then torch tensors.
+
+The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
+with coefficients as in :class:`coursekit.torch_ref.Coeffs`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from coursekit import torch_ref
+from coursekit.autograd import Value
+from coursekit.checks._core import call, close, describe, expect_array, fail, passed
+
+
+def reference_sigmoid(x: Value) -> Value:
+    """σ(x) = 1 / (1 + e^(−x)) as one engine operation with derivative σ(x)(1 − σ(x))."""
+    s = 1.0 / (1.0 + math.exp(-x.data))
+    return x.unary(s, s * (1.0 - s), "sigmoid")
+
+
+def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:
+    """Check ``sigmoid(x: Value) -> Value``: its value, and the gradient that flows through it."""
+    exercise = "05-sigmoid-op"
+    points = (-3.0, -0.5, 0.0, 0.8, 2.5)
+    for x0 in points:
+        x = Value(x0)
+        out = call(exercise, sigmoid, x)
+        if not isinstance(out, Value):
+            raise fail(exercise, f"sigmoid(Value({x0})) should return a Value, got "
+                       f"{describe(out)}: the engine can only differentiate Values")
+        s = 1.0 / (1.0 + math.exp(-x0))
+        if not close(out.data, s):
+            hint = ""
+            if close(out.data, 1.0 / (1.0 + math.exp(x0))):
+                hint = ": that is σ(−x); the exponent is e^(−x)"
+            raise fail(exercise, f"σ({x0}) should be {s:.4f}, got {out.data:.4f}{hint}")
+        # Use the result inside a bigger expression, so the chain rule must carry out.grad.
+        (out * 3.0).backward()
+        want = 3.0 * s * (1.0 - s)
+        if close(x.grad, want):
+            continue
+        where = f"d(3·σ(x))/dx at x={x0} should be {want:.4f}, got {x.grad:.4f}"
+        if x.grad == 0.0:
+            raise fail(exercise, f"{where}: no gradient reached x; build the result from x "
+                       "(x.unary(...) or Value operations on x), not a fresh Value(...)")
+        if close(x.grad, s * (1.0 - s)):
+            raise fail(exercise, f"{where}: the local derivative was not multiplied by the "
+                       "gradient arriving from above (chain rule)")
+        if close(x.grad, 3.0 * s):
+            raise fail(exercise, f"{where}: σ'(x) is σ(x)·(1 − σ(x)), not σ(x)")
+        raise fail(exercise, where)
+    passed(exercise, f"σ and its gradient match at {len(points)} points")
+
+
+def _classifier_case(seed: int, n: int, n_inputs: int, n_hidden: int
+                     ) -> tuple[torch_ref.Coeffs, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    coeffs = torch_ref.init_coeffs(n_inputs, n_hidden, random_state=seed)
+    with torch.no_grad():  # non-zero biases, so a forgotten bias shows
+        coeffs.b_hidden.normal_(0.0, 0.5, generator=gen)
+        coeffs.b_out.normal_(0.0, 0.5, generator=gen)
+    return coeffs, torch.randn(n, n_inputs, generator=gen)
+
+
+def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any]) -> None:
+    """Check ``calc_preds(coeffs, X)`` returns the probabilities, shape (n_samples,)."""
+    exercise = "05-predict"
+    cases = [(51, 7, 4, 5), (52, 12, 30, 10), (53, 1, 3, 2)]
+    for seed, n, n_inputs, n_hidden in cases:
+        coeffs, X = _classifier_case(seed, n, n_inputs, n_hidden)
+        got = call(exercise, calc_preds, coeffs, X.clone())
+        if hasattr(got, "shape") and tuple(got.shape) == (n, 1) and n > 1:
+            raise fail(exercise, f"expected shape ({n},), got ({n}, 1): one probability per "
+                       "row; drop the last axis (squeeze(1) or [:, 0])")
+        got = expect_array(exercise, got, (n,), f"probabilities for {n} rows")
+        with torch.no_grad():
+            want = torch_ref.calc_preds(coeffs, X).double().numpy()
+            logits = torch_ref.calc_logits(coeffs, X).double().numpy()
+            linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
+            no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
+        if close(got, want, rtol=1e-5, atol=1e-6):
+            continue
+        where = f"on {n} rows with {n_hidden} hidden units the probabilities differ"
+        if close(got, logits, rtol=1e-5, atol=1e-6):
+            raise fail(exercise, f"{where}: these are the logits; apply torch.sigmoid to get "
+                       "probabilities")
+        if close(got, torch.sigmoid(linear).double().numpy().ravel(), rtol=1e-5, atol=1e-6):
+            raise fail(exercise, f"{where}: the hidden layer needs its ReLU, or the network "
+                       "is just a linear model")
+        if close(got, torch.sigmoid(no_bias).double().numpy().ravel(), rtol=1e-5, atol=1e-6):
+            raise fail(exercise, f"{where}: add the biases b_hidden and b_out")
+        raise fail(exercise, f"{where}: expected {want[:3].round(4)}…, got {got[:3].round(4)}…")
+    passed(exercise, f"probabilities match the reference on {len(cases)} cases")
+
+
+def update(update_coeffs: Callable[[torch_ref.Coeffs, float], Any]) -> None:
+    """Check ``update_coeffs(coeffs, lr)``: a step against the gradient, in place, grads zeroed."""
+    exercise = "05-update"
+    lr = 0.3
+    coeffs, X = _classifier_case(55, 20, 4, 6)
+    y = (X[:, 0] > 0).float()
+    torch_ref.calc_loss(coeffs, X, y).backward()
+    before = [c.detach().clone() for c in coeffs]
+    grads = [c.grad.clone() for c in coeffs]
+    try:
+        call(exercise, update_coeffs, coeffs, lr)
+    except AssertionError as exc:
+        if "in-place operation" in str(exc):
+            raise fail(exercise, "PyTorch refused an in-place update of a tensor that requires "
+                       "grad: wrap the update in `with torch.no_grad():`") from None
+        raise
+    names = torch_ref.Coeffs._fields
+    for name, c, b, g in zip(names, coeffs, before, grads, strict=True):
+        if not c.requires_grad or not c.is_leaf:
+            raise fail(exercise, f"{name} no longer is a leaf that requires grad: update it in "
+                       "place (c -= ...) under torch.no_grad(), don't replace it")
+        now = c.detach()
+        if torch.equal(now, b):
+            raise fail(exercise, f"{name} did not change: `c = c - lr * c.grad` only rebinds "
+                       "the loop variable; update the tensor in place with `c -= lr * c.grad`")
+        if torch.allclose(now, b + lr * g):
+            raise fail(exercise, f"{name} moved up the gradient: subtract lr × grad")
+        if not torch.allclose(now, b - lr * g):
+            raise fail(exercise, f"{name} should be old − {lr} × grad; it differs by up to "
+                       f"{(now - (b - lr * g)).abs().max().item():.4g}")
+        if c.grad is not None and torch.count_nonzero(c.grad) > 0:
+            raise fail(exercise, f"{name}.grad is not zero after the step: the next backward() "
+                       "would add to it; call c.grad.zero_() after using it")
+    passed(exercise, "every coefficient stepped against its gradient, and gradients are zero")
