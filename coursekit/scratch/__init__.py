@@ -1,0 +1,37 @@
+"""coursekit.scratch: a small NumPy neural-network framework, checked against PyTorch.
+
+Layers (``forward``/``backward``, ``params``/``grads`` under the same names), losses
+(``forward(output, target)``/``backward()``), optimizers that update parameters in place
+(``SGD(model.layers, lr=1.0).step()``), a ``Sequential`` model with ``fit``/``predict``/
+``evaluate``/``save``/``load``, and gradient checks.
+"""
+
+from coursekit.scratch.gradcheck import (
+    GradientCheckError,
+    check_layer,
+    check_loss,
+    check_model,
+    numerical_gradient,
+    relative_error,
+)
+from coursekit.scratch.layers import Dense, Dropout, Layer, ReLU, Sigmoid, Softmax, Tanh
+from coursekit.scratch.losses import (
+    MSE,
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    CategoricalCrossEntropy,
+    Loss,
+    SoftmaxCrossEntropy,
+)
+from coursekit.scratch.model import Sequential, TrainingDiverged
+from coursekit.scratch.optim import SGD, Adagrad, Adam, Optimizer, RMSprop
+
+__all__ = [
+    "Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout",
+    "Loss", "MSE", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
+    "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
+    "Sequential", "TrainingDiverged",
+    "GradientCheckError", "numerical_gradient", "relative_error",
+    "check_layer", "check_loss", "check_model",
+]
