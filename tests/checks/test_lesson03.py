@@ -1,0 +1,157 @@
+"""Lesson 03's checks pass the reference and name each realistic mistake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit.checks import ExerciseFailed
+from coursekit.checks import lesson03 as check
+
+
+def _numerical(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        old = x.flat[i]
+        x.flat[i] = old + h
+        plus = f()
+        x.flat[i] = old - h
+        minus = f()
+        x.flat[i] = old
+        grad.flat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+# ---- the references are right (central differences) ----
+
+
+def test_reference_dense_backward_matches_central_differences() -> None:
+    rng = np.random.default_rng(0)
+    x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    dout = rng.normal(size=(4, 2))
+
+    def scalar() -> float:
+        return float(np.sum((x @ W + b) * dout))
+
+    dx, dW, db = check.reference_dense_backward(x, W, dout)
+    np.testing.assert_allclose(dx, _numerical(scalar, x), rtol=1e-6)
+    np.testing.assert_allclose(dW, _numerical(scalar, W), rtol=1e-6)
+    np.testing.assert_allclose(db, _numerical(scalar, b), rtol=1e-6)
+
+
+def test_reference_softmax_ce_gradient_matches_central_differences() -> None:
+    rng = np.random.default_rng(1)
+    z, y = rng.normal(size=(5, 3)), np.array([0, 2, 1, 1, 0])
+
+    def scalar() -> float:
+        return float(-np.mean(np.log(check.reference_softmax(z)[np.arange(5), y])))
+
+    np.testing.assert_allclose(check.reference_softmax_ce_gradient(z, y), _numerical(scalar, z),
+                               rtol=1e-6, atol=1e-10)
+
+
+def test_reference_softmax_is_finite_for_huge_logits() -> None:
+    p = check.reference_softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    np.testing.assert_allclose(p, [[1.0, 0.0, 0.0]])
+
+
+# ---- 03-dense-backward ----
+
+
+def test_dense_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    check.dense_backward(check.reference_dense_backward)
+    assert capsys.readouterr().out.startswith("✔ 03-dense-backward:")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda x, W, d: (d @ W.T, d.T @ x, d.sum(0)), r"dW.*looks transposed"),
+        (lambda x, W, d: (d @ W.T, x.T @ d, d), "sum dout over the batch axis"),
+        (lambda x, W, d: (d @ W.T, x.T @ d / len(x), d.sum(0)), "dW is divided by N"),
+        (lambda x, W, d: (d @ W.T, x.T @ d, d.mean(0)), "db is the mean"),
+        (lambda x, W, d: (d @ W.T, x.T @ d, d.sum(0, keepdims=True)),
+         "a missing reshape or keepdims"),
+        (lambda x, W, d: (x @ W, x.T @ d, d.sum(0)), r"dx: expected shape"),
+        (lambda x, W, d: (d @ W.T * 2, x.T @ d, d.sum(0)), "dx is wrong"),
+        (lambda x, W, d: (x.T @ d, d.sum(0)), "expected a triple"),
+    ],
+)
+def test_dense_names_the_mistake(wrong, message: str) -> None:
+    with pytest.raises(ExerciseFailed, match=message):
+        check.dense_backward(wrong)
+
+
+# ---- 03-relu-backward ----
+
+
+def test_relu_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    check.relu_backward(check.reference_relu_backward)
+    check.relu_backward(lambda x, d: np.where(x > 0, d, 0.0))
+    assert capsys.readouterr().out.count("✔ 03-relu-backward:") == 2
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        # the seed's bug: np.where(inputs > 0, inputs, 0) * dvalues
+        (lambda x, d: np.where(x > 0, x, 0) * d, "multiply by the 0/1 mask"),
+        (lambda x, d: (x > 0).astype(float), "the mask alone"),
+        (lambda x, d: np.maximum(d, 0), "ReLU applied to dout"),
+        (lambda x, d: d.copy(), "no gradient flows back"),
+        (lambda x, d: d * (x >= 0), "at x = 0 exactly"),
+        (lambda x, d: (d * (x > 0)).T, "looks transposed"),
+    ],
+)
+def test_relu_names_the_mistake(wrong, message: str) -> None:
+    with pytest.raises(ExerciseFailed, match=message):
+        check.relu_backward(wrong)
+
+
+# ---- 03-softmax-ce-gradient ----
+
+
+def test_softmax_ce_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    check.softmax_ce_gradient(check.reference_softmax_ce_gradient)
+    assert capsys.readouterr().out.startswith("✔ 03-softmax-ce-gradient:")
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _naive_softmax(z):
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _onehot_from_batch(z, y):  # the seed's np.eye(len(np.unique(y)))[y]
+    return (_softmax(z) - np.eye(len(np.unique(y)))[y]) / len(y)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda z, y: _softmax(z) - np.eye(z.shape[1])[y], "N=6 times too large"),
+        (lambda z, y: (np.eye(z.shape[1])[y] - _softmax(z)) / len(y), "check the sign"),
+        (lambda z, y: (z - np.eye(z.shape[1])[y]) / len(y), "you used the logits"),
+        (lambda z, y: -np.eye(z.shape[1])[y] / (len(y) * _softmax(z)), "that is dL/dp"),
+        (_onehot_from_batch, "z.shape.1. columns, not from the classes present in this batch"),
+        (lambda z, y: (_naive_softmax(z) - np.eye(z.shape[1])[y]) / len(y),
+         "Subtract each row's maximum"),
+    ],
+)
+def test_softmax_ce_names_the_mistake(wrong, message: str) -> None:
+    with pytest.raises(ExerciseFailed, match=message):
+        check.softmax_ce_gradient(wrong)
+
+
+def test_softmax_ce_explains_a_crash_on_a_batch_missing_classes() -> None:
+    def classes_up_to_the_largest_label(z, y):  # np.eye(y.max() + 1): too narrow for [0, 1, 1, 0]
+        return (_softmax(z) - np.eye(int(y.max()) + 1)[y]) / len(y)
+
+    with pytest.raises(ExerciseFailed,
+                       match=r"raised ValueError: operands could not be broadcast.*not from the "
+                             "classes present"):
+        check.softmax_ce_gradient(classes_up_to_the_largest_label)
