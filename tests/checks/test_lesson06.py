@@ -1,0 +1,137 @@
+"""Lesson 06 checks pass the reference and name the mistake in realistic wrong versions."""
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from coursekit.checks import ExerciseFailed
+from coursekit.checks import lesson06 as check
+
+# ---- 06-loader ----
+
+
+def test_loader_passes_the_reference(capsys):
+    check.make_loader(check.reference_make_loader)
+    assert capsys.readouterr().out.startswith("✔ 06-loader")
+
+
+def _fixed_permutation(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    return DataLoader(TensorDataset(X[order], y[order]), batch_size=batch_size)
+
+
+def _two_loaders(X, y, batch_size, generator):
+    xs = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True)
+    ys = DataLoader(TensorDataset(y), batch_size=batch_size, shuffle=True)
+    return [(a[0], b[0]) for a, b in zip(xs, ys, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b, generator=g),
+         "pass shuffle=True"),
+        (lambda X, y, b, g: DataLoader(TensorDataset(X, y), shuffle=True, generator=g),
+         "pass batch_size to the DataLoader"),
+        (lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b, shuffle=True),
+         "pass the generator to the DataLoader"),
+        (lambda X, y, b, g: DataLoader(TensorDataset(X), batch_size=b, shuffle=True),
+         "should be a pair"),
+        (lambda X, y, b, g: DataLoader(TensorDataset(X, y[:, 0]), batch_size=b, shuffle=True,
+                                       generator=g), r"shape \(batch, 1\)"),
+        (_fixed_permutation, "same order"),
+        (_two_loaders, "must stay paired"),
+        (lambda X, y, b, g: TensorDataset(X, y), "batch sizes"),
+        (lambda X, y, b, g: None, "expected something to loop over"),
+    ],
+)
+def test_loader_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.make_loader(wrong)
+
+
+def test_a_typo_in_the_loader_is_reported_as_a_name_error():
+    def seed_version(X, y, batch_size, generator):
+        dataset = TensorDataset(*dat_arrays)  # noqa: F821 - the seed's typo
+        return DataLoader(dataset, batch_size, shuffle=True)
+
+    with pytest.raises(ExerciseFailed, match="raised NameError"):
+        check.make_loader(seed_version)
+
+
+# ---- 06-train-epoch ----
+
+
+def test_train_epoch_passes_the_reference(capsys):
+    check.train_epoch(check.reference_train_epoch)
+    assert "✔ 06-train-epoch" in capsys.readouterr().out
+
+
+def _no_step(net, loader, loss_fn, optimizer):
+    losses = []
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        losses.append(loss.item())
+    return losses
+
+
+def _no_zero(net, loader, loss_fn, optimizer):
+    losses = []
+    for X, y in loader:
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _tensors(net, loader, loss_fn, optimizer):
+    losses = []
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss)
+    return losses
+
+
+def _last_only(net, loader, loss_fn, optimizer):
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        optimizer.step()
+    return [loss.item()]
+
+
+def _loss_after_step(net, loader, loss_fn, optimizer):
+    losses = []
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss_fn(net(X), y).backward()
+        optimizer.step()
+        losses.append(loss_fn(net(X), y).item())
+    return losses
+
+
+def _returns_nothing(net, loader, loss_fn, optimizer):
+    check.reference_train_epoch(net, loader, loss_fn, optimizer)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_no_step, "call optimizer.step"),
+        (_no_zero, "never zeroes gradients"),
+        (_tensors, "store loss.item"),
+        (_last_only, "one per batch"),
+        (_loss_after_step, "before its step"),
+        (_returns_nothing, "return a list"),
+    ],
+)
+def test_train_epoch_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.train_epoch(wrong)
