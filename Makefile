@@ -74,6 +74,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check coursekit tests $(wildcard benchmarks tools) notebooks
 
 student: $(STAMP)
+	rm -rf build/student
 	$(BIN)/python -m coursekit student --out build/student $(LESSONS)
 
 grade: $(STAMP)
