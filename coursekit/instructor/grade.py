@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
-from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 import coursekit.checks
@@ -53,6 +52,8 @@ from coursekit.instructor.syllabus import Lesson, Syllabus
 KERNEL_NAME = "python3"
 CSV_FIELDS = ("submission", "lesson", "exercise", "points", "max_points", "passed", "message")
 _MESSAGE_LIMIT = 400
+#: The name of the error reply nbclient makes up when a cell hits its time limit.
+_TIMEOUT = "CoursekitCellTimeout"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -395,23 +396,15 @@ class Grader:
             _copy_assets(Path(self.lessons_dir), run_dir)
             graded = nbformat.v4.new_notebook()
             graded.cells = [nbformat.v4.new_code_cell(step.source) for step in steps]
-            client = NotebookClient(
-                graded,
-                timeout=self.timeout,
-                kernel_name=KERNEL_NAME,
-                allow_errors=True,
-                interrupt_on_timeout=False,
-                record_timing=False,
-                resources={"metadata": {"path": str(run_dir)}},
-            )
+            kernel = _Kernel(graded, run_dir, self.timeout)
             try:
-                with client.setup_kernel():
+                with kernel.client.setup_kernel():
                     for index, (step, cell) in enumerate(zip(steps, graded.cells, strict=True)):
-                        if stopped:
-                            break
-                        stopped, outcome = self._run_cell(client, cell, index, step, nonce)
+                        stopped, outcome = self._run_cell(kernel, cell, index, step, nonce)
                         if step.exercise is not None:
                             outcomes[step.exercise] = outcome
+                        if stopped:
+                            break
             except Exception as exc:  # the kernel did not start, or could not be shut down
                 if not stopped:
                     stopped = f"the kernel failed: {type(exc).__name__}: {_one_line(str(exc))}"
@@ -424,18 +417,20 @@ class Grader:
                 outcome.message = f"{outcome.message} ({note})"
         return outcomes
 
-    def _run_cell(self, client: NotebookClient, cell: NotebookNode, index: int, step: _Step,
+    def _run_cell(self, kernel: _Kernel, cell: NotebookNode, index: int, step: _Step,
                   nonce: str) -> tuple[str, _Outcome]:
         """Run one cell; return (why the run must stop, or "") and the cell's outcome."""
         where = f"cell {step.origin + 1}" if step.origin is not None else "a cell"
         try:
-            client.execute_cell(cell, index)
-        except CellTimeoutError:
-            outcome = _Outcome(False, f"the check ran longer than {self.timeout} s "
-                                      "(an endless loop?)")
+            finished = kernel.run(cell, index)
+            if finished:
+                return "", _judge(cell, nonce)
             if step.exercise is None:
                 outcome = _Outcome(False, f"{where} ran longer than {self.timeout} s")
-            if _recovers(client, min(self.probe_timeout, self.timeout)):
+            else:
+                outcome = _Outcome(False, f"the check ran longer than {self.timeout} s "
+                                          "(an endless loop?)")
+            if kernel.responds(min(self.probe_timeout, self.timeout)):
                 return "", outcome
             return (f"{where} of the submission ran longer than {self.timeout} s and the "
                     "kernel did not stop when interrupted"), outcome
@@ -443,7 +438,48 @@ class Grader:
             return (f"the kernel died while running {where} of the submission "
                     "(os._exit, a crash, or out of memory)"), _Outcome(
                         False, f"the kernel died during the check ({where})")
-        return "", _judge(cell, nonce)
+
+
+class _Kernel:
+    """An nbclient client that interrupts a cell at its time limit and says so.
+
+    On a timeout nbclient interrupts the kernel, waits a few seconds for the cell to wind
+    down, and hands back an error reply named :data:`_TIMEOUT`, which :meth:`run` reports.
+    (Catching nbclient's ``CellTimeoutError`` instead would leave its output reader for the
+    dead cell running, and it swallows the next cells' outputs.)
+    """
+
+    def __init__(self, nb: NotebookNode, cwd: Path, timeout: int) -> None:
+        self._reply: dict = {}
+        self.client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=KERNEL_NAME,
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": _TIMEOUT, "evalue": "", "traceback": []},
+            record_timing=False,
+            resources={"metadata": {"path": str(cwd)}},
+            on_cell_executed=self._remember,
+        )
+
+    def _remember(self, cell: NotebookNode, cell_index: int, execute_reply: dict | None) -> None:
+        self._reply = (execute_reply or {}).get("content", {})
+
+    def run(self, cell: NotebookNode, index: int) -> bool:
+        """Run ``cell``; False when it hit the time limit (it was interrupted)."""
+        self._reply = {}
+        self.client.execute_cell(cell, index)
+        return self._reply.get("ename") != _TIMEOUT
+
+    def responds(self, seconds: int) -> bool:
+        """Whether the kernel runs a trivial cell within ``seconds`` (after an interrupt)."""
+        timeout = self.client.timeout
+        self.client.timeout = seconds
+        try:
+            return self.run(nbformat.v4.new_code_cell("pass"), 0)
+        finally:
+            self.client.timeout = timeout
 
 
 def _judge(cell: NotebookNode, nonce: str) -> _Outcome:
@@ -458,25 +494,6 @@ def _judge(cell: NotebookNode, nonce: str) -> _Outcome:
     if nonce not in stdout.splitlines():
         return _Outcome(False, "the check did not complete (was the kernel tampered with?)")
     return _Outcome(True, shown or "passed")
-
-
-def _recovers(client: NotebookClient, probe_timeout: int) -> bool:
-    """Interrupt the kernel and see whether it answers a trivial cell again."""
-
-    async def interrupt() -> None:
-        assert client.km is not None
-        await ensure_async(client.km.interrupt_kernel())
-
-    timeout = client.timeout
-    try:
-        run_sync(interrupt)()
-        client.timeout = probe_timeout
-        client.execute_cell(nbformat.v4.new_code_cell("pass"), 0)
-        return True
-    except (CellTimeoutError, DeadKernelError):
-        return False
-    finally:
-        client.timeout = timeout
 
 
 def _copy_assets(source: Path, target: Path) -> None:

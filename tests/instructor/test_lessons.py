@@ -1,0 +1,62 @@
+"""Every lesson in notebooks/ (those added later included): its student edition leaks
+nothing, grading the instructor's notebook earns full points, and grading the untouched
+student edition earns none.
+
+Grading runs each lesson twice in a kernel (the slow part), once per lesson, shared by the
+tests through a module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit.instructor.grade import Grader, SubmissionResult
+from coursekit.instructor.student import student_edition
+from coursekit.instructor.syllabus import load_syllabus
+from tests.instructor.leaks import assert_no_leaks
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IDS = [path.stem for path in LESSONS]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
+def test_the_student_edition_leaks_nothing(lesson):
+    instructor = nbformat.read(lesson, as_version=4)
+    edition = student_edition(instructor, path=str(lesson))
+    nbformat.validate(edition)
+    assert_no_leaks(instructor, edition)
+
+
+@pytest.fixture(scope="module", params=LESSONS, ids=IDS)
+def graded(request, tmp_path_factory) -> tuple[SubmissionResult, SubmissionResult]:
+    lesson: Path = request.param
+    folder = tmp_path_factory.mktemp("student")
+    student = folder / lesson.name
+    nbformat.write(student_edition(nbformat.read(lesson, as_version=4), path=str(lesson)),
+                   student)
+    grader = Grader(load_syllabus(ROOT / "syllabus.toml"), ROOT / "notebooks", timeout=600)
+    return (grader.grade_file(lesson, f"instructor/{lesson.name}"),
+            grader.grade_file(student, f"student/{lesson.name}"))
+
+
+@pytest.mark.slow
+def test_grading_the_instructor_notebook_gives_full_points(graded):
+    instructor, _ = graded
+    expected = load_syllabus(ROOT / "syllabus.toml").lesson(instructor.lesson).exercises
+    assert [row.exercise for row in instructor.rows] == [item.id for item in expected]
+    failed = [(row.exercise, row.message) for row in instructor.rows if not row.passed]
+    assert not failed
+    assert instructor.points == instructor.max_points > 0
+
+
+@pytest.mark.slow
+def test_grading_the_untouched_student_edition_gives_zero(graded):
+    _, student = graded
+    assert student.rows and student.max_points > 0
+    passed = [(row.exercise, row.message) for row in student.rows if row.passed]
+    assert not passed
+    assert student.points == 0
