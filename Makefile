@@ -85,10 +85,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
 
 html: $(STAMP)
-	$(BIN)/python tools/html.py
+	$(BIN)/python tools/course_html.py
 
 e2e: $(STAMP)
-	bash tools/e2e.sh
+	bash tools/e2e.sh $(E2E_LESSONS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis

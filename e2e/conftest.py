@@ -1,0 +1,147 @@
+"""Fixtures for the browser tests: Debian's Chromium, a JupyterLab server, a static server.
+
+These tests need a real browser, so they live outside ``tests/`` and run with ``make e2e``
+(which installs Chromium when it is missing). Choose the lessons with
+``--lessons 01,03`` or ``--lessons all`` (default: the ``E2E_LESSONS`` variable, else 01).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.lab import BUILD, CHROMIUM_ARGS, REPO, LabServer, copy_lessons
+
+
+def lesson_paths(folder: Path) -> list[Path]:
+    """Every lesson of the course, in course order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select_lessons(spec: str, folder: Path) -> list[Path]:
+    """``all``, or comma/space separated numbers or names (``01``, ``03_layers``)."""
+    lessons = lesson_paths(folder)
+    if spec.strip() == "all":
+        return lessons
+    chosen = []
+    for item in spec.replace(",", " ").split():
+        matches = [p for p in lessons if p.stem == item or p.name == item or p.stem[:2] == item]
+        if not matches:
+            raise pytest.UsageError(
+                f"--lessons: no lesson matches {item!r} (have: {[p.stem for p in lessons]})"
+            )
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lessons",
+        default=os.environ.get("E2E_LESSONS") or "01",
+        help="lessons to run in JupyterLab: 'all' or numbers/names, e.g. '01,03' (default 01)",
+    )
+    parser.addoption(
+        "--notebooks",
+        type=Path,
+        default=REPO / "notebooks",
+        help="folder of lessons to serve (default: notebooks/; it is copied, never written)",
+    )
+    parser.addoption(
+        "--cell-timeout",
+        type=float,
+        default=float(os.environ.get("E2E_TIMEOUT", "300")),
+        help="seconds a lesson may take from Run All Cells to an idle kernel",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "lesson" in metafunc.fixturenames:
+        config = metafunc.config
+        lessons = select_lessons(config.getoption("--lessons"), config.getoption("--notebooks"))
+        metafunc.parametrize("lesson", lessons, ids=[p.stem for p in lessons])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"no Chromium at {path}: run `bash tools/install_chromium.sh` (make e2e does), "
+            "or set CHROMIUM to a Chromium binary"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (cookies, storage) per test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[LabServer]:
+    """JupyterLab started by `make lab` on a copy of notebooks/ with outputs cleared."""
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "notebooks"
+    copy_lessons(pytestconfig.getoption("--notebooks"), root)
+    with LabServer(root=root, state=base / "state", log_path=BUILD / "e2e" / "lab.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def html_site() -> Iterator[tuple[Path, str]]:
+    """Render the course with `make html`'s code to build/html and serve it on loopback."""
+    spec = importlib.util.spec_from_file_location("course_html", REPO / "tools" / "course_html.py")
+    assert spec is not None and spec.loader is not None
+    course_html = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = course_html  # dataclasses look their module up there
+    spec.loader.exec_module(course_html)
+
+    out = BUILD / "html"
+    if out.exists():
+        shutil.rmtree(out)
+    course_html.build_site(out)
+    handler = functools.partial(_QuietHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield out, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass

@@ -1,0 +1,89 @@
+"""`make html` as a reader meets it: the index in Chromium, every link, every figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+
+from e2e.lab import REPO
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def _lessons() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _figures_in(path: Path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if any(mime.startswith("image/") for mime in output.get("data", {}))
+    )
+
+
+def _local_links(page: Any, base: str) -> list[str]:
+    """Absolute URLs of every link on the page that stays on the site (fragments dropped)."""
+    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    site = urlparse(base).netloc
+    urls = {urljoin(page.url, href).split("#", 1)[0] for href in hrefs}
+    return sorted(url for url in urls if urlparse(url).netloc == site)
+
+
+def test_index_lists_every_lesson_in_order(page: Any, html_site: tuple[Path, str]) -> None:
+    _, base = html_site
+    response = page.goto(f"{base}/index.html")
+    assert response is not None and response.ok
+    links = page.locator("a.lesson-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    lessons = _lessons()
+    assert lessons, "no lessons in notebooks/"
+    assert hrefs == [path.with_suffix(".html").name for path in lessons]
+    # Each lesson's title is the syllabus's (or its own heading) and is visible.
+    for i in range(links.count()):
+        assert links.nth(i).is_visible()
+        assert links.nth(i).inner_text().strip()
+
+
+def test_every_link_resolves(page: Any, html_site: tuple[Path, str]) -> None:
+    out, base = html_site
+    seen: set[str] = set()
+    todo = [f"{base}/index.html"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = page.goto(url)
+        assert response is not None and response.status == 200, f"{url}: {response}"
+        todo.extend(link for link in _local_links(page, base) if link not in seen)
+    pages = {Path(urlparse(url).path).name for url in seen}
+    # Every page written is reachable from the index, and nothing else is linked.
+    assert pages == {path.name for path in out.glob("*.html")}
+
+
+@pytest.mark.parametrize("notebook", _lessons(), ids=lambda p: p.stem)
+def test_lesson_page_shows_its_figures(
+    notebook: Path, page: Any, html_site: tuple[Path, str]
+) -> None:
+    _, base = html_site
+    response = page.goto(f"{base}/{notebook.with_suffix('.html').name}")
+    assert response is not None and response.ok
+    expected = _figures_in(notebook)
+    assert expected >= 1, f"{notebook.name} has no figure in its committed outputs"
+    images = page.locator(".jp-OutputArea-output img")
+    assert images.count() == expected
+    for i in range(images.count()):
+        image = images.nth(i)
+        image.scroll_into_view_if_needed()
+        width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+        assert width > 0, f"figure {i + 1} of {notebook.name} did not load"
+    # The navigation bar leads back to the index.
+    assert page.locator('nav.course-nav a[rel="index"]').get_attribute("href") == "index.html"
