@@ -77,6 +77,10 @@ def train_test_scatter(
     left, right = axes
     class_scatter(X_train, y_train, ax=left, title=f"train ({len(X_train)} points)")
     class_scatter(X_test, y_test, ax=right, title=f"test ({len(X_test)} points)")
+    for ax in (left, right):
+        # Shared axes cannot stretch their data limits to keep the aspect ("datalim" raises
+        # at draw time); resizing the box keeps x and y in proportion instead.
+        ax.set_aspect("equal", adjustable="box")
     return left, right
 
 

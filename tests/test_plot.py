@@ -37,6 +37,14 @@ def test_train_test_scatter_makes_two_titled_panels():
     assert sum(len(c.get_offsets()) for c in left.collections) == len(split.X_train)
 
 
+def test_train_test_scatter_draws_with_its_own_shared_axes():
+    # Equal aspect with adjustable="datalim" raises at draw time when both axes are shared.
+    X, y = data.spiral(10, random_state=0)
+    left, right = plot.train_test_scatter(X, y, X, y)
+    left.figure.canvas.draw()
+    assert left.get_aspect() == right.get_aspect() == 1.0
+
+
 def test_loss_curve_axis_is_in_epochs_computed_from_the_data(ax):
     n_samples, batch_size = 1000, 64
     per_epoch = data.steps_per_epoch(n_samples, batch_size)  # 16
