@@ -12,6 +12,7 @@ import http.server
 import importlib.util
 import os
 import shutil
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -62,6 +63,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=float(os.environ.get("E2E_TIMEOUT", "300")),
         help="seconds a lesson may take from Run All Cells to an idle kernel",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A SIGTERM (a CI timeout, `kill`) becomes an interrupt, so that fixture teardown still
+    # stops the JupyterLab server, which runs in its own session and would outlive pytest.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -119,14 +130,19 @@ def lab(
 
 
 @pytest.fixture(scope="session")
-def html_site() -> Iterator[tuple[Path, str]]:
-    """Render the course with `make html`'s code to build/html and serve it on loopback."""
+def course_html() -> Any:
+    """``tools/course_html.py`` (what `make html` runs), imported by path."""
     spec = importlib.util.spec_from_file_location("course_html", REPO / "tools" / "course_html.py")
     assert spec is not None and spec.loader is not None
-    course_html = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = course_html  # dataclasses look their module up there
-    spec.loader.exec_module(course_html)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
+
+@pytest.fixture(scope="session")
+def html_site(course_html: Any) -> Iterator[tuple[Path, str]]:
+    """Render the course with `make html`'s code to build/html and serve it on loopback."""
     out = BUILD / "html"
     if out.exists():
         shutil.rmtree(out)

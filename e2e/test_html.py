@@ -87,3 +87,31 @@ def test_lesson_page_shows_its_figures(
         assert width > 0, f"figure {i + 1} of {notebook.name} did not load"
     # The navigation bar leads back to the index.
     assert page.locator('nav.course-nav a[rel="index"]').get_attribute("href") == "index.html"
+
+
+def test_index_follows_the_syllabus_and_flags_gaps(tmp_path: Path, course_html: Any) -> None:
+    """No browser: a lesson missing from the folder is shown unlinked, an extra one is added."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name, heading in (("01_first.ipynb", "# 01 · First"), ("03_extra.ipynb", "# 03 · Extra")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(heading)])
+        nbformat.write(nb, folder / name)
+    syllabus = tmp_path / "syllabus.toml"
+    syllabus.write_text(
+        '[[lessons]]\nnotebook = "01_first.ipynb"\ntitle = "The first"\nruntime_seconds = 3\n'
+        'objectives = ["learn a thing"]\nexercises = [{ id = "01-a", points = 2 }]\n\n'
+        '[[lessons]]\nnotebook = "02_later.ipynb"\ntitle = "Not yet"\nruntime_seconds = 3\n'
+        'objectives = ["later"]\nexercises = []\n',
+        encoding="utf-8",
+    )
+    entries, warnings = course_html.course_entries(folder, syllabus)
+    assert [(e.notebook, e.title, e.path is not None) for e in entries] == [
+        ("01_first.ipynb", "The first", True),
+        ("02_later.ipynb", "Not yet", False),
+        ("03_extra.ipynb", "Extra", True),
+    ]
+    assert len(warnings) == 2
+    index = course_html.render_index(entries)
+    assert index.count('class="lesson-link"') == 2
+    assert "Not yet (not written yet)" in index
+    assert "learn a thing" in index and "1 exercise, 2 points" in index

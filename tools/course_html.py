@@ -151,7 +151,8 @@ def render_index(entries: list[Entry]) -> str:
         if entry.runtime_seconds is not None:
             meta.append(f"runs in about {entry.runtime_seconds:g} s")
         if entry.exercises:
-            meta.append(f"{entry.exercises} exercises, {entry.points} points")
+            plural = "s" if entry.exercises != 1 else ""
+            meta.append(f"{entry.exercises} exercise{plural}, {entry.points} points")
         objectives = "".join(f"<li>{html.escape(item)}</li>" for item in entry.objectives)
         items.append(
             f'<li class="lesson" id="lesson-{entry.number}">'
