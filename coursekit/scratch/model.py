@@ -31,10 +31,14 @@ class Sequential:
 
     Examples
     --------
+    >>> from coursekit.data import spiral
     >>> from coursekit.scratch import Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy
+    >>> X, y = spiral(100, random_state=0)
     >>> model = Sequential(Dense(2, 64, random_state=0), ReLU(), Dense(64, 3, random_state=1))
-    >>> history = model.fit(X, y, loss=SoftmaxCrossEntropy(),  # doctest: +SKIP
-    ...                     optimizer=Adam(model.layers, lr=0.02), epochs=100)
+    >>> history = model.fit(X, y, loss=SoftmaxCrossEntropy(), epochs=100, batch_size=32,
+    ...                     optimizer=Adam(model.layers, lr=0.02), random_state=0)
+    >>> len(history["loss"]), model.predict(X).shape
+    (100, (300, 3))
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -110,7 +114,9 @@ class Sequential:
         batch_size : int or None
             Samples per step; None means the full batch (one step per epoch).
         shuffle : bool
-            Visit the samples in a new random order every epoch.
+            Visit the samples in a new random order every epoch: with ``rng =
+            numpy.random.default_rng(random_state)``, epoch k's order is the k-th
+            ``rng.permutation(N)`` (so another framework can replay the same batches).
         random_state : int, numpy.random.Generator or None
             Seed or generator of the shuffling.
         validation_data : (X_val, y_val) or None

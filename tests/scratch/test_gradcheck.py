@@ -44,7 +44,7 @@ def test_dense_passes(x, n_out, seed, init):
     layer.params["b"][...] = rng.standard_normal(n_out)
     errors = check_layer(layer, x, random_state=seed)
     assert set(errors) == {"x", "W", "b"}
-    assert max(errors.values()) < 1e-6
+    assert max(errors.values()) < 1e-5
 
 
 @pytest.mark.parametrize("layer_class", [ReLU, Sigmoid, Tanh, Softmax])
@@ -52,7 +52,7 @@ def test_dense_passes(x, n_out, seed, init):
 @given(x=away_from_zero(), seed=seeds)
 def test_activations_pass(layer_class, x, seed):
     errors = check_layer(layer_class(), x, random_state=seed)
-    assert set(errors) == {"x"} and errors["x"] < 1e-6
+    assert set(errors) == {"x"} and errors["x"] < 1e-5
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -60,7 +60,7 @@ def test_dropout_passes_in_both_modes(training):
     layer = Dropout(0.4, random_state=3)
     layer.training = training
     x = np.random.default_rng(0).standard_normal((6, 5))
-    assert check_layer(layer, x, random_state=1)["x"] < 1e-6
+    assert check_layer(layer, x, random_state=1)["x"] < 1e-5
 
 
 @gradcheck_settings
@@ -68,22 +68,22 @@ def test_dropout_passes_in_both_modes(training):
 def test_classification_losses_pass(data, one_hot):
     z, labels = data
     target = np.eye(z.shape[1])[labels] if one_hot else labels
-    assert check_loss(SoftmaxCrossEntropy(), z, target) < 1e-6
+    assert check_loss(SoftmaxCrossEntropy(), z, target) < 1e-5
     # -log p curves hard near p = 0 (the third derivative is 2 / p**3), where central
     # differences with h = 1e-6 lose digits; mixing with the uniform keeps p >= 1 / (2C).
     p = 0.5 * np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) + 0.5 / z.shape[1]
-    assert check_loss(CategoricalCrossEntropy(), p, target) < 1e-6
+    assert check_loss(CategoricalCrossEntropy(), p, target) < 1e-5
 
 
 @gradcheck_settings
 @given(output=matrices(bound=3.0), seed=seeds)
 def test_regression_and_binary_losses_pass(output, seed):
     rng = np.random.default_rng(seed)
-    assert check_loss(MSE(), output, rng.standard_normal(output.shape)) < 1e-6
+    assert check_loss(MSE(), output, rng.standard_normal(output.shape)) < 1e-5
     labels = rng.integers(0, 2, output.shape).astype(float)
-    assert check_loss(BinaryCrossEntropyWithLogits(), output, labels) < 1e-6
+    assert check_loss(BinaryCrossEntropyWithLogits(), output, labels) < 1e-5
     probs = 0.05 + 0.9 * rng.random(output.shape)  # inside the clipping range
-    assert check_loss(BinaryCrossEntropy(), probs, labels) < 1e-6
+    assert check_loss(BinaryCrossEntropy(), probs, labels) < 1e-5
 
 
 def test_a_whole_network_passes():
@@ -95,7 +95,7 @@ def test_a_whole_network_passes():
     errors = check_model(model, SoftmaxCrossEntropy(), rng.standard_normal((8, 2)),
                          rng.integers(0, 3, 8))
     assert set(errors) == {"0.W", "0.b", "2.W", "2.b", "5.W", "5.b"}
-    assert max(errors.values()) < 1e-6
+    assert max(errors.values()) < 1e-5
 
 
 # --- realistic bugs the check must catch ---------------------------------------------------
@@ -173,7 +173,7 @@ def test_the_error_names_only_the_wrong_parameter_and_its_error():
         check_layer(DenseMeanBias(4, 3, random_state=0), X)
     message = str(info.value)
     assert "'b'" in message and "'W'" not in message and "'x'" not in message
-    assert "relative error 6.67e-01 > tolerance 1e-06" in message  # |sum - sum/5| / (sum + sum/5)
+    assert "relative error 6.67e-01 > tolerance 1e-05" in message  # |sum - sum/5| / (sum + sum/5)
 
 
 def test_catches_wrong_loss_gradients():
