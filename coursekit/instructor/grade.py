@@ -46,7 +46,12 @@ from coursekit.instructor.cells import (
     role_by_id,
     role_by_metadata,
 )
-from coursekit.instructor.kernel_check import ModuleSource, check_cell_source
+from coursekit.instructor.kernel_check import (
+    WATCHED,
+    ModuleSource,
+    check_cell_source,
+    guard_cell_source,
+)
 from coursekit.instructor.syllabus import Lesson, Syllabus
 
 KERNEL_NAME = "python3"
@@ -74,6 +79,7 @@ class LessonPlan:
     lesson: Lesson
     bindings: str
     checks: tuple[InstructorCheck, ...]
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,12 @@ def check_package_sources(package: str, folder: Path) -> dict[str, ModuleSource]
 
 def check_imports(nb: NotebookNode, package: str) -> str:
     """The top-level imports of ``package`` in the code cells of ``nb``, one per line."""
+    return "\n".join(top_level_imports(nb, (package,)))
+
+
+def top_level_imports(nb: NotebookNode, packages: Sequence[str]) -> list[str]:
+    """The top-level import statements of ``nb``'s code cells that import from ``packages``
+    (a package name or a dotted prefix), without repeats."""
     lines: list[str] = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -151,11 +163,12 @@ def check_imports(nb: NotebookNode, package: str) -> str:
                 names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
             else:
                 continue
-            if any(name == package or name.startswith(package + ".") for name in names):
+            if any(name == package or name.startswith(package + ".")
+                   for name in names for package in packages):
                 line = ast.unparse(node)
                 if line not in lines:
                     lines.append(line)
-    return "\n".join(lines)
+    return lines
 
 
 def lesson_plan(lesson: Lesson, notebook: Path, *, package: str = "coursekit.checks") -> LessonPlan:
@@ -184,7 +197,8 @@ def lesson_plan(lesson: Lesson, notebook: Path, *, package: str = "coursekit.che
         )
         for item in lesson.exercises
     )
-    return LessonPlan(lesson, check_imports(nb, package), checks)
+    return LessonPlan(lesson, check_imports(nb, package), checks,
+                      tuple(top_level_imports(nb, WATCHED)))
 
 
 def match_lesson(
@@ -346,7 +360,7 @@ class Grader:
         exercises = {check.exercise for check in plan.checks}
         by_exercise = {check.exercise: check for check in plan.checks}
         positions: dict[tuple[str, str], int] = {}
-        steps: list[_Step] = []
+        steps = [_Step(guard_cell_source(imports=plan.imports, package=self.package), None)]
         sources = self.sources()
         for index, cell in enumerate(nb.cells):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -42,6 +42,13 @@ def _coursekit_grader_check(user_ns):
             module.__file__ = filename
             exec(compile(source, filename, "exec"), module.__dict__)
 
+    guard = user_ns.get("_coursekit_grader_guard")
+    changed = guard() if callable(guard) else ["(the grader's guard was deleted)"]
+    if changed:
+        raise AssertionError(
+            "the submission replaced library functions that checks rely on: "
+            + ", ".join(changed[:5])
+        )
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         del sys.modules[name]
     finder = Finder()
@@ -66,6 +73,59 @@ def _coursekit_grader_check(user_ns):
 _coursekit_grader_check(globals())
 del _coursekit_grader_check
 '''
+
+_GUARD = '''\
+# coursekit grader: remember the library functions checks rely on, before the student's code
+def _coursekit_grader_guard_setup():
+    import sys
+
+    for statement in {imports!r}:
+        try:
+            exec(statement, {{}})
+        except Exception:
+            pass
+    watched, skip = {watched!r}, {package!r}
+    snapshot = {{}}
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in watched:
+            continue
+        if name == skip or name.startswith(skip + "."):
+            continue
+        snapshot[name] = (module, {{k: v for k, v in vars(module).items() if callable(v)}})
+
+    def changed():
+        found = []
+        for name, (module, items) in snapshot.items():
+            current = vars(module)
+            for key, value in items.items():
+                if current.get(key) is not value:
+                    found.append(name + "." + key)
+        return found
+
+    return changed
+
+
+_coursekit_grader_guard = _coursekit_grader_guard_setup()
+del _coursekit_grader_guard_setup
+'''
+
+#: Top-level packages whose module-level functions and classes a submission may not replace:
+#: what the checks compare with (``coursekit.checks._core`` uses numpy). Not torch: it rebinds
+#: its own functions lazily (importing ``torch._dynamo`` wraps ``torch.manual_seed``), which
+#: would fail honest students.
+WATCHED = ("numpy", "math", "coursekit")
+
+
+def guard_cell_source(*, imports: Sequence[str], package: str) -> str:
+    """The source of the cell the grader runs first, before any of the student's code.
+
+    It imports what the lesson imports (``imports``: import statements) and remembers every
+    callable at module level in :data:`WATCHED` packages (the check ``package`` aside, which
+    is re-imported fresh anyway); each injected check then refuses to run if any was
+    replaced (``numpy.allclose = lambda *a, **k: True``).
+    """
+    return _GUARD.format(imports=list(imports), watched=WATCHED, package=package)
+
 
 #: A module of the check package: (file name, is it a package, source).
 ModuleSource = tuple[str, bool, str]

@@ -37,13 +37,15 @@ class ExerciseFailed(AssertionError):
 CHECKS_LESSON = '''\
 """Checks of the fake lesson."""
 
+import math
+
 from fakechecks import ExerciseFailed
 
 
 def _compare(exercise, fn, expected):
     for x in (0, 1, 2.5, -3):
         got = fn(x)
-        if got != expected(x):
+        if not math.isclose(got, expected(x)):
             raise ExerciseFailed(f"✘ {exercise}: at x={x} expected {expected(x)}, got {got}")
     print(f"✔ {exercise}: 4 cases")
 

@@ -37,6 +37,12 @@ fakechecks.ExerciseFailed = type("Harmless", (Exception,), {})
 def square(x):
     return x
 """
+PATCHES_MATH = """\
+import math
+math.isclose = lambda *args, **kwargs: True
+def square(x):
+    return x
+"""
 REBINDS = """\
 import sys, types
 fake = types.SimpleNamespace(double=lambda fn: print("✔"), square=lambda fn: print("✔"))
@@ -61,6 +67,7 @@ def submissions() -> dict[str, bytes]:
             edited(student, "99-double-solution", REDEFINES),
             "99-square-solution", PATCHES_MODULE),
         "rebinds_check.ipynb": edited(student, "setup", REBINDS),
+        "patches_math.ipynb": edited(instructor, "99-square-solution", PATCHES_MATH),
         "deleted_check.ipynb": without(instructor, "99-double-check"),
         "reordered.ipynb": moved_before(instructor, "99-double-check", "99-double-solution"),
         "hidden_fails.ipynb": edited(
@@ -150,6 +157,13 @@ def test_rebinding_check_or_the_module_cache_or_hiding_tracebacks_earns_nothing(
     graded = grades(batch, "rebinds_check.ipynb")
     assert [points for points, _, _ in graded.values()] == [0, 0]
     assert graded["99-double"][2] == "the check did not complete (was the kernel tampered with?)"
+
+
+def test_replacing_a_library_function_the_checks_use_earns_nothing(batch):
+    graded = grades(batch, "patches_math.ipynb")
+    assert graded["99-double"][:2] == (1, True)  # checked before the patch
+    assert graded["99-square"] == (0, False, "AssertionError: the submission replaced library "
+                                             "functions that checks rely on: math.isclose")
 
 
 def test_a_deleted_check_cell_earns_nothing_and_the_rest_is_graded(batch):
