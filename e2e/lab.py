@@ -310,6 +310,8 @@ def screenshot(page: Any, path: Path) -> None:
     figures = page.locator(_FIGURES)
     if figures.count():
         figures.first.scroll_into_view_if_needed(timeout=10_000)
+        figures.first.wait_for(state="visible", timeout=10_000)
+        page.wait_for_timeout(1000)  # the notebook paints cells a few frames after a scroll
     page.screenshot(path=str(path))
 
 
