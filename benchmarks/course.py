@@ -41,12 +41,12 @@ import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import tomllib  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
 
+from coursekit.instructor.syllabus import lesson_files, load_syllabus  # noqa: E402
 from coursekit.runner import execute  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ class LessonTime:
 
 def lessons(folder: Path, spec: str) -> list[Path]:
     """``all`` or comma/space separated numbers or names, in course order."""
-    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    paths = lesson_files(folder)
     if spec == "all":
         return paths
     wanted = spec.replace(",", " ").split()
@@ -83,14 +83,10 @@ def lessons(folder: Path, spec: str) -> list[Path]:
 
 
 def expected_runtimes(syllabus: Path) -> dict[str, float]:
+    """``runtime_seconds`` of each lesson in ``syllabus.toml``, by notebook file name."""
     if not syllabus.is_file():
         return {}
-    data = tomllib.loads(syllabus.read_text(encoding="utf-8"))
-    return {
-        block["notebook"]: float(block["runtime_seconds"])
-        for block in data.get("lessons", [])
-        if "runtime_seconds" in block
-    }
+    return {lesson.notebook: lesson.runtime_seconds for lesson in load_syllabus(syllabus).lessons}
 
 
 def time_lesson(path: Path, folder: Path, repeat: int, timeout: int) -> tuple[float, float]:

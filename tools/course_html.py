@@ -17,15 +17,15 @@ import argparse
 import html
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
+from coursekit.instructor.syllabus import LESSON_GLOB, lesson_files, load_syllabus
+
 REPO = Path(__file__).resolve().parents[1]
-LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 COURSE_TITLE = "Neural Networks from Scratch"
 
 
@@ -50,29 +50,26 @@ class Entry:
         return Path(self.notebook).with_suffix(".html").name
 
 
-def read_syllabus(path: Path) -> list[dict]:
-    """The ``[[lessons]]`` blocks of ``syllabus.toml`` (empty if there is no syllabus)."""
-    if not path.is_file():
-        return []
-    return list(tomllib.loads(path.read_text(encoding="utf-8")).get("lessons", []))
-
-
 def course_entries(notebooks: Path, syllabus: Path) -> tuple[list[Entry], list[str]]:
-    """The lessons in course order, and warnings about syllabus and folder disagreeing."""
-    files = {path.name: path for path in sorted(notebooks.glob(LESSON_GLOB))}
+    """The lessons in course order, and warnings about syllabus and folder disagreeing.
+
+    The syllabus is read (and validated) by ``coursekit.instructor.syllabus``; a folder
+    without ``syllabus.toml`` gets an index from the lessons' own headings.
+    """
+    files = {path.name: path for path in lesson_files(notebooks)}
+    lessons = load_syllabus(syllabus).lessons if syllabus.is_file() else ()
     entries: list[Entry] = []
     warnings: list[str] = []
-    for block in read_syllabus(syllabus):
-        name = block["notebook"]
-        exercises = block.get("exercises", [])
+    for lesson in lessons:
+        name = lesson.notebook
         entries.append(
             Entry(
                 notebook=name,
-                title=block["title"],
-                objectives=list(block.get("objectives", [])),
-                runtime_seconds=block.get("runtime_seconds"),
-                points=sum(int(item.get("points", 0)) for item in exercises),
-                exercises=len(exercises),
+                title=lesson.title,
+                objectives=list(lesson.objectives),
+                runtime_seconds=lesson.runtime_seconds,
+                points=lesson.points,
+                exercises=len(lesson.exercises),
                 path=files.get(name),
             )
         )
