@@ -593,5 +593,6 @@ def summary(results: Sequence[SubmissionResult], *, timeout: int) -> str:
         for row in result.rows:
             mark = "✔" if row.passed else "✘"
             label = f"{row.exercise} {row.points}/{row.max_points}" if row.exercise else "—"
-            lines.append(f"- {mark} {label}: {row.message}")
+            message = row.message.removeprefix(f"✔ {row.exercise}: ")
+            lines.append(f"- {mark} {label}: {message}")
     return "\n".join(lines) + "\n"
