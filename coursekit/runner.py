@@ -16,10 +16,15 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
 #: Kernel of the environment running this module (ipykernel's native "python3" spec).
 KERNEL_NAME = "python3"
+
+
+class DirtyRun(RuntimeError):
+    """A run that finished but stored an error or a warning (e.g. a figure that failed to draw)."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,33 @@ def execute(nb: NotebookNode, *, cwd: Path, timeout: int = 600) -> Execution:
     return Execution(nb, seconds)
 
 
+def problems(nb: NotebookNode) -> list[str]:
+    """Error and stderr outputs stored in ``nb``: each makes strict nbval fail on replay.
+
+    Some reach the notebook without failing the cell that made them: an inline figure that
+    raises while being drawn, after its cell returned, or a warning.
+    """
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                found.append(f"cell {cell.execution_count}: {out.ename}: {out.evalue}")
+            elif out.get("name") == "stderr":
+                found.append(f"cell {cell.execution_count} wrote to stderr: "
+                             f"{out.text.strip()[:200]}")
+    return found
+
+
 def execute_file(path: Path, *, timeout: int = 600, write: bool = True) -> Execution:
-    """Execute the notebook at ``path`` from its folder; write outputs back when ``write``."""
+    """Execute the notebook at ``path`` from its folder; write outputs back when ``write``.
+
+    Raises :class:`DirtyRun`, writing nothing, if the run stored an error or stderr output.
+    """
     nb = nbformat.read(path, as_version=4)
     result = execute(nb, cwd=path.resolve().parent, timeout=timeout)
+    found = problems(result.notebook)
+    if found:
+        raise DirtyRun(f"{path}: not written, fix these at the source:\n  " + "\n  ".join(found))
     if write:
         nbformat.write(result.notebook, path)
     return result
@@ -75,12 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
+    failed = 0
     for path in args.notebooks:
         if path.suffix != ".ipynb" or not path.is_file():
             parser.error(f"not a notebook: {path}")
-        result = execute_file(path, timeout=args.timeout)
+        try:
+            result = execute_file(path, timeout=args.timeout)
+        except (DirtyRun, CellExecutionError) as exc:
+            print(f"FAILED {path}\n{exc}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
         print(f"{path}: {result.cell_seconds:.1f} s", flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
