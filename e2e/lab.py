@@ -284,9 +284,12 @@ def run_all_cells(page: Any, lab: LabServer, name: str, *, timeout: float = 300)
         prompts = page.locator(_CODE_PROMPTS).all_text_contents()
         if not prompts or "[ ]:" == prompts[0].strip():
             return False  # the first cell has not run yet
+        state = lab.kernel_state(name)
+        if state == "dead":
+            raise AssertionError(f"the kernel of {name} died; prompts: {' '.join(prompts)}")
         if any("*" in prompt for prompt in prompts):
             return False  # a cell is running or queued
-        return lab.kernel_state(name) == "idle"
+        return state == "idle"
 
     try:
         _wait_for(page, finished, timeout, f"Run All Cells of {name} to finish")

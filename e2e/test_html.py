@@ -93,7 +93,10 @@ def test_index_follows_the_syllabus_and_flags_gaps(tmp_path: Path, course_html: 
     """No browser: a lesson missing from the folder is shown unlinked, an extra one is added."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    for name, heading in (("01_first.ipynb", "# 01 · First"), ("03_extra.ipynb", "# 03 · Extra")):
+    for name, heading in (
+        ("01_first.ipynb", "# 01 · First\n\nSee [the extra lesson](03_extra.ipynb#Top)."),
+        ("03_extra.ipynb", "# 03 · Extra"),
+    ):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(heading)])
         nbformat.write(nb, folder / name)
     syllabus = tmp_path / "syllabus.toml"
@@ -115,3 +118,9 @@ def test_index_follows_the_syllabus_and_flags_gaps(tmp_path: Path, course_html: 
     assert index.count('class="lesson-link"') == 2
     assert "Not yet (not written yet)" in index
     assert "learn a thing" in index and "1 exercise, 2 points" in index
+    # A lesson page links the index and its neighbours, and a link to another lesson's
+    # notebook becomes a link to that lesson's page.
+    first = course_html.render_lesson(entries[0], None, entries[2])
+    assert 'href="index.html" rel="index"' in first
+    assert 'href="03_extra.html" rel="next"' in first
+    assert 'href="03_extra.html#Top"' in first and "03_extra.ipynb" not in first

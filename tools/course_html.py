@@ -118,6 +118,8 @@ def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None)
         '<nav class="course-nav" style="font-family: sans-serif; padding: 0.6em 1em; '
         'border-bottom: 1px solid #ccc; display: flex; gap: 2em;">' + "".join(links) + "</nav>"
     )
+    # A lesson that links another ("see [lesson 03](03_layers.ipynb)") links its page here.
+    body = re.sub(r'href="(\d\d_[^"#/]*)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)
     page, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
     if count != 1:
         raise RuntimeError(f"no <body> in the rendering of {entry.notebook}")
