@@ -1,4 +1,4 @@
-"""Checks for lesson 08, one network two ways: copying weights across frameworks, and the
+"""Checks for lesson 08, one network two ways: copying a layer across frameworks, and the
 confusion matrix.
 
 A ``coursekit.scratch.Dense`` keeps ``W`` of shape (n_in, n_out) and computes ``x @ W + b``;
@@ -19,14 +19,11 @@ from coursekit import scratch
 from coursekit.checks._core import call, expect_array, fail, passed
 
 
-def reference_copy_weights(source: scratch.Sequential, target: nn.Sequential) -> None:
-    """Copy every Dense layer of ``source`` into the matching nn.Linear of ``target``."""
-    dense = [layer for layer in source.layers if isinstance(layer, scratch.Dense)]
-    linear = [module for module in target if isinstance(module, nn.Linear)]
+def reference_copy_layer(dense: scratch.Dense, linear: nn.Linear) -> None:
+    """Copy one Dense layer's ``W`` (transposed) and ``b`` into an nn.Linear, in place."""
     with torch.no_grad():
-        for d, lin in zip(dense, linear, strict=True):
-            lin.weight.copy_(torch.from_numpy(d.params["W"].T))
-            lin.bias.copy_(torch.from_numpy(d.params["b"]))
+        linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
+        linear.bias.copy_(torch.from_numpy(dense.params["b"]))
 
 
 def reference_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
@@ -37,68 +34,63 @@ def reference_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     return counts
 
 
-def _pair(sizes: tuple[int, ...], seed: int) -> tuple[scratch.Sequential, nn.Sequential]:
+def _pair(n_in: int, n_out: int, seed: int) -> tuple[scratch.Dense, nn.Linear]:
     rng = np.random.default_rng(seed)
-    layers: list[scratch.Layer] = []
-    modules: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        dense = scratch.Dense(n_in, n_out, init="he", random_state=rng)
-        dense.params["b"][...] = rng.normal(0.0, 0.5, n_out)  # biases that matter
-        layers.append(dense)
-        modules.append(nn.Linear(n_in, n_out, dtype=torch.float64))
-        if i < len(sizes) - 2:
-            layers.append(scratch.ReLU())
-            modules.append(nn.ReLU())
-    return scratch.Sequential(*layers), nn.Sequential(*modules)
+    dense = scratch.Dense(n_in, n_out, init="he", random_state=rng)
+    dense.params["b"][...] = rng.normal(0.0, 0.5, n_out)  # a bias that matters
+    return dense, nn.Linear(n_in, n_out, dtype=torch.float64)
 
 
-def copy_weights(copy: Callable[[scratch.Sequential, nn.Sequential], Any]) -> None:
-    """Check ``copy_weights(scratch_model, torch_model)``: same outputs, no shared memory."""
+def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
+    """Check ``copy_layer(dense, linear)``: same outputs afterwards, and no shared memory.
+
+    The function receives a Dense layer (``params["W"]`` of shape (n_in, n_out), ``params["b"]``
+    of shape (n_out,)) and an ``nn.Linear(n_in, n_out)`` in float64, and must change only the
+    Linear, in place.
+    """
     exercise = "08-copy-weights"
-    for sizes, seed in (((3, 5, 2), 81), ((4, 4, 4), 82), ((2, 6, 6, 3), 83)):
-        source, target = _pair(sizes, seed)
-        X = np.random.default_rng(seed + 10).normal(size=(7, sizes[0]))
+    shapes = ((3, 5), (4, 4), (6, 2))
+    for (n_in, n_out), seed in zip(shapes, (81, 82, 83), strict=True):
+        dense, linear = _pair(n_in, n_out, seed)
+        X = np.random.default_rng(seed + 10).normal(size=(7, n_in))
+        where = f"for Dense({n_in}, {n_out})"
         try:
-            call(exercise, copy, source, target)
+            call(exercise, copy, dense, linear)
         except AssertionError as exc:
             text = str(exc)
             if "cannot assign" in text:
-                raise fail(exercise, "assigning a plain tensor to .weight is refused; copy "
-                           "into the existing parameter under torch.no_grad() with "
+                raise fail(exercise, f"{where}: assigning a plain tensor to .weight is refused; "
+                           "copy into the existing parameter under torch.no_grad() with "
                            "weight.copy_(...)") from None
             if "size" in text or "shape" in text:
-                raise fail(exercise, f"shapes do not fit ({text.split(': ', 2)[-1]}): Dense.W "
-                           "is (n_in, n_out), Linear.weight is (n_out, n_in); transpose W"
-                           ) from None
+                raise fail(exercise, f"{where}: shapes do not fit ({text.split(': ', 2)[-1]}): "
+                           "Dense W is (n_in, n_out), Linear.weight is (n_out, n_in); "
+                           "transpose W") from None
             raise
-        want = source.forward(X)
+        want = dense.forward(X)
         with torch.no_grad():
-            got = expect_array(exercise, target(torch.from_numpy(X)), want.shape,
-                               f"torch output for the {sizes} network")
+            got = expect_array(exercise, linear(torch.from_numpy(X)), want.shape,
+                               f"Linear output {where}")
         if not np.allclose(got, want, rtol=1e-10, atol=1e-12):
-            where = f"after copying, the {sizes} networks give different outputs"
-            dense = [layer for layer in source.layers if isinstance(layer, scratch.Dense)]
-            linear = [m for m in target if isinstance(m, nn.Linear)]
-            for i, (d, lin) in enumerate(zip(dense, linear, strict=True)):
-                w = lin.weight.detach().numpy()
-                if np.allclose(w, d.params["W"].reshape(w.shape)):
-                    raise fail(exercise, f"{where}: layer {i}'s weight is W untransposed (or "
-                               "reshaped), which a square layer accepts silently; Linear "
-                               "computes x @ weight.T, so copy W.T")
-                if not np.allclose(lin.bias.detach().numpy(), d.params["b"]):
-                    raise fail(exercise, f"{where}: layer {i}'s bias was not copied")
-            raise fail(exercise, where)
+            w = linear.weight.detach().numpy()
+            if np.allclose(w, dense.params["W"].reshape(w.shape)):
+                raise fail(exercise, f"{where}: the Linear weight is W untransposed (or "
+                           "reshaped), which a square layer accepts silently; Linear computes "
+                           "x @ weight.T, so copy W.T")
+            if not np.allclose(linear.bias.detach().numpy(), dense.params["b"]):
+                raise fail(exercise, f"{where}: the bias was not copied")
+            raise fail(exercise, f"{where}: after copying, the two layers give different "
+                       "outputs")
         # The copy must be a copy: training one framework must not move the other's weights.
-        before = [p.detach().clone() for p in target.parameters()]
-        for layer in source.layers:
-            for p in layer.params.values():
-                p += 1.0
-        for p, b in zip(target.parameters(), before, strict=True):
+        before = [p.detach().clone() for p in linear.parameters()]
+        for p in dense.params.values():
+            p += 1.0
+        for p, b in zip(linear.parameters(), before, strict=True):
             if not torch.equal(p.detach(), b):
                 raise fail(exercise, "the torch parameters share memory with the NumPy arrays "
                            "(torch.from_numpy without a copy): an update to one model changes "
                            "the other; copy the values into the parameters with copy_()")
-    passed(exercise, "outputs agree on 3 networks, and the copies are independent")
+    passed(exercise, f"outputs agree for {len(shapes)} layers, and the copies are independent")
 
 
 def confusion_matrix(confusion: Callable[[np.ndarray, np.ndarray, int], Any]) -> None:

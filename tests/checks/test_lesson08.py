@@ -3,82 +3,83 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from coursekit import scratch
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson08 as check
-
-
-def _pairs(source, target):
-    dense = [layer for layer in source.layers if isinstance(layer, scratch.Dense)]
-    linear = [m for m in target if isinstance(m, nn.Linear)]
-    return list(zip(dense, linear, strict=True))
-
 
 # ---- 08-copy-weights ----
 
 
-def test_copy_weights_passes_the_reference(capsys):
-    check.copy_weights(check.reference_copy_weights)
+def test_copy_layer_passes_the_reference(capsys):
+    check.copy_layer(check.reference_copy_layer)
     assert capsys.readouterr().out.startswith("✔ 08-copy-weights")
 
 
-def test_copy_weights_accepts_torch_tensor_copies(capsys):
-    def copy_weights(source, target):
-        for d, lin in _pairs(source, target):
-            lin.weight.data = torch.tensor(d.params["W"].T)
-            lin.bias.data = torch.tensor(d.params["b"])
+def test_copy_layer_accepts_torch_tensor_copies(capsys):
+    def copy_layer(dense, linear):
+        linear.weight.data = torch.tensor(dense.params["W"].T)
+        linear.bias.data = torch.tensor(dense.params["b"])
 
-    check.copy_weights(copy_weights)
+    check.copy_layer(copy_layer)
     assert "✔ 08-copy-weights" in capsys.readouterr().out
 
 
-def _untransposed(source, target):
+def _untransposed_reshaped(dense, linear):
     with torch.no_grad():
-        for d, lin in _pairs(source, target):
-            lin.weight.copy_(torch.from_numpy(d.params["W"]).reshape(lin.weight.shape))
-            lin.bias.copy_(torch.from_numpy(d.params["b"]))
+        linear.weight.copy_(torch.from_numpy(dense.params["W"]).reshape(linear.weight.shape))
+        linear.bias.copy_(torch.from_numpy(dense.params["b"]))
 
 
-def _untransposed_plain(source, target):
+def _untransposed(dense, linear):
     with torch.no_grad():
-        for d, lin in _pairs(source, target):
-            lin.weight.copy_(torch.from_numpy(d.params["W"]))
-            lin.bias.copy_(torch.from_numpy(d.params["b"]))
+        linear.weight.copy_(torch.from_numpy(dense.params["W"]))
+        linear.bias.copy_(torch.from_numpy(dense.params["b"]))
 
 
-def _no_bias(source, target):
+def _no_bias(dense, linear):
     with torch.no_grad():
-        for d, lin in _pairs(source, target):
-            lin.weight.copy_(torch.from_numpy(d.params["W"].T))
+        linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
 
 
-def _shared_memory(source, target):
-    for d, lin in _pairs(source, target):
-        lin.weight.data = torch.from_numpy(d.params["W"].T)
-        lin.bias.data = torch.from_numpy(d.params["b"])
+def _shared_memory(dense, linear):
+    linear.weight.data = torch.from_numpy(dense.params["W"].T)
+    linear.bias.data = torch.from_numpy(dense.params["b"])
 
 
-def _plain_assignment(source, target):
-    for d, lin in _pairs(source, target):
-        lin.weight = torch.tensor(d.params["W"].T)
-        lin.bias = torch.tensor(d.params["b"])
+def _plain_assignment(dense, linear):
+    linear.weight = torch.tensor(dense.params["W"].T)
+    linear.bias = torch.tensor(dense.params["b"])
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (_untransposed, r"weight is W untransposed \(or reshaped\)"),
-        (_untransposed_plain, "transpose W"),
+        (_untransposed_reshaped, r"weight is W untransposed \(or reshaped\)"),
+        (_untransposed, "transpose W"),
         (_no_bias, "bias was not copied"),
         (_shared_memory, "share memory with the NumPy arrays"),
         (_plain_assignment, "copy into the existing parameter"),
     ],
 )
-def test_copy_weights_names_the_mistake(wrong, message):
+def test_copy_layer_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
-        check.copy_weights(wrong)
+        check.copy_layer(wrong)
+
+
+def test_copy_layer_works_with_a_freshly_imported_scratch(capsys):
+    """The grader re-imports coursekit; the student's function must not depend on classes."""
+    import importlib
+    import sys
+
+    saved = {n: m for n, m in sys.modules.items() if n.startswith("coursekit")}
+    try:
+        for name in saved:
+            del sys.modules[name]
+        fresh = importlib.import_module("coursekit.checks.lesson08")
+        fresh.copy_layer(check.reference_copy_layer)
+    finally:
+        sys.modules.update(saved)
+    assert "✔ 08-copy-weights" in capsys.readouterr().out
 
 
 # ---- 08-confusion ----
