@@ -18,7 +18,8 @@ unexport MPLBACKEND
 
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL_FLAGS := --nbval --nbval-current-env \
-	--nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout=300
+	--nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout=300 \
+	--nbval-kernel-startup-timeout=180
 
 # JupyterLab: loopback only; no browser without a display; --allow-root when run as root.
 LAB_PORT ?= 8888
