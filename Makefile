@@ -72,7 +72,7 @@ execute: $(STAMP)
 	$(BIN)/python -m coursekit.runner $(LESSONS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check coursekit tests $(wildcard benchmarks tools) notebooks
+	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks
 
 student: $(STAMP)
 	rm -rf build/student
