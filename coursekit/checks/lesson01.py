@@ -96,6 +96,9 @@ def mse_gradient(gradient: Callable[[float, np.ndarray, np.ndarray], float]) -> 
         if close(got, want * len(x)):
             raise fail(exercise, f"{where}: that is the sum; divide by the number of points "
                        f"({len(x)})")
+        if len(x) != 3 and close(got, 2.0 / 3.0 * np.sum(residual * x)):
+            raise fail(exercise, f"{where}: 2/3 is right only for three points; this case has "
+                       f"{len(x)}, so divide by len(x): (2/m)·Σ(θx − y)·x")
         raise fail(exercise, where)
     passed(exercise, f"J'(θ) matches (2/m)·Σ(θx − y)·x on {len(cases)} cases")
 

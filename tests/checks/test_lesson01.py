@@ -39,6 +39,8 @@ def test_gradient_passes_the_reference(capsys):
         (lambda t, x, y: np.mean((t * x - y) * x), "missing the factor 2"),
         (lambda t, x, y: 2 * np.mean(t * x - y), "missing the factor x_i"),
         (lambda t, x, y: 2 * np.sum((t * x - y) * x), "that is the sum"),
+        (lambda t, x, y: 2 / 3 * np.sum((t * x - y) * x),
+         r"2/3 is right only for three points.*divide by len\(x\)"),
         (lambda t, x, y: 2 * (t * x - y) * x, r"expected a float, got an array of shape \(3,\)"),
     ],
 )
