@@ -65,14 +65,19 @@ def _epoch(
     rng: np.random.Generator,
     shuffle: bool = True,
     direction: float = -1.0,
+    full_gradient: bool = False,
 ) -> tuple[np.ndarray, float, list[float]]:
-    """The reference epoch, or a known mistake: no shuffling, or stepping up the gradient."""
+    """The reference epoch, or a known mistake: no shuffling, stepping up the gradient, or
+    taking the gradient on the full data instead of the batch."""
     w = np.array(w, dtype=np.float64)
     losses = []
     for X_batch, y_batch in batches(X, y, batch_size=batch_size, shuffle=shuffle,
                                     random_state=rng):
         losses.append(reference_loss(X_batch, y_batch, w, b))
-        dw, db = reference_gradient(X_batch, y_batch, w, b)
+        if full_gradient:
+            dw, db = reference_gradient(X, y, w, b)
+        else:
+            dw, db = reference_gradient(X_batch, y_batch, w, b)
         w = w + direction * lr * dw
         b = b + direction * lr * db
     return w, float(b), losses
@@ -125,6 +130,13 @@ def mse_gradient(
         if close(got_w, np.full(d, 2.0 * residual.mean())):
             raise fail(exercise, f"{where}: every entry of dw equals db, so the features are "
                        "missing: ∂L/∂w = (2/N)·Xᵀ(ŷ − y)")
+        if want_b != 0.0 and got_b / want_b > 0.0:
+            factor = got_b / want_b
+            if not close(factor, 1.0) and close(got_w, want_w * factor) \
+                    and close(got_b, want_b * factor):
+                raise fail(exercise, f"{where}: dw and db are both {factor:.4g} times the right "
+                           f"values, as if divided by {n / factor:.4g} samples; this call has "
+                           f"N={n}: divide by the number of samples in this call, len(y)")
         if close(got_w, want_w) and close(got_b, 2.0 * residual.sum()):
             raise fail(exercise, f"{where}: dw is right; db is the sum of 2·r, divide by N={n}")
         if close(got_w, want_w):
@@ -164,6 +176,14 @@ def sgd_epoch(epoch: Callable[..., tuple[np.ndarray, float, list[float]]]) -> No
             count = len(losses) if hasattr(losses, "__len__") else describe(losses)
             raise fail(exercise, f"{run} an epoch has {steps} steps (the last batch holds the "
                        f"remainder), so losses should hold {steps} values, got {count}")
+        try:
+            loss_shape = np.asarray(losses, dtype=np.float64).shape
+        except (TypeError, ValueError):
+            loss_shape = None
+        if loss_shape != (steps,):
+            got_shape = "entries of different sizes" if loss_shape is None else loss_shape
+            raise fail(exercise, f"{run}: losses should be {steps} plain floats, shape "
+                       f"({steps},), got {got_shape}: append float(loss), one number per batch")
         want_w, want_b, want_losses = reference_sgd_epoch(
             X, y, w0, b0, lr=lr, batch_size=batch_size, rng=np.random.default_rng(seed))
         if close(got_w, want_w) and close(got_b, want_b) and close(losses, want_losses):
@@ -184,8 +204,27 @@ def sgd_epoch(epoch: Callable[..., tuple[np.ndarray, float, list[float]]]) -> No
         if close(got_w, uphill[0]) and close(got_b, uphill[1]):
             raise fail(exercise, f"{run}: the parameters moved up the gradient; step against "
                        "it: w − lr·dw, b − lr·db")
+        full = _epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
+                      rng=np.random.default_rng(seed), full_gradient=True)
+        if close(got_w, full[0]) and close(got_b, full[1]):
+            raise fail(exercise, f"{run}: each step used the gradient of the full X, y; compute "
+                       "it on the batch: mse_gradient(X_batch, y_batch, w, b)")
         if close(got_b, b0):
             raise fail(exercise, f"{run}: b never changed: update it with b − lr·db too")
+        if batch_size < n:
+            # Same rng seed twice, then another seed: a function that uses the rng it is given
+            # repeats itself exactly in the first case and not in the second.
+            again = call(exercise, epoch, X.copy(), y.copy(), w0.copy(), b0, lr=lr,
+                         batch_size=batch_size, rng=np.random.default_rng(seed))
+            other = call(exercise, epoch, X.copy(), y.copy(), w0.copy(), b0, lr=lr,
+                         batch_size=batch_size, rng=np.random.default_rng(seed + 1))
+            same_seed_differs = not close(np.asarray(again[0], dtype=np.float64), got_w)
+            other_seed_equal = close(np.asarray(other[0], dtype=np.float64), got_w)
+            if same_seed_differs or other_seed_equal:
+                raise fail(exercise, f"{run}: your batches do not come from the rng argument "
+                           "(the same rng gave " + ("different batches" if same_seed_differs
+                                                    else "the same batches as another rng")
+                           + "): pass random_state=rng to data.batches")
         raise fail(exercise, f"{run}, lr={lr:g}: expected w={np.round(want_w, 4)}, "
                    f"b={want_b:.4f}, got w={np.round(got_w, 4)}, b={got_b:.4f}")
     passed(exercise, f"one epoch of mini-batch SGD matches on {len(runs)} runs")

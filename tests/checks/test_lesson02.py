@@ -58,6 +58,11 @@ def _bias_summed(X, y, w, b):
     return 2 * X.T @ r / len(y), 2 * r.sum()
 
 
+def _global_n(X, y, w, b):  # divides by the lesson's N = 1000, whatever the batch holds
+    r = X @ w + b - y
+    return 2 * X.T @ r / 1000, 2 * r.sum() / 1000
+
+
 def _transposed(X, y, w, b):
     r = X @ w + b - y
     return (2 * X.T @ r / len(y)).reshape(1, -1), 2 * r.mean()
@@ -71,6 +76,8 @@ def _transposed(X, y, w, b):
         (_missing_x, "the features are missing"),
         (_flipped, "check the sign"),
         (_bias_summed, "db is the sum of 2·r"),
+        (_global_n, r"as if divided by 1000 samples.*divide by the number of samples in this "
+                    r"call, len\(y\)"),
         (_transposed, r"expected shape \(\d,\), got \(1, \d\)"),
         (lambda X, y, w, b: 2 * X.T @ (X @ w + b - y) / len(y), "expected a pair"),
     ],
@@ -125,6 +132,30 @@ def test_reference_epoch_lowers_the_loss() -> None:
     assert check.reference_loss(X, y, w, b) < before / 10
 
 
+def _epoch_variant(kind: str):
+    def epoch(X, y, w, b, *, lr, batch_size, rng):
+        if kind == "no random_state":
+            order = batches(X, y, batch_size=batch_size)
+        elif kind == "own generator":
+            order = batches(X, y, batch_size=batch_size, random_state=np.random.default_rng(0))
+        else:
+            order = batches(X, y, batch_size=batch_size, random_state=rng)
+        losses = []
+        for Xb, yb in order:
+            loss = check.reference_loss(Xb, yb, w, b)
+            losses.append(np.array([loss]) if kind == "column losses" else loss)
+            if kind == "full gradient":
+                dw, db = check.reference_gradient(X, y, w, b)
+            else:
+                dw, db = check.reference_gradient(Xb, yb, w, b)
+            w, b = w - lr * dw, b - lr * db
+        if kind == "column losses":
+            losses = np.array(losses)  # shape (steps, 1)
+        return w, b, losses
+
+    return epoch
+
+
 def _full_batch(X, y, w, b, *, lr, batch_size, rng):
     loss = check.reference_loss(X, y, w, b)
     dw, db = check.reference_gradient(X, y, w, b)
@@ -146,6 +177,10 @@ def _unchanged(X, y, w, b, *, lr, batch_size, rng):
         (_epoch_with(loss_after=True), "record each batch's loss before its update"),
         (_full_batch, r"an epoch has \d+ steps"),
         (_unchanged, "came back unchanged"),
+        (_epoch_variant("no random_state"), r"different batches\): pass random_state=rng"),
+        (_epoch_variant("own generator"), r"another rng\): pass random_state=rng"),
+        (_epoch_variant("full gradient"), "gradient of the full X, y; compute it on the batch"),
+        (_epoch_variant("column losses"), r"shape \(4,\), got \(4, 1\): append float\(loss\)"),
         (lambda X, y, w, b, *, lr, batch_size, rng: (w, b), "expected a triple"),
     ],
 )
