@@ -78,6 +78,11 @@ def dense_backward(
                              "dx, dW, db")
         where = f"x {x.shape}, W {W.shape}"
         want_dx, want_dW, want_db = reference_dense_backward(x, W, dout)
+        if isinstance(dx, np.ndarray) and isinstance(dW, np.ndarray) \
+                and dx.shape == want_dW.shape and dW.shape == want_dx.shape \
+                and close(dx, want_dW) and close(dW, want_dx):
+            raise fail(exercise, f"{where}: your first array is dW and your second is dx: the "
+                       "return order is (dx, dW, db)")
         if isinstance(db, np.ndarray) and db.shape == (n, n_out) and n > 1:
             raise fail(exercise, f"{where}: db has shape {db.shape}, one row per sample; the bias "
                        "is shared by every sample, so sum dout over the batch axis (axis=0)")
@@ -188,6 +193,17 @@ def softmax_ce_gradient(gradient: Callable[[np.ndarray, np.ndarray], np.ndarray]
         if close(got, (z - onehot) / n) or close(got, z - onehot):
             raise fail(exercise, f"{where}: you used the logits z where the softmax "
                        "probabilities p = softmax(z) belong")
+        e0 = np.exp(z - z.max(axis=0, keepdims=True))
+        p_columns = e0 / e0.sum(axis=0, keepdims=True)  # softmax over the batch axis
+        if close(got, (p_columns - onehot) / n) or close(got, p_columns - onehot):
+            raise fail(exercise, f"{where}: your softmax normalises over axis 0, across the "
+                       "samples; the rows of p must sum to 1 (one distribution per sample): "
+                       "take the max and the sum over axis=1 with keepdims=True")
+        ratio = np.sum(got * want) / np.sum(want * want)
+        if ratio > 0 and not close(ratio, 1.0) and close(got, ratio * want):
+            raise fail(exercise, f"{where}: the right direction, {ratio:.4g} times too large, as "
+                       f"if divided by {n / ratio:.4g}: divide p − onehot by N = len(y) = {n}, "
+                       "the number of samples in this batch")
         if close(got, -onehot / (n * np.clip(p, 1e-300, None))):
             raise fail(exercise, f"{where}: that is dL/dp, the gradient with respect to the "
                        "probabilities; chain it through softmax to get (p − onehot) / N")

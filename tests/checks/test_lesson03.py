@@ -75,6 +75,7 @@ def test_dense_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda x, W, d: (x @ W, x.T @ d, d.sum(0)), r"dx: expected shape"),
         (lambda x, W, d: (d @ W.T * 2, x.T @ d, d.sum(0)), "dx is wrong"),
         (lambda x, W, d: (x.T @ d, d.sum(0)), "expected a triple"),
+        (lambda x, W, d: (x.T @ d, d @ W.T, d.sum(0)), r"the return order is \(dx, dW, db\)"),
     ],
 )
 def test_dense_names_the_mistake(wrong, message: str) -> None:
@@ -126,6 +127,11 @@ def _naive_softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _softmax_axis0(z):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
 def _onehot_from_batch(z, y):  # the seed's np.eye(len(np.unique(y)))[y]
     return (_softmax(z) - np.eye(len(np.unique(y)))[y]) / len(y)
 
@@ -137,6 +143,10 @@ def _onehot_from_batch(z, y):  # the seed's np.eye(len(np.unique(y)))[y]
         (lambda z, y: (np.eye(z.shape[1])[y] - _softmax(z)) / len(y), "check the sign"),
         (lambda z, y: (z - np.eye(z.shape[1])[y]) / len(y), "you used the logits"),
         (lambda z, y: -np.eye(z.shape[1])[y] / (len(y) * _softmax(z)), "that is dL/dp"),
+        (lambda z, y: (_softmax_axis0(z) - np.eye(z.shape[1])[y]) / len(y),
+         "the rows of p must sum to 1"),
+        (lambda z, y: (_softmax(z) - np.eye(z.shape[1])[y]) / 300,
+         r"as if divided by 300: divide p − onehot by N = len\(y\) = 6"),
         (_onehot_from_batch, "z.shape.1. columns, not from the classes present in this batch"),
         (lambda z, y: (_naive_softmax(z) - np.eye(z.shape[1])[y]) / len(y),
          "Subtract each row's maximum"),
