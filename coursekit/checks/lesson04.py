@@ -56,6 +56,24 @@ def _gradients(rng: np.random.Generator, shape: tuple[int, ...], n_steps: int) -
     return [rng.normal(size=shape) * scale for scale in np.geomspace(1e-3, 1.0, n_steps)]
 
 
+def _returns_corrected_m(
+    exercise: str, update: Callable[..., Any], param: np.ndarray, grad: np.ndarray, *,
+    lr: float, beta1: float, beta2: float, eps: float,
+) -> bool:
+    """Whether ``update`` returns m̂ for m, probed at t=2 from a nonzero m.
+
+    At t=1 from m=0 the bias-corrected m̂ equals g, which is also what the β₁m + g mistake
+    returns; one extra call from a state where the two differ tells them apart.
+    """
+    m0, v0 = np.abs(grad) + 0.5, grad**2 + 0.25
+    raw = call(exercise, update, param.copy(), grad.copy(), m0.copy(), v0.copy(), 2, lr=lr,
+               beta1=beta1, beta2=beta2, eps=eps)
+    if not isinstance(raw, tuple | list) or len(raw) != 3:
+        return False
+    want_m = beta1 * m0 + (1.0 - beta1) * grad
+    return close(np.asarray(raw[1], dtype=np.float64), want_m / (1.0 - beta1**2))
+
+
 def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:
     """Check ``update(param, grad, velocity, lr=, momentum=)`` over several successive steps."""
     exercise = "04-momentum-update"
@@ -78,6 +96,14 @@ def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Non
             if close(got_p, want_p) and close(got_v, want_v):
                 param, velocity = got_p, got_v
                 continue
+            if close(got_p, want_v) and close(got_v, want_p) and not close(want_p, want_v):
+                raise fail(exercise, f"{where}: your first array is the velocity and your second "
+                           "the param: the return order is (param, velocity)")
+            if close(got_v, want_v) and close(got_p, param - lr * prev_v) \
+                    and not close(want_v, prev_v):
+                raise fail(exercise, f"{where}: velocity is right but the step used the old "
+                           "velocity: update v ← βv + g first, then step with the new one, "
+                           "p ← p − lr·v")
             if close(got_p, want_p) and close(got_v, -lr * want_v):
                 raise fail(exercise, f"{where}: param is right but your velocity is −lr × ours "
                            "(the v ← βv − lr·g convention); this course stores v ← βv + g and "
@@ -126,7 +152,18 @@ def adam_update(update: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
             if close(got_p, want[0]) and close(got_m, want[1]) and close(got_v, want[2]):
                 param, m, v = got_p, got_m, got_v
                 continue
+            m_hat, v_hat = want[1] / (1 - beta1**t), want[2] / (1 - beta2**t)
+            corrected = fail(exercise, f"{where}: you returned the bias-corrected m̂ (and v̂); "
+                             "return the raw m and v, use m̂ and v̂ only for the step")
             if not close(got_m, want[1]):
+                if close(got_m, m_hat) and (close(got_v, v_hat) or _returns_corrected_m(
+                        exercise, update, param, grad, lr=lr, beta1=beta1, beta2=beta2,
+                        eps=eps)):
+                    raise corrected
+                if beta1 != 0.9 and close(got_m, 0.9 * prev_m + 0.1 * grad):
+                    raise fail(exercise, f"{where}: m was averaged with 0.9, but this call "
+                               f"passed beta1={beta1:g}: use the beta1/beta2 arguments, not "
+                               "hard-coded 0.9 and 0.999")
                 if close(got_m, beta1 * prev_m + grad):
                     raise fail(exercise, f"{where}: m must be a moving average: "
                                "m ← β₁m + (1 − β₁)g")
@@ -135,6 +172,12 @@ def adam_update(update: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
                                "(and v uses β₂)")
                 raise fail(exercise, f"{where}: m differs from β₁m + (1 − β₁)g")
             if not close(got_v, want[2]):
+                if close(got_v, v_hat):
+                    raise corrected
+                if beta2 != 0.999 and close(got_v, 0.999 * prev_v + 0.001 * grad**2):
+                    raise fail(exercise, f"{where}: v was averaged with 0.999, but this call "
+                               f"passed beta2={beta2:g}: use the beta1/beta2 arguments, not "
+                               "hard-coded 0.9 and 0.999")
                 if close(got_v, beta2 * prev_v + (1 - beta2) * grad):
                     raise fail(exercise, f"{where}: v averages the squared gradient: "
                                "v ← β₂v + (1 − β₂)g²")
@@ -145,11 +188,21 @@ def adam_update(update: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
                 raise fail(exercise, f"{where}: m and v are right but param became nan or inf. "
                            "Is t counted from 1? At t = 0 the correction 1 − βᵗ is 0 and you "
                            "divide by it")
-            m_hat, v_hat = want[1] / (1 - beta1**t), want[2] / (1 - beta2**t)
             if close(got_p, param - lr * want[1] / (np.sqrt(want[2]) + eps)):
                 raise fail(exercise, f"{where}: m and v are right, but the step skips the bias "
                            "correction: divide m by 1 − β₁ᵗ and v by 1 − β₂ᵗ (both start at 0, "
                            "so the first steps would be far too small)")
+            shifted = (want[1] / (1 - beta1 ** (t + 1))) / (
+                np.sqrt(want[2] / (1 - beta2 ** (t + 1))) + eps)
+            if close(got_p, param - lr * shifted):
+                raise fail(exercise, f"{where}: m and v are right, but the bias correction used "
+                           "β^(t+1): t counts from 1 (the first call gets t=1), so divide by "
+                           "1 − β₁ᵗ and 1 − β₂ᵗ as they are")
+            fixed = (want[1] / (1 - 0.9**t)) / (np.sqrt(want[2] / (1 - 0.999**t)) + eps)
+            if (beta1, beta2) != (0.9, 0.999) and close(got_p, param - lr * fixed):
+                raise fail(exercise, f"{where}: the bias correction used 0.9 and 0.999, but "
+                           f"this call passed betas ({beta1:g}, {beta2:g}): use the beta1/beta2 "
+                           "arguments")
             if close(got_p, param - lr * m_hat / np.sqrt(v_hat + eps)):
                 raise fail(exercise, f"{where}: ε goes outside the square root: "
                            "m̂ / (√v̂ + ε)")

@@ -68,6 +68,10 @@ def _book_convention(p, g, v, *, lr, momentum):  # v ← βv − lr·g, p ← p 
          "step along the velocity"),
         (lambda p, g, v, *, lr, momentum: (p - lr * g, g), "forgot its past"),
         (lambda p, g, v, *, lr, momentum: p - lr * (momentum * v + g), "expected a tuple"),
+        (lambda p, g, v, *, lr, momentum: (momentum * v + g, p - lr * (momentum * v + g)),
+         r"the return order is \(param, velocity\)"),
+        (lambda p, g, v, *, lr, momentum: (p - lr * v, momentum * v + g),
+         "the step used the old velocity"),
     ],
 )
 def test_momentum_names_the_mistake(wrong, message: str) -> None:
@@ -84,8 +88,10 @@ def test_adam_passes_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _adam(correct_bias=True, eps_inside=False, t_shift=0, m_rule=None, v_rule=None,
-          sign=-1.0, sqrt=True):
+          sign=-1.0, sqrt=True, returns_hat="", fixed_betas=False):
     def update(p, g, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        if fixed_betas:
+            beta1, beta2 = 0.9, 0.999
         m = m_rule(m, g, beta1, beta2) if m_rule else beta1 * m + (1 - beta1) * g
         v = v_rule(v, g, beta1, beta2) if v_rule else beta2 * v + (1 - beta2) * g**2
         t = t + t_shift
@@ -95,7 +101,8 @@ def _adam(correct_bias=True, eps_inside=False, t_shift=0, m_rule=None, v_rule=No
             denom = np.sqrt(v_hat + eps)
         else:
             denom = (np.sqrt(v_hat) if sqrt else v_hat) + eps
-        return p + sign * lr * m_hat / denom, m, v
+        return (p + sign * lr * m_hat / denom, m_hat if "m" in returns_hat else m,
+                v_hat if "v" in returns_hat else v)
 
     return update
 
@@ -112,6 +119,12 @@ def _adam(correct_bias=True, eps_inside=False, t_shift=0, m_rule=None, v_rule=No
         (_adam(v_rule=lambda v, g, b1, b2: b1 * v + (1 - b1) * g**2), "v uses β₁"),
         (_adam(sign=1.0), "moved up the gradient"),
         (_adam(sqrt=False), "divide by the square root"),
+        (_adam(returns_hat="mv"), "you returned the bias-corrected m̂ \\(and v̂\\); return the "
+                                  "raw m and v, use m̂ and v̂ only for the step"),
+        (_adam(returns_hat="m"), "you returned the bias-corrected m̂"),
+        (_adam(returns_hat="v"), "you returned the bias-corrected m̂"),
+        (_adam(fixed_betas=True), "use the beta1/beta2 arguments"),
+        (_adam(t_shift=1), r"t counts from 1"),
     ],
 )
 def test_adam_names_the_mistake(wrong, message: str) -> None:
