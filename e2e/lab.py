@@ -53,6 +53,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def figure_count(path: Path) -> int:
+    """How many figures the committed notebook at ``path`` shows (what a run must reproduce)."""
+    nb = nbformat.read(path, as_version=4)
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if any(mime.startswith("image/") for mime in output.get("data", {}))
+    )
+
+
 def copy_lessons(source: Path, dest: Path) -> None:
     """Copy the lesson folder to ``dest`` with every output and execution count cleared.
 

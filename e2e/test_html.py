@@ -9,24 +9,13 @@ from urllib.parse import urljoin, urlparse
 import nbformat
 import pytest
 
-from e2e.lab import REPO
+from e2e.lab import REPO, figure_count
 
 NOTEBOOKS = REPO / "notebooks"
 
 
 def _lessons() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
-def _figures_in(path: Path) -> int:
-    nb = nbformat.read(path, as_version=4)
-    return sum(
-        1
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if any(mime.startswith("image/") for mime in output.get("data", {}))
-    )
 
 
 def _local_links(page: Any, base: str) -> list[str]:
@@ -76,7 +65,7 @@ def test_lesson_page_shows_its_figures(
     _, base = html_site
     response = page.goto(f"{base}/{notebook.with_suffix('.html').name}")
     assert response is not None and response.ok
-    expected = _figures_in(notebook)
+    expected = figure_count(notebook)
     assert expected >= 1, f"{notebook.name} has no figure in its committed outputs"
     images = page.locator(".jp-OutputArea-output img")
     assert images.count() == expected

@@ -9,19 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from e2e.lab import BUILD, LabServer, RunResult, run_all_cells, screenshot
-
-
-def _image_outputs(path: Path) -> int:
-    """How many figures the committed notebook shows (what the run must reproduce)."""
-    nb = nbformat.read(path, as_version=4)
-    return sum(
-        1
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if any(mime.startswith("image/") for mime in output.get("data", {}))
-    )
+from e2e.lab import BUILD, LabServer, RunResult, figure_count, run_all_cells, screenshot
 
 
 def _run(page: Any, lab: LabServer, name: str, timeout: float) -> RunResult:
@@ -57,7 +45,7 @@ def test_lesson_runs_in_jupyterlab(
     assert result.execution_counts == list(range(1, code_cells + 1)), (
         f"not every cell ran once, in order: prompts {result.prompts}"
     )
-    expected = _image_outputs(lesson)
+    expected = figure_count(lesson)
     assert expected >= 1, f"{lesson.name} has no figure in its committed outputs"
     assert len(result.figures) == expected, (
         f"{len(result.figures)} figures on the page, the committed lesson has {expected}"
