@@ -44,7 +44,7 @@ help:
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
 	@echo "make bench     benchmarks (coursekit.scratch and every lesson)"
 	@echo "make html      render the course to build/html/"
-	@echo "make e2e       run a lesson in JupyterLab in headless Chromium"
+	@echo "make e2e       run a lesson in JupyterLab in headless Chromium (E2E_LESSONS=all for every one)"
 	@echo "make clean     remove build outputs and caches (make distclean also drops .venv)"
 
 $(STAMP): pyproject.toml
