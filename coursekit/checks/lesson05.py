@@ -16,6 +16,12 @@ from coursekit import torch_ref
 from coursekit.autograd import Value
 from coursekit.checks._core import call, close, describe, expect_array, fail, passed
 
+#: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
+#: weight copy reuses it.
+IN_PLACE_ERROR = "in-place operation"
+IN_PLACE_HINT = ("PyTorch refused an in-place change of a tensor that requires grad: wrap it in "
+                 "`with torch.no_grad():`")
+
 
 def reference_sigmoid(x: Value) -> Value:
     """σ(x) = 1 / (1 + e^(−x)) as one engine operation with derivative σ(x)(1 − σ(x))."""
@@ -68,17 +74,53 @@ def _classifier_case(seed: int, n: int, n_inputs: int, n_hidden: int
     return coeffs, torch.randn(n, n_inputs, generator=gen)
 
 
-def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any]) -> None:
-    """Check ``calc_preds(coeffs, X)`` returns the probabilities, shape (n_samples,)."""
+def _per_row(exercise: str, got: Any, n: int, what: str) -> Any:
+    """``got`` as a float64 array of shape (n,), or a failure that names the shape mistake."""
+    shape = tuple(got.shape) if hasattr(got, "shape") else None
+    if shape == (n, 1) and n > 1:
+        raise fail(exercise, f"{what}: expected shape ({n},), got ({n}, 1): one number per "
+                   "row; drop the last axis (squeeze(1) or [:, 0])")
+    if shape == () and n == 1:
+        raise fail(exercise, f"{what}: expected shape (1,), got (): squeeze() also drops the "
+                   "row axis when there is one row; use squeeze(1) or [:, 0]")
+    return expect_array(exercise, got, (n,), what)
+
+
+def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any],
+            calc_logits: Callable[[torch_ref.Coeffs, torch.Tensor], Any] | None = None) -> None:
+    """Check ``calc_preds(coeffs, X)`` returns the probabilities, shape (n_samples,).
+
+    With ``calc_logits``, first check that it returns the logits (the scores before the
+    sigmoid), shape (n_samples,).
+    """
     exercise = "05-predict"
     cases = [(51, 7, 4, 5), (52, 12, 30, 10), (53, 1, 3, 2)]
+    if calc_logits is not None:
+        for seed, n, n_inputs, n_hidden in cases:
+            coeffs, X = _classifier_case(seed, n, n_inputs, n_hidden)
+            got = _per_row(exercise, call(exercise, calc_logits, coeffs, X.clone()), n,
+                           f"calc_logits on {n} rows")
+            with torch.no_grad():
+                want = torch_ref.calc_logits(coeffs, X).double().numpy()
+                linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
+                no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
+            if close(got, want, rtol=1e-5, atol=1e-6):
+                continue
+            where = f"calc_logits on {n} rows with {n_hidden} hidden units differs"
+            if close(got, torch.sigmoid(torch.from_numpy(want)).numpy(), rtol=1e-5, atol=1e-6):
+                raise fail(exercise, f"{where}: these are probabilities; calc_logits returns "
+                           "the scores before the sigmoid")
+            if close(got, linear.double().numpy().ravel(), rtol=1e-5, atol=1e-6):
+                raise fail(exercise, f"{where}: the hidden layer needs its ReLU, or the "
+                           "network is just a linear model")
+            if close(got, no_bias.double().numpy().ravel(), rtol=1e-5, atol=1e-6):
+                raise fail(exercise, f"{where}: add the biases b_hidden and b_out")
+            raise fail(exercise, f"{where}: expected {want[:3].round(4)}…, got "
+                       f"{got[:3].round(4)}…")
     for seed, n, n_inputs, n_hidden in cases:
         coeffs, X = _classifier_case(seed, n, n_inputs, n_hidden)
         got = call(exercise, calc_preds, coeffs, X.clone())
-        if hasattr(got, "shape") and tuple(got.shape) == (n, 1) and n > 1:
-            raise fail(exercise, f"expected shape ({n},), got ({n}, 1): one probability per "
-                       "row; drop the last axis (squeeze(1) or [:, 0])")
-        got = expect_array(exercise, got, (n,), f"probabilities for {n} rows")
+        got = _per_row(exercise, got, n, f"probabilities for {n} rows")
         with torch.no_grad():
             want = torch_ref.calc_preds(coeffs, X).double().numpy()
             logits = torch_ref.calc_logits(coeffs, X).double().numpy()
@@ -96,7 +138,8 @@ def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any]) -> None
         if close(got, torch.sigmoid(no_bias).double().numpy().ravel(), rtol=1e-5, atol=1e-6):
             raise fail(exercise, f"{where}: add the biases b_hidden and b_out")
         raise fail(exercise, f"{where}: expected {want[:3].round(4)}…, got {got[:3].round(4)}…")
-    passed(exercise, f"probabilities match the reference on {len(cases)} cases")
+    what = "logits and probabilities" if calc_logits is not None else "probabilities"
+    passed(exercise, f"{what} match the reference on {len(cases)} cases")
 
 
 def update(update_coeffs: Callable[[torch_ref.Coeffs, float], Any]) -> None:
@@ -111,9 +154,12 @@ def update(update_coeffs: Callable[[torch_ref.Coeffs, float], Any]) -> None:
     try:
         call(exercise, update_coeffs, coeffs, lr)
     except AssertionError as exc:
-        if "in-place operation" in str(exc):
-            raise fail(exercise, "PyTorch refused an in-place update of a tensor that requires "
-                       "grad: wrap the update in `with torch.no_grad():`") from None
+        if IN_PLACE_ERROR in str(exc):
+            raise fail(exercise, IN_PLACE_HINT) from None
+        if "'NoneType' object has no attribute" in str(exc):  # c = c - ...; c.grad.zero_()
+            raise fail(exercise, "c.grad is None: after `c = c - lr * c.grad` the loop "
+                       "variable c is a new tensor with no gradient, and the coefficient is "
+                       "unchanged; update the tensor in place with `c -= lr * c.grad`") from None
         raise
     names = torch_ref.Coeffs._fields
     for name, c, b, g in zip(names, coeffs, before, grads, strict=True):
@@ -122,8 +168,10 @@ def update(update_coeffs: Callable[[torch_ref.Coeffs, float], Any]) -> None:
                        "place (c -= ...) under torch.no_grad(), don't replace it")
         now = c.detach()
         if torch.equal(now, b):
-            raise fail(exercise, f"{name} did not change: `c = c - lr * c.grad` only rebinds "
-                       "the loop variable; update the tensor in place with `c -= lr * c.grad`")
+            raise fail(exercise, f"{name} did not change: either `c = c - lr * c.grad` only "
+                       "rebinds the loop variable (update in place with `c -= lr * c.grad`), "
+                       "or the gradient was zeroed before it was used (step first, then "
+                       "c.grad.zero_())")
         if torch.allclose(now, b + lr * g):
             raise fail(exercise, f"{name} moved up the gradient: subtract lr × grad")
         if not torch.allclose(now, b - lr * g):

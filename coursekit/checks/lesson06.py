@@ -120,6 +120,10 @@ def train_epoch(
     want_losses = reference_train_epoch(ref_net, ref_loader, ref_loss, ref_opt)
     want = _params(ref_net)
     if torch.equal(after, start):
+        if all(p.grad is None or not torch.any(p.grad) for p in net.parameters()):
+            raise fail(exercise, "the parameters did not change and the gradients are empty: "
+                       "optimizer.zero_grad() goes before loss.backward(), not between "
+                       "backward() and step(), where it throws away the gradient step() needs")
         raise fail(exercise, "the parameters did not change: call optimizer.step() after "
                    "loss.backward()")
     if not torch.allclose(after, want, atol=1e-6):

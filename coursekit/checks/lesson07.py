@@ -102,6 +102,10 @@ def accuracy(accuracy_fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> None:
         if got == correct // n and want not in (0.0, 1.0):
             raise fail(exercise, f"{where}: integer division (correct // total) rounds the "
                        "fraction down to 0; divide with /, or take the mean of a float tensor")
+        if got == (100 * correct) // n and want not in (0.0, 1.0):
+            raise fail(exercise, f"{where}: that is a percentage with integer division "
+                       "(100 * correct // total), which also floors it; return the fraction "
+                       "correct / total, a float in [0, 1]")
         if abs(got - 100 * want) < 1e-4:
             raise fail(exercise, f"{where}: return a fraction in [0, 1], not a percentage")
         if abs(got - reference_accuracy(logits - 0.5, labels)) < 1e-6:

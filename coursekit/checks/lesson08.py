@@ -17,6 +17,7 @@ from torch import nn
 
 from coursekit import scratch
 from coursekit.checks._core import call, expect_array, fail, passed
+from coursekit.checks.lesson05 import IN_PLACE_ERROR, IN_PLACE_HINT
 
 
 def reference_copy_layer(dense: scratch.Dense, linear: nn.Linear) -> None:
@@ -58,6 +59,8 @@ def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
             call(exercise, copy, dense, linear)
         except AssertionError as exc:
             text = str(exc)
+            if IN_PLACE_ERROR in text:
+                raise fail(exercise, f"{where}: {IN_PLACE_HINT}") from None
             if "cannot assign" in text:
                 raise fail(exercise, f"{where}: assigning a plain tensor to .weight is refused; "
                            "copy into the existing parameter under torch.no_grad() with "
@@ -68,6 +71,10 @@ def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
                            "transpose W") from None
             raise
         want = dense.forward(X)
+        if any(p.dtype != torch.float64 for p in linear.parameters()):
+            raise fail(exercise, f"{where}: the Linear's parameters are now "
+                       f"{linear.weight.dtype}, not float64: copy in float64 "
+                       "(torch.from_numpy keeps NumPy's float64)")
         with torch.no_grad():
             got = expect_array(exercise, linear(torch.from_numpy(X)), want.shape,
                                f"Linear output {where}")
@@ -79,6 +86,10 @@ def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
                            "x @ weight.T, so copy W.T")
             if not np.allclose(linear.bias.detach().numpy(), dense.params["b"]):
                 raise fail(exercise, f"{where}: the bias was not copied")
+            if np.allclose(got, want, rtol=1e-5, atol=1e-6) and np.array_equal(
+                    w, dense.params["W"].T.astype(np.float32).astype(np.float64)):
+                raise fail(exercise, f"{where}: the values were rounded to float32 on the way; "
+                           "copy in float64 (torch.from_numpy keeps NumPy's float64)")
             raise fail(exercise, f"{where}: after copying, the two layers give different "
                        "outputs")
         # The copy must be a copy: training one framework must not move the other's weights.
@@ -107,6 +118,8 @@ def confusion_matrix(confusion: Callable[[np.ndarray, np.ndarray, int], Any]) ->
         cases.append((rng.integers(0, k, n), rng.integers(0, k, n), k))
     for y_true, y_pred, k in cases:
         raw = call(exercise, confusion, y_true.copy(), y_pred.copy(), k)
+        if isinstance(raw, list | tuple):  # a list of lists is a fine answer too
+            raw = np.asarray(raw)
         shape = np.shape(raw)
         if len(shape) == 2 and shape != (k, k):
             raise fail(exercise, f"expected shape ({k}, {k}) for {k} classes, got {shape}: "
@@ -119,6 +132,12 @@ def confusion_matrix(confusion: Callable[[np.ndarray, np.ndarray, int], Any]) ->
         if np.array_equal(got, want.T):
             raise fail(exercise, "the matrix is transposed: row i should count the points whose "
                        "true class is i, column j those predicted as j")
+        buffered = np.zeros((k, k), dtype=np.int64)
+        buffered[y_true, y_pred] += 1  # what fancy-index += does with repeated pairs
+        if np.array_equal(got, buffered):
+            raise fail(exercise, f"the counts add up to {got.sum():g}, not {len(y_true)}: "
+                       "`counts[y_true, y_pred] += 1` adds 1 only once per repeated (true, "
+                       "predicted) pair; use np.add.at(counts, (y_true, y_pred), 1) or a loop")
         if got.sum() != len(y_true):
             raise fail(exercise, f"the counts should add up to the {len(y_true)} points, got "
                        f"{got.sum():g}")

@@ -91,6 +91,37 @@ def test_predict_names_the_mistake(wrong, message):
         check.predict(wrong)
 
 
+def test_predict_checks_logits_too(capsys):
+    check.predict(torch_ref.calc_preds, torch_ref.calc_logits)
+    assert "✔ 05-predict: logits and probabilities match" in capsys.readouterr().out
+
+
+def _squeezed_preds(c, X):
+    return torch.sigmoid(torch.relu(X @ c.w_hidden + c.b_hidden) @ c.w_out + c.b_out).squeeze()
+
+
+def test_predict_names_squeeze_dropping_the_row_axis():
+    with pytest.raises(ExerciseFailed, match=r"squeeze\(\) also drops the row axis when there "
+                       r"is one row; use squeeze\(1\) or \[:, 0\]"):
+        check.predict(_squeezed_preds)
+
+
+@pytest.mark.parametrize(
+    ("wrong_logits", "message"),
+    [
+        (torch_ref.calc_preds, "these are probabilities"),
+        (lambda c, X: ((X @ c.w_hidden + c.b_hidden) @ c.w_out + c.b_out)[:, 0],
+         "needs its ReLU"),
+        (lambda c, X: (torch.relu(X @ c.w_hidden) @ c.w_out)[:, 0], "add the biases"),
+        (lambda c, X: torch.relu(X @ c.w_hidden + c.b_hidden) @ c.w_out + c.b_out,
+         r"calc_logits on 7 rows: expected shape \(7,\), got \(7, 1\)"),
+    ],
+)
+def test_predict_names_the_mistake_in_logits(wrong_logits, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.predict(torch_ref.calc_preds, wrong_logits)
+
+
 # ---- 05-update ----
 
 
@@ -130,6 +161,20 @@ def _ascends(coeffs, lr):
             c.grad.zero_()
 
 
+def _rebinds_then_zeroes(coeffs, lr):
+    with torch.no_grad():
+        for c in coeffs:
+            c = c - lr * c.grad  # the bug under test: the new c has no .grad
+            c.grad.zero_()
+
+
+def _zeroes_first(coeffs, lr):
+    with torch.no_grad():
+        for c in coeffs:
+            c.grad.zero_()
+            c -= lr * c.grad
+
+
 def _outside_no_grad(coeffs, lr):
     for c in coeffs:
         c -= lr * c.grad
@@ -140,9 +185,11 @@ def _outside_no_grad(coeffs, lr):
     ("wrong", "message"),
     [
         (_no_zero, "grad is not zero after the step"),
-        (_rebinds, "did not change: `c = c - lr \\* c.grad` only rebinds"),
+        (_rebinds, "did not change: either `c = c - lr \\* c.grad` only rebinds"),
         (_ascends, "moved up the gradient"),
-        (_outside_no_grad, "wrap the update in `with torch.no_grad\\(\\):`"),
+        (_outside_no_grad, "wrap it in `with torch.no_grad\\(\\):`"),
+        (_rebinds_then_zeroes, "c.grad is None: after `c = c - lr \\* c.grad`"),
+        (_zeroes_first, "or the gradient was zeroed before it was used"),
     ],
 )
 def test_update_names_the_mistake(wrong, message):

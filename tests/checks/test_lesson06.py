@@ -87,6 +87,21 @@ def _no_zero(net, loader, loss_fn, optimizer):
     return losses
 
 
+def _zero_between(net, loader, loss_fn, optimizer, set_to_none=True):
+    losses = []
+    for X, y in loader:
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        optimizer.zero_grad(set_to_none=set_to_none)  # the bug: after backward, before step
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _zero_between_filling_zeros(net, loader, loss_fn, optimizer):
+    return _zero_between(net, loader, loss_fn, optimizer, set_to_none=False)
+
+
 def _tensors(net, loader, loss_fn, optimizer):
     losses = []
     for X, y in loader:
@@ -126,6 +141,9 @@ def _returns_nothing(net, loader, loss_fn, optimizer):
     [
         (_no_step, "call optimizer.step"),
         (_no_zero, "never zeroes gradients"),
+        (_zero_between, r"zero_grad\(\) goes before loss.backward\(\), not between "
+         r"backward\(\) and step\(\)"),
+        (_zero_between_filling_zeros, r"zero_grad\(\) goes before loss.backward\(\)"),
         (_tensors, "store loss.item"),
         (_last_only, "one per batch"),
         (_loss_after_step, "before its step"),

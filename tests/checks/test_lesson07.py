@@ -78,10 +78,17 @@ def _integer_division(logits, y):
     return correct // len(y)
 
 
+def _percentage_integer_division(logits, y):  # the blog post's formula
+    correct = int(((logits[:, 0] > 0).long() == y).sum())
+    return 100 * correct // len(y)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
         (_integer_division, "integer division"),
+        (_percentage_integer_division, r"a percentage with integer division \(100 \* correct "
+         r"// total\), which also floors it; return the fraction"),
         (lambda z, y: 100 * check.reference_accuracy(z, y), "not a percentage"),
         (lambda z, y: check.reference_accuracy(z - 0.5, y), "threshold at 0"),
         (lambda z, y: ((z > 0).long() == y).float().mean().item(), "broadcasts to a"),

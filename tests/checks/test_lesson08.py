@@ -51,9 +51,29 @@ def _plain_assignment(dense, linear):
     linear.bias = torch.tensor(dense.params["b"])
 
 
+def _float32_copy(dense, linear):
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor(dense.params["W"].T, dtype=torch.float32))
+        linear.bias.copy_(torch.tensor(dense.params["b"], dtype=torch.float32))
+
+
+def _float32_data(dense, linear):
+    linear.weight.data = torch.tensor(dense.params["W"].T, dtype=torch.float32)
+    linear.bias.data = torch.tensor(dense.params["b"], dtype=torch.float32)
+
+
+def _without_no_grad(dense, linear):
+    linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
+    linear.bias.copy_(torch.from_numpy(dense.params["b"]))
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (_float32_copy, "the values were rounded to float32 on the way; copy in float64"),
+        (_float32_data, "not float64: copy in float64"),
+        (_without_no_grad, r"refused an in-place change of a tensor that requires grad: wrap "
+         r"it in `with torch.no_grad\(\):`"),
         (_untransposed_reshaped, r"weight is W untransposed \(or reshaped\)"),
         (_untransposed, "transpose W"),
         (_no_bias, "bias was not copied"),
@@ -101,6 +121,14 @@ def test_confusion_accepts_a_loop(capsys):
     assert "✔ 08-confusion" in capsys.readouterr().out
 
 
+def test_confusion_accepts_a_list_of_lists(capsys):
+    def confusion(y_true, y_pred, n_classes):
+        return check.reference_confusion_matrix(y_true, y_pred, n_classes).tolist()
+
+    check.confusion_matrix(confusion)
+    assert "✔ 08-confusion" in capsys.readouterr().out
+
+
 def _from_present_classes(y_true, y_pred, n_classes):
     k = len(np.unique(np.concatenate([y_true, y_pred])))
     counts = np.zeros((k, k), dtype=int)
@@ -120,7 +148,8 @@ def _fancy_index_assign(y_true, y_pred, n_classes):
     [
         (lambda t, p, k: check.reference_confusion_matrix(p, t, k), "transposed"),
         (_from_present_classes, "not from the labels that happen to occur"),
-        (_fancy_index_assign, "add up to the"),
+        (_fancy_index_assign, r"`counts\[y_true, y_pred\] \+= 1` adds 1 only once per "
+         r"repeated \(true, predicted\) pair; use np.add.at"),
         (lambda t, p, k: None, "expected an array of shape"),
     ],
 )
