@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -87,10 +88,10 @@ def _load(model: Sequential, weights: list[np.ndarray]) -> Sequential:
     return model
 
 
-def scratch_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Callable[[], float]:
-    """(a) One training step written with coursekit.scratch."""
-    model = _load(Sequential(Dense(2, HIDDEN), ReLU(), Dense(HIDDEN, 3)), weights)
-    loss = SoftmaxCrossEntropy()
+def _sgd_step(
+    model: Sequential, loss: Any, X: np.ndarray, y: np.ndarray
+) -> Callable[[], float]:
+    """One full-batch SGD step of a coursekit.scratch model: forward, loss, backward, update."""
     optimizer = SGD(model.layers, lr=LR)
 
     def step() -> float:
@@ -100,6 +101,12 @@ def scratch_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Cal
         return value
 
     return step
+
+
+def scratch_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Callable[[], float]:
+    """(a) One training step written with coursekit.scratch."""
+    model = _load(Sequential(Dense(2, HIDDEN), ReLU(), Dense(HIDDEN, 3)), weights)
+    return _sgd_step(model, SoftmaxCrossEntropy(), X, y)
 
 
 def fused_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Callable[[], float]:
@@ -173,16 +180,7 @@ class LoopSoftmax(Softmax):
 def jacobian_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Callable[[], float]:
     """(d) coursekit.scratch with a separate Softmax looping over samples in backward."""
     model = _load(Sequential(Dense(2, HIDDEN), ReLU(), Dense(HIDDEN, 3), LoopSoftmax()), weights)
-    loss = CategoricalCrossEntropy()
-    optimizer = SGD(model.layers, lr=LR)
-
-    def step() -> float:
-        value = loss.forward(model.forward(X), y)
-        model.backward(loss.backward())
-        optimizer.step()
-        return value
-
-    return step
+    return _sgd_step(model, CategoricalCrossEntropy(), X, y)
 
 
 def bayes_predict(X: np.ndarray, *, n_classes: int = 3, noise: float = 0.2) -> np.ndarray:
