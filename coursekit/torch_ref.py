@@ -248,7 +248,8 @@ class MLP(nn.Module):
         gen = as_torch_generator(random_state)
         layers: list[nn.Module] = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            linear = nn.Linear(fan_in, fan_out, dtype=dtype)
+            # skip_init: nn.Linear's own initialisation would draw from torch's global generator.
+            linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)
             last = i == len(sizes) - 2
             nn.init.kaiming_normal_(linear.weight, nonlinearity="linear" if last else "relu",
                                     generator=gen)
