@@ -74,6 +74,14 @@ def _classifier_case(seed: int, n: int, n_inputs: int, n_hidden: int
     return coeffs, torch.randn(n, n_inputs, generator=gen)
 
 
+def _wrong_logits(coeffs: Any, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits of two realistic mistakes: no ReLU (a linear model), and no biases."""
+    with torch.no_grad():
+        linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
+        no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
+    return linear, no_bias
+
+
 def _per_row(exercise: str, got: Any, n: int, what: str) -> Any:
     """``got`` as a float64 array of shape (n,), or a failure that names the shape mistake."""
     shape = tuple(got.shape) if hasattr(got, "shape") else None
@@ -102,8 +110,7 @@ def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any],
                            f"calc_logits on {n} rows")
             with torch.no_grad():
                 want = torch_ref.calc_logits(coeffs, X).double().numpy()
-                linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
-                no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
+            linear, no_bias = _wrong_logits(coeffs, X)
             if close(got, want, rtol=1e-5, atol=1e-6):
                 continue
             where = f"calc_logits on {n} rows with {n_hidden} hidden units differs"
@@ -124,8 +131,7 @@ def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any],
         with torch.no_grad():
             want = torch_ref.calc_preds(coeffs, X).double().numpy()
             logits = torch_ref.calc_logits(coeffs, X).double().numpy()
-            linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
-            no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
+        linear, no_bias = _wrong_logits(coeffs, X)
         if close(got, want, rtol=1e-5, atol=1e-6):
             continue
         where = f"on {n} rows with {n_hidden} hidden units the probabilities differ"
