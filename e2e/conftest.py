@@ -21,17 +21,13 @@ from typing import Any
 
 import pytest
 
+from coursekit.instructor.syllabus import lesson_files
 from e2e.lab import BUILD, CHROMIUM_ARGS, REPO, LabServer, copy_lessons
-
-
-def lesson_paths(folder: Path) -> list[Path]:
-    """Every lesson of the course, in course order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
 def select_lessons(spec: str, folder: Path) -> list[Path]:
     """``all``, or comma/space separated numbers or names (``01``, ``03_layers``)."""
-    lessons = lesson_paths(folder)
+    lessons = lesson_files(folder)
     if spec.strip() == "all":
         return lessons
     chosen = []

@@ -9,13 +9,10 @@ from urllib.parse import urljoin, urlparse
 import nbformat
 import pytest
 
+from coursekit.instructor.syllabus import lesson_files
 from e2e.lab import REPO, figure_count
 
 NOTEBOOKS = REPO / "notebooks"
-
-
-def _lessons() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def _local_links(page: Any, base: str) -> list[str]:
@@ -32,7 +29,7 @@ def test_index_lists_every_lesson_in_order(page: Any, html_site: tuple[Path, str
     assert response is not None and response.ok
     links = page.locator("a.lesson-link")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-    lessons = _lessons()
+    lessons = lesson_files(NOTEBOOKS)
     assert lessons, "no lessons in notebooks/"
     assert hrefs == [path.with_suffix(".html").name for path in lessons]
     # Each lesson's title is the syllabus's (or its own heading) and is visible.
@@ -58,7 +55,7 @@ def test_every_link_resolves(page: Any, html_site: tuple[Path, str]) -> None:
     assert pages == {path.name for path in out.glob("*.html")}
 
 
-@pytest.mark.parametrize("notebook", _lessons(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", lesson_files(NOTEBOOKS), ids=lambda p: p.stem)
 def test_lesson_page_shows_its_figures(
     notebook: Path, page: Any, html_site: tuple[Path, str]
 ) -> None:
