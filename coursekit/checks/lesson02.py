@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import (
     call,
     close,
     describe,

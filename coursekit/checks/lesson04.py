@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import call, close, describe, expect_array, fail, passed
+from coursekit.checks._legacy import call, close, describe, expect_array, fail, passed
 
 
 def reference_momentum_update(
