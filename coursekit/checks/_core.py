@@ -69,6 +69,8 @@ class Exercise:
 
     def verdict(self, inputs: Data, data: Data) -> tuple[bool, str]:
         """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
+        if isinstance(data, dict) and data.get("kind") == "raised":
+            return False, raised_message(data)  # the probe itself was stopped or broke
         try:
             return True, self.judge(inputs, data)
         except Failure as exc:
@@ -131,6 +133,8 @@ def raised_message(got: Data) -> str:
                     "below that line; delete the raise line and run the cell again")
         return ("not implemented yet: your function still raises NotImplementedError; replace "
                 "the `raise` line with your code and run the cell before this check")
+    if got.get("type") == "CellTimeout":  # the grader stopped the check
+        return str(got.get("message"))
     frame = f" at {got['frame']}" if got.get("frame") else ""
     return f"your function raised {got.get('type')}: {got.get('message')}{frame}"
 

@@ -45,16 +45,28 @@ def _announce(fd: int | None, text: str) -> None:
 def _probe(step: dict[str, Any], namespace: dict[str, Any], folder: Path) -> None:
     import importlib
 
-    from coursekit.probes.data import PlainDataError, decode, encode
+    from coursekit.probes.data import decode
 
     inputs_dir = folder / "inputs"
     inputs = decode((inputs_dir / f"{step['exercise']}.json").read_text(encoding="utf-8"),
                     (inputs_dir / f"{step['exercise']}.npz").read_bytes())
     module = importlib.import_module(step["module"])
     probe = getattr(module, step["function"])
-    args = [eval(expression, namespace) for expression in step["args"]]  # noqa: S307
-    kwargs = {name: eval(expression, namespace) for name, expression in step["kwargs"]}
-    result = probe(inputs, *args, **kwargs)
+    try:  # the instructor's argument expressions, evaluated in the submission's namespace
+        args = [eval(expression, namespace) for expression in step["args"]]  # noqa: S307
+        kwargs = {name: eval(expression, namespace) for name, expression in step["kwargs"]}
+    except Exception as exc:  # a name the submission never defined
+        from coursekit.probes.data import raised
+
+        _write(folder, step["exercise"], raised(exc))
+        return
+    _write(folder, step["exercise"], probe(inputs, *args, **kwargs))
+
+
+def _write(folder: Path, exercise: str, result: Any) -> None:
+    """Write a probe's result (or why it is not plain data) as ``probes/<exercise>.*``."""
+    from coursekit.probes.data import PlainDataError, encode
+
     try:
         text, arrays = encode(result)
     except PlainDataError as exc:
@@ -63,8 +75,8 @@ def _probe(step: dict[str, Any], namespace: dict[str, Any], folder: Path) -> Non
                                "below_raise": False})
     out = folder / "probes"
     out.mkdir(exist_ok=True)
-    (out / f"{step['exercise']}.npz").write_bytes(arrays)
-    (out / f"{step['exercise']}.json").write_text(text, encoding="utf-8")
+    (out / f"{exercise}.npz").write_bytes(arrays)
+    (out / f"{exercise}.json").write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
@@ -112,6 +124,11 @@ def main(argv: list[str]) -> int:
                 _probe(step, shell.user_ns, folder)
         except CellTimeout:
             print(f"[grader] step {index} ran longer than {seconds:g} s", file=sys.stderr)
+            if step["kind"] == "probe":
+                _write(folder, step["exercise"], {
+                    "kind": "raised", "type": "CellTimeout", "stub": False,
+                    "below_raise": False, "frame": "",
+                    "message": f"the check ran longer than {seconds:g} s (an endless loop?)"})
         except Exception as exc:  # a probe step that could not run (bad argument names)
             print(f"[grader] step {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
