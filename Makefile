@@ -87,6 +87,7 @@ grade: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
+	$(BIN)/python benchmarks/grading.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py

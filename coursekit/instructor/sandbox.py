@@ -77,6 +77,18 @@ def _system_binds() -> list[str]:
     return binds
 
 
+def _hide_installed_checks(binds: list[str]) -> list[str]:
+    """Cover the real ``coursekit/checks`` with an empty folder where a bound path holds it
+    (a non-editable install inside the virtual environment)."""
+    import coursekit.checks
+
+    real = os.path.realpath(os.path.dirname(coursekit.checks.__file__ or ""))
+    bound = [binds[i + 2] for i in range(0, len(binds), 3)]
+    if any(real == path or real.startswith(path.rstrip("/") + "/") for path in bound):
+        return ["--tmpfs", real]
+    return []
+
+
 def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> list[str]:
     """The command line that runs the cell runner on ``scratch/spec.json``."""
     python = sys.executable
@@ -87,8 +99,9 @@ def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> li
     bwrap = bubblewrap()
     if bwrap is None:
         raise RuntimeError(INSTALL_HINT)
+    binds = _system_binds()
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", *_system_binds(),
+            "--cap-drop", "ALL", *binds, *_hide_installed_checks(binds),
             "--ro-bind", str(view), "/coursekit-view",
             "--bind", str(scratch), "/submission",
             "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
