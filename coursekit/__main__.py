@@ -1,7 +1,8 @@
-"""The instructor's command line: ``python -m coursekit student|grade|syllabus`` (or ``coursekit``).
+"""The course's command line: ``python -m coursekit student|grade|check|syllabus``.
 
     coursekit student --out build/student notebooks/*.ipynb   # release student editions
     coursekit grade --out build submissions/                   # grade a folder of notebooks
+    coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
     coursekit syllabus [--map]                                 # check the syllabus; the map
 """
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from coursekit.instructor.cells import LessonFormatError
 from coursekit.instructor.grade import Grader, find_submissions, grade_batch
-from coursekit.instructor.report import RunFolder, SubmissionResult, shown_name
-from coursekit.instructor.sandbox import Limits
+from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
+from coursekit.instructor.sandbox import Limits, bubblewrap
 from coursekit.instructor.student import write_student_editions
 from coursekit.instructor.syllabus import SyllabusError, course_map, load_syllabus, sync_problems
 
@@ -60,6 +61,25 @@ def _grade(args: argparse.Namespace) -> int:
     finally:
         grader.close()
     print(f"wrote {csv_path} and {summary_path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Score a student's own notebooks as the grader would, and print a table per notebook."""
+    syllabus = load_syllabus(args.syllabus)
+    submissions = find_submissions(args.notebooks)
+    if not submissions:
+        print(f"error: no .ipynb files in {', '.join(map(str, args.notebooks))}",
+              file=sys.stderr)
+        return 2
+    grader = Grader(syllabus, args.lessons, timeout=args.timeout,
+                    sandboxed=bubblewrap() is not None)
+    try:
+        results = grade_batch(grader, submissions, jobs=1)
+    finally:
+        grader.close()
+    for result in results:
+        print(score_table(result))
     return 0
 
 
@@ -114,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--check-dir", type=Path, default=None,
                        help="its folder, when it is not inside coursekit")
     grade.set_defaults(run=_grade)
+
+    check = commands.add_parser(
+        "check", help="score your own notebooks in a fresh run, as grading would")
+    check.add_argument("notebooks", nargs="+", type=Path, help="notebooks or folders")
+    check.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    check.add_argument("--lessons", type=Path, default=Path("notebooks"))
+    check.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
+    check.set_defaults(run=_check)
 
     syllabus = commands.add_parser(
         "syllabus", help="check syllabus.toml against the lessons; --map prints the course map")

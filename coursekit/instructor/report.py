@@ -199,3 +199,20 @@ def summary(results: Sequence[SubmissionResult], *, timeout: int) -> str:
             flag = f" **flagged:** {md_cell(row.flags)}" if row.flags else ""
             lines.append(f"- {mark} {md_cell(label)}: {md_cell(message)}{flag}")
     return "\n".join(lines) + "\n"
+
+
+def score_table(result: SubmissionResult) -> str:
+    """A plain-text table of one graded notebook, for its student: exercise, ✔/✘, points."""
+    name = shown_name(result.submission)
+    if not result.lesson:
+        return f"{name}: {clean(result.rows[0].message) if result.rows else 'not graded'}"
+    width = max(len(row.exercise) for row in result.rows)
+    lines = [f"{name} ({result.lesson})"]
+    for row in result.rows:
+        mark = "✔" if row.passed else "✘"
+        line = f"  {mark} {row.exercise:<{width}}  {row.points}/{row.max_points}"
+        if not row.passed:
+            line += f"  {clean(row.message, limit=160)}"
+        lines.append(line)
+    lines.append(f"  total {result.points}/{result.max_points}")
+    return "\n".join(lines)
