@@ -19,6 +19,7 @@ from coursekit.instructor.report import RunFolder, SubmissionResult, score_table
 from coursekit.instructor.sandbox import Limits, bubblewrap
 from coursekit.instructor.student import write_student_editions
 from coursekit.instructor.syllabus import SyllabusError, course_map, load_syllabus, sync_problems
+from coursekit.instructor.workspace import sync_workspace
 
 
 def _student(args: argparse.Namespace) -> int:
@@ -61,6 +62,13 @@ def _grade(args: argparse.Namespace) -> int:
     finally:
         grader.close()
     print(f"wrote {csv_path} and {summary_path}")
+    return 0
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    for change in sync_workspace(args.notebooks, args.out):
+        if change.action != "current" or args.verbose:
+            print(change.line())
     return 0
 
 
@@ -134,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--check-dir", type=Path, default=None,
                        help="its folder, when it is not inside coursekit")
     grade.set_defaults(run=_grade)
+
+    workspace = commands.add_parser(
+        "workspace", help="add student editions of new lessons to a workspace folder "
+        "(a student's files are never overwritten)")
+    workspace.add_argument("notebooks", nargs="+", type=Path, help="instructor lessons")
+    workspace.add_argument("--out", type=Path, default=Path("workspace"),
+                           help="the workspace folder (default: workspace)")
+    workspace.add_argument("--verbose", action="store_true", help="also list current lessons")
+    workspace.set_defaults(run=_workspace)
 
     check = commands.add_parser(
         "check", help="score your own notebooks in a fresh run, as grading would")
