@@ -8,6 +8,7 @@ import pytest
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson02 as check
 from coursekit.data import batches, linear_data
+from coursekit.probes.data import round_trip
 
 # ---- 02-mse-gradient ----
 
@@ -187,3 +188,138 @@ def _unchanged(X, y, w, b, *, lr, batch_size, rng):
 def test_epoch_names_the_mistake(wrong, message: str) -> None:
     with pytest.raises(ExerciseFailed, match=message):
         check.sgd_epoch(wrong)
+
+
+def _own_choice_shuffle(X, y, w, b, *, lr, batch_size, rng):
+    order = rng.choice(len(y), len(y), replace=False)  # not rng.permutation's order
+    losses = []
+    for start in range(0, len(y), batch_size):
+        rows = order[start:start + batch_size]
+        losses.append(check.reference_loss(X[rows], y[rows], w, b))
+        dw, db = check.reference_gradient(X[rows], y[rows], w, b)
+        w, b = w - lr * dw, b - lr * db
+    return w, b, losses
+
+
+def test_epoch_names_a_shuffle_of_its_own() -> None:
+    with pytest.raises(ExerciseFailed, match=r"in the order rng.choice\(N, N, replace=False\) "
+                                             r"draws; the order must be the one data.batches"
+                                             r".*rng.permutation\(N\)"):
+        check.sgd_epoch(_own_choice_shuffle)
+
+
+# ---- valid versions written differently ----
+
+
+def _gradient_by_loops(X, y, w, b):
+    residual = [float(X[i] @ w + b - y[i]) for i in range(len(y))]
+    dw = np.zeros(X.shape[1])
+    for i, r in enumerate(residual):
+        dw += 2.0 * r * X[i] / len(y)
+    return [dw, np.float64(2.0 * sum(residual) / len(y))]  # a list, and a NumPy scalar
+
+
+def _gradient_broadcast(X, y, w, b):
+    residual = (X @ w + b - y)[:, None]  # (N, 1)
+    return (2 * residual * X).mean(axis=0), np.array(2 * residual.mean())  # db 0-d
+
+
+def _epoch_own_permutation(X, y, w, b, *, lr, batch_size, rng):
+    order = np.arange(len(y))
+    rng.shuffle(order)  # the same order as rng.permutation, hence as data.batches
+    w = w.copy()
+    losses = np.zeros(-(-len(y) // batch_size))
+    for k, start in enumerate(range(0, len(y), batch_size)):
+        Xb, yb = X[order[start:start + batch_size]], y[order[start:start + batch_size]]
+        losses[k] = np.mean((Xb @ w + b - yb) ** 2)
+        dw, db = check.reference_gradient(Xb, yb, w, b)
+        w -= lr * dw  # in place on the copy
+        b -= lr * db
+    return w.tolist(), b, losses  # w as a list, losses as an array
+
+
+@pytest.mark.parametrize("gradient", [check.reference_gradient, _gradient_by_loops,
+                                      _gradient_broadcast])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
+    if seed is None:
+        check.mse_gradient(gradient)
+    else:
+        check.MSE_GRADIENT.check(gradient, seed=seed)
+
+
+@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, _epoch_with(),
+                                   _epoch_own_permutation])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_epoch_passes_valid_versions_on_any_inputs(epoch, seed) -> None:
+    if seed is None:
+        check.sgd_epoch(epoch)
+    else:
+        check.SGD_EPOCH.check(epoch, seed=seed)
+
+
+def test_wrong_versions_fail_on_fresh_inputs_too() -> None:
+    for seed in (3, 4):
+        with pytest.raises(ExerciseFailed, match="the features are missing"):
+            check.MSE_GRADIENT.check(_missing_x, seed=seed)
+        with pytest.raises(ExerciseFailed, match="in the order rng.choice"):
+            check.SGD_EPOCH.check(_own_choice_shuffle, seed=seed)
+
+
+# ---- the probes return plain data; the judges refuse odd data ----
+
+
+def _inputs(exercise):
+    return round_trip(exercise.inputs(np.random.default_rng(7)))
+
+
+@pytest.mark.parametrize("student", [check.reference_gradient, _flipped, _transposed,
+                                     lambda X, y, w, b: None, lambda X, y, w, b: 1 / 0,
+                                     "not a function"])
+def test_gradient_probe_data_survives_the_wire(student) -> None:
+    inputs = _inputs(check.MSE_GRADIENT)
+    data = check.MSE_GRADIENT.probe(inputs, student)
+    assert check.MSE_GRADIENT.verdict(inputs, round_trip(data)) == \
+        check.MSE_GRADIENT.verdict(inputs, data)
+
+
+@pytest.mark.parametrize("student", [check.reference_sgd_epoch, _unchanged,
+                                     _epoch_variant("column losses"), _own_choice_shuffle,
+                                     lambda X, y, w, b, *, lr, batch_size, rng: (w, b)])
+def test_epoch_probe_data_survives_the_wire(student) -> None:
+    inputs = _inputs(check.SGD_EPOCH)
+    data = check.SGD_EPOCH.probe(inputs, student)
+    assert check.SGD_EPOCH.verdict(inputs, round_trip(data)) == \
+        check.SGD_EPOCH.verdict(inputs, data)
+
+
+def _hostile(data):
+    """Odd versions of a probe's honest data: wrong lengths, kinds and shapes."""
+    number = {"kind": "float", "type": "float", "value": 0.0}
+    yield None
+    yield {"kind": "float", "value": 1.0}
+    yield data[:-1]
+    yield [*data, data[-1]]
+    yield [number] * len(data)
+    yield [{"kind": "str", "value": "✔"}] * len(data)
+    yield [{"kind": "list", "type": "tuple", "length": 2, "items": [number, number]}] * len(data)
+    yield [{"kind": "array", "type": "ndarray", "dtype": "float64", "shape": [2],
+            "value": np.zeros(3)}] * len(data)
+    yield [{"nonsense": True}] * len(data)
+    yield [[item] for item in data]
+    yield {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
+           "stub": False, "below_raise": False}
+
+
+@pytest.mark.parametrize("exercise", ["MSE_GRADIENT", "SGD_EPOCH"])
+def test_judges_fail_odd_data(exercise) -> None:
+    exercise = getattr(check, exercise)
+    inputs = _inputs(exercise)
+    student = check.reference_gradient if exercise is check.MSE_GRADIENT \
+        else check.reference_sgd_epoch
+    honest = round_trip(exercise.probe(inputs, student))
+    assert exercise.verdict(inputs, honest)[0]
+    for data in _hostile(honest):
+        ok, message = exercise.verdict(inputs, data)
+        assert not ok, data
+        assert message
