@@ -233,10 +233,12 @@ def mistake(got: Any, hints: Mapping[str, Any], *, otherwise: str, where: str = 
     matches it, else ``otherwise`` as it stands. Use it as ``raise mistake(...)``.
 
     Like :func:`diagnose`'s table, a candidate is what that mistake would produce (None skips
-    it); a candidate may reuse the student's own values where the mistake leaves them free.
+    it), or a Python ``list`` of such values when several forms of one mistake share a message;
+    a candidate may reuse the student's own values where the mistake leaves them free.
     """
     prefix = f"{where}: " if where else ""
     for hint, candidate in hints.items():
-        if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
+        forms = candidate if isinstance(candidate, list) else [candidate]
+        if any(form is not None and close(got, form, rtol=rtol, atol=atol) for form in forms):
             return fail(prefix + hint)
     return fail(otherwise)

@@ -7,6 +7,7 @@ import pytest
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson03 as check
+from coursekit.probes.data import round_trip
 
 
 def _numerical(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -165,3 +166,121 @@ def test_softmax_ce_explains_a_crash_on_a_batch_missing_classes() -> None:
                        match=r"raised ValueError: operands could not be broadcast.*not from the "
                              "classes present"):
         check.softmax_ce_gradient(classes_up_to_the_largest_label)
+
+
+# ---- valid versions written differently, on the lesson's inputs and on fresh ones ----
+
+
+def _dense_by_einsum(x, W, dout):
+    return (np.einsum("nj,ij->ni", dout, W), np.einsum("ni,nj->ij", x, dout),
+            np.ones(len(x)) @ dout)
+
+
+def _dense_as_list(x, W, dout):
+    return [np.dot(dout, W.T), np.dot(x.T, dout), np.add.reduce(dout, axis=0)]
+
+
+def _softmax_ce_per_row(z, y):  # a loop over rows is slow but right
+    grad = np.empty_like(z)
+    for i in range(len(y)):
+        row = np.exp(z[i] - z[i].max())
+        grad[i] = row / row.sum()
+        grad[i, y[i]] -= 1.0
+    return grad / len(y)
+
+
+def _softmax_ce_log_space(z, y):
+    shifted = z - z.max(axis=1, keepdims=True)
+    p = np.exp(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
+    p[np.arange(len(y)), y] -= 1
+    return p / z.shape[0]
+
+
+VALID = {
+    "DENSE_BACKWARD": [check.reference_dense_backward, _dense_by_einsum, _dense_as_list],
+    "RELU_BACKWARD": [check.reference_relu_backward, lambda x, d: np.where(x > 0, d, 0.0),
+                      lambda x, d: d * np.heaviside(x, 0.0)],
+    "SOFTMAX_CE_GRADIENT": [check.reference_softmax_ce_gradient, _softmax_ce_per_row,
+                            _softmax_ce_log_space],
+}
+
+
+@pytest.mark.parametrize(("exercise", "student"),
+                         [(name, fn) for name, fns in VALID.items() for fn in fns])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_valid_versions_pass_on_any_inputs(exercise, student, seed,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    exercise = getattr(check, exercise)
+    if seed is None:
+        exercise.check(student)
+    else:
+        exercise.check(student, seed=seed)
+    assert capsys.readouterr().out.startswith(f"✔ {exercise.id}:")
+
+
+def test_wrong_versions_fail_on_fresh_inputs_too() -> None:
+    for seed in (3, 4):
+        with pytest.raises(ExerciseFailed, match="dW is divided by N"):
+            check.DENSE_BACKWARD.check(lambda x, W, d: (d @ W.T, x.T @ d / len(x), d.sum(0)),
+                                       seed=seed)
+        with pytest.raises(ExerciseFailed, match="at x = 0 exactly"):
+            check.RELU_BACKWARD.check(lambda x, d: d * (x >= 0), seed=seed)
+        with pytest.raises(ExerciseFailed, match="Subtract each row's maximum"):
+            check.SOFTMAX_CE_GRADIENT.check(
+                lambda z, y: (_naive_softmax(z) - np.eye(z.shape[1])[y]) / len(y), seed=seed)
+
+
+# ---- the probes return plain data; the judges refuse odd data ----
+
+WRONG = {
+    "DENSE_BACKWARD": [lambda x, W, d: (x.T @ d, d @ W.T, d.sum(0)), lambda x, W, d: None,
+                       lambda x, W, d: (x.T @ d, d.sum(0))],
+    "RELU_BACKWARD": [lambda x, d: d.copy(), lambda x, d: [[1.0]], lambda x, d: {}],
+    "SOFTMAX_CE_GRADIENT": [_onehot_from_batch, lambda z, y: (_naive_softmax(z) - 1) / len(y),
+                            lambda z, y: (_softmax(z) - np.eye(int(y.max()) + 1)[y]) / len(y)],
+}
+
+
+def _inputs(exercise):
+    return round_trip(exercise.inputs(np.random.default_rng(7)))
+
+
+@pytest.mark.parametrize(("exercise", "student"),
+                         [(name, fn) for name in VALID for fn in VALID[name][:1] + WRONG[name]])
+def test_probe_data_survives_the_wire(exercise, student) -> None:
+    exercise = getattr(check, exercise)
+    inputs = _inputs(exercise)
+    with np.errstate(all="ignore"):
+        data = exercise.probe(inputs, student)
+    assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+
+
+def _hostile(data):
+    """Odd versions of a probe's honest data: wrong lengths, kinds and shapes."""
+    number = {"kind": "float", "type": "float", "value": 0.0}
+    wrong_shape = {"kind": "array", "type": "ndarray", "dtype": "float64", "shape": [2, 2],
+                   "value": np.zeros(3)}
+    yield None
+    yield data[:-1]
+    yield [*data, data[-1]]
+    yield [number] * len(data)
+    yield [{"kind": "str", "value": "✔"}] * len(data)
+    yield [wrong_shape] * len(data)
+    yield [{"kind": "list", "type": "tuple", "length": 3, "items": [wrong_shape] * 3}] * len(data)
+    yield [{"kind": "list", "type": "tuple", "length": 3, "items": [number]}] * len(data)
+    yield [{"nonsense": True}] * len(data)
+    yield [[item] for item in data]
+    yield {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
+           "stub": False, "below_raise": False}
+
+
+@pytest.mark.parametrize("name", list(VALID))
+def test_judges_fail_odd_data(name) -> None:
+    exercise = getattr(check, name)
+    inputs = _inputs(exercise)
+    honest = round_trip(exercise.probe(inputs, VALID[name][0]))
+    assert exercise.verdict(inputs, honest)[0]
+    for data in _hostile(honest):
+        ok, message = exercise.verdict(inputs, data)
+        assert not ok, data
+        assert message
