@@ -161,7 +161,8 @@ _ONEHOT_WIDTH = "one-hot matrix with z.shape[1] columns, not from the classes pr
 
 def _softmax_ce_cases(rng: np.random.Generator) -> dict[str, Any]:
     """Three batches holding every class (the first of N = 6), a batch holding no sample of
-    its last two classes, and logits around ±800, where an unshifted exp overflows."""
+    its last two classes, and logits around ±800, each row with one above 709, where an
+    unshifted exp overflows."""
     cases = []
     for n, n_classes in [(6, 3), (5, 4), (8, 2)]:
         y = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, n - n_classes)])
@@ -170,7 +171,9 @@ def _softmax_ce_cases(rng: np.random.Generator) -> dict[str, Any]:
     cases.append({"note": " (a batch with no sample of classes 2 and 3)",
                   "z": rng.normal(size=(4, 4)), "y": np.array([0, 1, 1, 0], dtype=np.int64),
                   "missing_classes": True})
-    cases.append({"note": " (logits around ±800)", "z": rng.normal(size=(3, 3)) * 800.0,
+    huge = rng.normal(size=(3, 3)) * 800.0
+    huge[np.arange(3), rng.permutation(3)] = rng.uniform(750.0, 850.0, size=3)  # exp overflows
+    cases.append({"note": " (logits around ±800)", "z": huge,
                   "y": np.array([2, 0, 1], dtype=np.int64), "missing_classes": False})
     return {"cases": cases}
 
