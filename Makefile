@@ -55,21 +55,25 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_EXTRA)
 
+# Unit tests on 2 workers; tests sharing an expensive fixture stay together (loadgroup,
+# marked in tests/conftest.py).
+UNIT_FLAGS := -n 2 --dist loadgroup
+
 # Two pytest runs; the target fails if either fails, and always runs both.
 test: $(STAMP)
 	@status=0; \
-	$(BIN)/python -m pytest tests || status=1; \
+	$(BIN)/python -m pytest $(UNIT_FLAGS) tests || status=1; \
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS) || status=1; \
 	exit $$status
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(UNIT_FLAGS) tests
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS)
 
 execute: $(STAMP)
-	$(BIN)/python -m coursekit.runner $(LESSONS)
+	$(BIN)/python -m coursekit execute $(LESSONS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks

@@ -1,4 +1,4 @@
-"""Randomness in coursekit: every random thing takes a ``random_state``, turned into a generator here.
+"""Randomness in coursekit: each ``random_state`` becomes a generator here, one way.
 
 ``random_state`` is an ``int`` seed (>= 0, reproducible), a ``numpy.random.Generator`` (used and
 advanced, so one generator can drive several draws), or ``None`` (fresh entropy). Nothing in

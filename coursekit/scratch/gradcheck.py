@@ -43,7 +43,6 @@ from numpy.typing import ArrayLike
 from coursekit.scratch.layers import Layer
 from coursekit.scratch.losses import Loss
 from coursekit.scratch.model import Sequential
-
 from coursekit.seeding import RandomState, as_generator
 
 __all__ = [
