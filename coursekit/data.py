@@ -20,8 +20,8 @@ from coursekit.seeding import RandomState, as_generator, as_seed
 from coursekit.validation import check_fraction, check_int, check_number, check_same_rows
 
 __all__ = [
-    "Split", "TRUE_WEIGHTS", "TRUE_BIAS", "three_points",
-    "linear_data", "spiral", "circles", "load_digits", "load_breast_cancer", "batches",
+    "Split", "TRUE_WEIGHTS", "TRUE_BIAS", "three_points", "linear_data", "spiral",
+    "spiral_bayes_predict", "circles", "load_digits", "load_breast_cancer", "batches",
     "steps_per_epoch",
 ]
 
@@ -137,6 +137,46 @@ def spiral(
         X[rows, 0] = radius * np.sin(2.5 * t)
         X[rows, 1] = radius * np.cos(2.5 * t)
     return X, y
+
+
+def spiral_bayes_predict(
+    X: np.ndarray, *, n_classes: int = 3, noise: float = 0.2
+) -> np.ndarray:
+    """The Bayes-optimal class of each point under :func:`spiral`'s generating process.
+
+    A point ``r * (sin 2.5t, cos 2.5t)`` of arm ``c`` has ``t = 4c + 4r + noise * N(0, 1)``.
+    From the point's radius ``r`` and angle ``phi``, every ``t`` with ``2.5 t = phi (mod 2π)``
+    could have produced it; the likelihood of arm ``c`` sums the Gaussian density of each such
+    ``t`` around ``4c + 4r``, and the most likely arm wins. Its accuracy is the ceiling no
+    classifier can beat on spiral data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, 2)
+    n_classes : int, default=3
+    noise : float, default=0.2
+        The ``noise`` the data were drawn with (> 0).
+
+    Returns
+    -------
+    ndarray of shape (n_points,), dtype int64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n_points, 2), got {X.shape}")
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    noise = check_number("noise", noise, low=0.0, low_open=True)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    angle = np.arctan2(X[:, 0], X[:, 1])  # points are r * (sin 2.5t, cos 2.5t)
+    # Turns of 2π enough to reach every t within 8 standard deviations of an arm.
+    t_low, t_high = -8.0 * noise, 4.0 * n_classes + 8.0 * noise
+    turns = np.arange(np.floor((2.5 * t_low - np.pi) / (2 * np.pi)),
+                      np.ceil((2.5 * t_high + np.pi) / (2 * np.pi)) + 1, dtype=np.float64)
+    t = (angle[:, None] + 2 * np.pi * turns[None, :]) / 2.5  # (n_points, turns) candidates
+    likelihood = np.stack([
+        np.exp(-0.5 * ((t - 4 * c - 4 * radius[:, None]) / noise) ** 2).sum(axis=1)
+        for c in range(n_classes)], axis=1)
+    return likelihood.argmax(axis=1).astype(np.int64)
 
 
 def circles(

@@ -141,3 +141,13 @@ def test_steps_per_epoch_rounds_up():
 def test_bad_arguments_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_spiral_bayes_predict_is_the_ceiling_and_exact_without_much_noise():
+    X, y = data.spiral(1000, random_state=0)
+    accuracy = np.mean(data.spiral_bayes_predict(X) == y)
+    assert 0.88 < accuracy < 0.95  # arms overlap where the angle noise carries points across
+    X, y = data.spiral(200, n_classes=4, noise=0.01, random_state=1)
+    predicted = data.spiral_bayes_predict(X, n_classes=4, noise=0.01)
+    assert predicted.dtype == np.int64
+    assert np.mean(predicted == y) > 0.97  # only points near the centre, where arms meet, miss

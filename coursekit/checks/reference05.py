@@ -88,7 +88,7 @@ def calc_loss(coeffs: Coeffs, X: torch.Tensor, y: torch.Tensor, kind: LossKind =
     ``X`` of shape (n_samples, n_inputs), ``y`` of shape (n_samples,) of 0.0/1.0.
     """
     _check_rows(X, y)
-    kind = check_choice("kind", kind, ("bce", "mae"))  # type: ignore[assignment]
+    check_choice("kind", kind, ("bce", "mae"))
     logits = calc_logits(coeffs, X)
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(logits, y)

@@ -15,9 +15,10 @@ gradients near 1e-7) would show a relative error of 1e-4 from this noise alone, 
 So a gradient passes when either
 
 * its relative error (:func:`relative_error`) is at most ``tol``, or
-* every coordinate differs by at most the noise bound
-  ``NOISE_FACTOR * eps * S / h`` (:func:`finite_difference_noise`), with ``NOISE_FACTOR = 4``
-  and ``S = |L|`` for a loss, ``sum(|out * R|)`` for a layer's scalar ``sum(out * R)``.
+* every coordinate ``i`` satisfies ``|a_i - n_i| <= noise + tol * (|a_i| + |n_i|)``
+  (analytic ``a``, numerical ``n``), where ``noise = NOISE_FACTOR * eps * S / h``
+  (:func:`finite_difference_noise`), ``NOISE_FACTOR = 4``, and ``S = |L|`` for a loss,
+  ``sum(|out * R|)`` for a layer's scalar ``sum(out * R)``.
 
 A wrong backward is wrong by about the size of the gradient itself, far above that bound
 (1.4e-9 in the example above), so it still fails.
@@ -34,7 +35,7 @@ out of reach but a wrong backward stays wrong.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -192,7 +193,7 @@ def _verdict(
 def _compare(
     what: str,
     analytic: dict[str, np.ndarray],
-    targets: dict[str, tuple[Callable[[np.ndarray], float], np.ndarray]],
+    targets: Mapping[str, tuple[Callable[[np.ndarray], float], np.ndarray]],
     *,
     f0: float,
     scale: float,

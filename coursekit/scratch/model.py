@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -282,7 +283,8 @@ class Sequential:
 
         NumPy appends ``.npz`` to a path that lacks it.
         """
-        np.savez(path, **self.state_dict())
+        arrays: dict[str, Any] = self.state_dict()  # Any: so no key reads as a savez option
+        np.savez(path, **arrays)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters written by ``save`` into this model (same architecture)."""
