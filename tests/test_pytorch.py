@@ -108,8 +108,8 @@ def test_fit_learns_a_line_and_returns_a_loss_per_step() -> None:
                     optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
                     epochs=3, batch_size=10, random_state=0)
     assert len(losses) == 3 * 50
-    assert torch.allclose(model[0].weight, torch.tensor([[2.0, -3.4]]), atol=0.01)
-    assert model[0].bias.item() == pytest.approx(4.2, abs=0.01)
+    assert torch.allclose(model[0].weight, torch.tensor([data.TRUE_WEIGHTS]), atol=0.01)
+    assert model[0].bias.item() == pytest.approx(data.TRUE_BIAS, abs=0.01)
 
 
 def test_fit_rejects_zero_epochs() -> None:
