@@ -39,10 +39,10 @@ help:
 	@echo "make lab       start JupyterLab on the lessons (sets up .venv on first use)"
 	@echo "make test      unit tests + strict nbval over every lesson"
 	@echo "make execute   regenerate every lesson's outputs in the test environment"
-	@echo "make lint      ruff over the package, tests and lessons"
+	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/"
 	@echo "make student   write student editions to build/student/"
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
-	@echo "make bench     benchmarks (coursekit.scratch and every lesson)"
+	@echo "make bench     benchmarks (coursekit.scratch, every lesson, make test's phases)"
 	@echo "make html      render the course to build/html/"
 	@echo "make e2e       run a lesson in JupyterLab in headless Chromium (E2E_LESSONS=all for every one)"
 	@echo "make clean     remove build outputs and caches (make distclean also drops .venv)"
@@ -55,26 +55,34 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_EXTRA)
 
+# Unit tests on 2 workers; tests sharing an expensive fixture stay together (loadgroup,
+# marked in tests/conftest.py).
+UNIT_FLAGS := -n 2 --dist loadgroup
+
 # Two pytest runs; the target fails if either fails, and always runs both.
 test: $(STAMP)
 	@bash tools/install_bubblewrap.sh
 	@status=0; \
-	$(BIN)/python -m pytest tests || status=1; \
+	$(BIN)/python -m pytest $(UNIT_FLAGS) tests || status=1; \
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS) || status=1; \
 	exit $$status
 
 unit: $(STAMP)
 	@bash tools/install_bubblewrap.sh
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(UNIT_FLAGS) tests
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS)
 
 execute: $(STAMP)
-	$(BIN)/python -m coursekit.runner $(LESSONS)
+	$(BIN)/python -m coursekit execute $(LESSONS)
 
+# ruff everywhere; mypy over coursekit/ (configured in pyproject.toml's [tool.mypy]).
 lint: $(STAMP)
-	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks
+	@status=0; \
+	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 student: $(STAMP)
 	rm -rf build/student

@@ -1,5 +1,6 @@
-"""The course's command line: ``python -m coursekit student|grade|check|syllabus``.
+"""The command line: ``python -m coursekit execute|student|grade|check|workspace|syllabus``.
 
+    coursekit execute notebooks/*.ipynb                        # regenerate stored outputs
     coursekit student --out build/student notebooks/*.ipynb   # release student editions
     coursekit grade --out build submissions/                   # grade a folder of notebooks
     coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
@@ -13,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from coursekit import runner
 from coursekit.instructor.cells import LessonFormatError
 from coursekit.instructor.grade import Grader, find_submissions, grade_batch
 from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
@@ -110,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m coursekit``."""
     parser = argparse.ArgumentParser(prog="coursekit", description="Instructor tools.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    execute = commands.add_parser(
+        "execute", help="run lessons top to bottom and store their outputs (make execute)")
+    runner.add_arguments(execute)
+    execute.set_defaults(run=runner.run)
 
     student = commands.add_parser(
         "student", help="write student editions (solutions and hidden tests stripped)")

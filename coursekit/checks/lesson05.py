@@ -1,7 +1,7 @@
 """Checks for lesson 05, autograd: a new operation for the scalar engine, then torch tensors.
 
 The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
-with coefficients as in :class:`coursekit.torch_ref.Coeffs`.
+with coefficients as in :class:`coursekit.checks.reference05.Coeffs`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from coursekit import torch_ref
 from coursekit.autograd import Value
+from coursekit.checks import reference05 as torch_ref
 from coursekit.checks._legacy import call, close, describe, expect_array, fail, passed
 
 #: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
@@ -67,7 +67,7 @@ def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:
 def _classifier_case(seed: int, n: int, n_inputs: int, n_hidden: int
                      ) -> tuple[torch_ref.Coeffs, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    coeffs = torch_ref.init_coeffs(n_inputs, n_hidden, random_state=seed)
+    coeffs = torch_ref.init_coeffs(n_inputs, n_hidden, torch.Generator().manual_seed(seed))
     with torch.no_grad():  # non-zero biases, so a forgotten bias shows
         coeffs.b_hidden.normal_(0.0, 0.5, generator=gen)
         coeffs.b_out.normal_(0.0, 0.5, generator=gen)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from coursekit import torch_ref
+from coursekit import pytorch as torch_ref
 from coursekit.checks._legacy import call, describe, fail, passed
 
 

@@ -11,6 +11,7 @@ from coursekit.scratch.gradcheck import (
     check_layer,
     check_loss,
     check_model,
+    finite_difference_noise,
     numerical_gradient,
     relative_error,
 )
@@ -32,6 +33,6 @@ __all__ = [
     "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
     "Sequential", "TrainingDiverged",
-    "GradientCheckError", "numerical_gradient", "relative_error",
+    "GradientCheckError", "finite_difference_noise", "numerical_gradient", "relative_error",
     "check_layer", "check_loss", "check_model",
 ]

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from coursekit import torch_ref
 from coursekit.autograd import Value
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson05 as check
+from coursekit.checks import reference05 as torch_ref
 
 # ---- 05-sigmoid-op ----
 
