@@ -104,7 +104,9 @@ execute: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks
 
+# Brings nbgrader's metadata in the lessons in step first (commit any change it makes).
 student: $(STAMP)
+	$(BIN)/python -m coursekit nbgrader-sync $(LESSONS)
 	rm -rf build/student
 	$(BIN)/python -m coursekit student --out build/student $(LESSONS)
 
