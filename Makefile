@@ -124,7 +124,8 @@ e2e: $(STAMP)
 	bash tools/e2e.sh $(E2E_LESSONS)
 
 # A fresh venv from the ranges in pyproject.toml (newest versions allowed, torch at
-# TORCH_VERSION), then `pip freeze` of it. Commit constraints.txt after `make test` passes.
+# TORCH_VERSION), then `pip freeze` of it, checked to install on Python 3.12 and 3.13 too.
+# Commit constraints.txt after `make test` passes.
 lock:
 	rm -rf $(LOCK_VENV)
 	@bash tools/check_venv.sh "$(PYTHON)" "$(LOCK_VENV)" "$(PYTHON_MIN)" "$(origin PYTHON)" >/dev/null
@@ -132,6 +133,7 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --disable-pip-version-check -q -e . \
 		"torch==$(TORCH_VERSION)"
 	$(LOCK_VENV)/bin/python tools/lock.py $(LOCK_VENV)/bin/python > $(LOCK).new
+	$(LOCK_VENV)/bin/python tools/lock.py --check $(LOCK).new 3.12 3.13
 	mv $(LOCK).new $(LOCK)
 	@echo "wrote $(LOCK): $$(grep -c '==' $(LOCK)) packages"
 
