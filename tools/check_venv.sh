@@ -59,7 +59,7 @@ if [[ -e "$venv" || -L "$venv" ]]; then
 fi
 
 if [[ ! -e "$venv" ]]; then
-    how="Install Python $min or newer (3.11, 3.12 and 3.13 are tested), then run e.g. \`make lab PYTHON=python3.12\` or \`make lab PYTHON=/path/to/python3\`."
+    how="Install Python $min or newer (3.11 to 3.13 are supported), then run e.g. \`make lab PYTHON=python3.12\` or \`make lab PYTHON=/path/to/python3\`."
     if [[ -z "$python" ]]; then
         say "no Python found (looked for python3.11, python3.12, python3.13, python3). $how"
         exit 1
