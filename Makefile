@@ -2,11 +2,22 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter .venv is made with: the first of these found, or PYTHON=... on the command line.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 \
+	|| command -v python3)
+# The oldest Python coursekit supports (pyproject.toml's requires-python; a test keeps them equal).
+PYTHON_MIN := 3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# Re-installed whenever pyproject.toml changes.
+# Re-installed whenever pyproject.toml or the lock changes.
 STAMP := $(VENV)/.installed
+# Exact versions of everything installed (made by `make lock`), so stored outputs repeat.
+LOCK := constraints.txt
+# The torch release the lock is made with (pip takes the CPU build where one is on the index).
+TORCH_VERSION := 2.13.0
+LOCK_VENV := build/lock-venv
+# JupyterLab settings for this environment only (no "Jupyter news?" pop-up, no update checks).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # Identical floats on every run: one thread everywhere, no progress bars, fixed hashing.
 export OMP_NUM_THREADS := 1
@@ -15,6 +26,17 @@ export OPENBLAS_NUM_THREADS := 1
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
 unexport MPLBACKEND
+
+# Before anything uses .venv: refuse an unsupported PYTHON, and remove a .venv that is broken,
+# made by an unsupported Python, or made by another interpreter than the PYTHON asked for
+# (it is then rebuilt). tools/check_venv.sh says what it does and what to run.
+NO_VENV_GOALS := help clean distclean lock
+ifneq ($(filter-out $(NO_VENV_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+VENV_CHECK := $(shell bash tools/check_venv.sh "$(PYTHON)" "$(VENV)" "$(PYTHON_MIN)" "$(origin PYTHON)")
+ifneq ($(lastword $(VENV_CHECK)),ok)
+$(error stopped before setting up $(VENV): see the message above)
+endif
+endif
 
 LESSONS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL_FLAGS := --nbval --nbval-current-env \
@@ -25,7 +47,8 @@ NBVAL_FLAGS := --nbval --nbval-current-env \
 LAB_PORT ?= 8888
 # make e2e serves a temporary copy of the lessons (LAB_DIR) and adds flags (LAB_EXTRA).
 LAB_DIR ?= notebooks
-LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --notebook-dir=$(LAB_DIR)
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --notebook-dir=$(LAB_DIR) \
+	--LabApp.news_url=None
 ifeq ($(shell id -u),0)
 LAB_FLAGS += --allow-root
 endif
@@ -33,7 +56,7 @@ ifeq ($(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),)
 LAB_FLAGS += --no-browser
 endif
 
-.PHONY: help lab test unit nbval execute lint student grade bench html e2e clean distclean
+.PHONY: help lab test unit nbval execute lint student grade bench html e2e lock clean distclean
 
 help:
 	@echo "make lab       start JupyterLab on the lessons (sets up .venv on first use)"
@@ -45,14 +68,21 @@ help:
 	@echo "make bench     benchmarks (coursekit.scratch, every lesson, make test's phases)"
 	@echo "make html      render the course to build/html/"
 	@echo "make e2e       run a lesson in JupyterLab in headless Chromium (E2E_LESSONS=all for every one)"
+	@echo "make lock      refresh constraints.txt, the exact versions every target installs"
 	@echo "make clean     remove build outputs and caches (make distclean also drops .venv)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e .
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c $(LOCK) -e . \
+		|| { echo "make: installing into $(VENV) failed (see above); fix that and run make" \
+		"again, or start over with: make distclean"; exit 1; }
 	@touch $@
 
-lab: $(STAMP)
+$(LAB_SETTINGS): tools/lab_overrides.json $(STAMP)
+	@mkdir -p $(@D)
+	cp tools/lab_overrides.json $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_EXTRA)
 
 # Unit tests on 2 workers; tests sharing an expensive fixture stay together (loadgroup,
@@ -84,7 +114,9 @@ lint: $(STAMP)
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
+# Brings nbgrader's metadata in the lessons in step first (commit any change it makes).
 student: $(STAMP)
+	$(BIN)/python -m coursekit nbgrader-sync $(LESSONS)
 	rm -rf build/student
 	$(BIN)/python -m coursekit student --out build/student $(LESSONS)
 
@@ -102,6 +134,20 @@ html: $(STAMP)
 
 e2e: $(STAMP)
 	bash tools/e2e.sh $(E2E_LESSONS)
+
+# A fresh venv from the ranges in pyproject.toml (newest versions allowed, torch at
+# TORCH_VERSION), then `pip freeze` of it, checked to install on Python 3.12 and 3.13 too.
+# Commit constraints.txt after `make test` passes.
+lock:
+	rm -rf $(LOCK_VENV)
+	@bash tools/check_venv.sh "$(PYTHON)" "$(LOCK_VENV)" "$(PYTHON_MIN)" "$(origin PYTHON)" >/dev/null
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --disable-pip-version-check -q -e . \
+		"torch==$(TORCH_VERSION)"
+	$(LOCK_VENV)/bin/python tools/lock.py $(LOCK_VENV)/bin/python > $(LOCK).new
+	$(LOCK_VENV)/bin/python tools/lock.py --check $(LOCK).new 3.12 3.13
+	mv $(LOCK).new $(LOCK)
+	@echo "wrote $(LOCK): $$(grep -c '==' $(LOCK)) packages"
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis
