@@ -33,7 +33,6 @@ from coursekit.probes import lesson05 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors in 05-predict).
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
-IN_PLACE_ERROR = "in-place operation"  # lesson 08's old check; goes when it is converted
 #: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
 #: weight copy reuses it.
 IN_PLACE_HINT = ("PyTorch refused an in-place change of a tensor that requires grad: wrap it in "
