@@ -113,6 +113,11 @@ def _judge_copy(inputs: Data, results: Data) -> str:
             raise fail("the torch parameters share memory with the NumPy arrays "
                        "(torch.from_numpy without a copy): an update to one model changes the "
                        "other; copy the values into the parameters with copy_()")
+        if got["call"].get("replaced") is not False:
+            raise fail(f"{where}: the parameters' tensors were swapped (`.data = ...`), not "
+                       "copied into: a swapped-in tensor keeps its own device (torch.tensor "
+                       "makes it on the CPU), so a model on the GPU breaks; copy into them with "
+                       "weight.copy_(...) under torch.no_grad()")
     return f"outputs agree for {len(cases)} layers, and the copies are independent"
 
 

@@ -26,6 +26,7 @@ def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
 def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
           ) -> tuple[scratch.Dense, nn.Linear, dict[str, Any]]:
     dense, linear = _pair(case)
+    storage = [p.data_ptr() for p in linear.parameters()]
     try:
         if no_grad:
             with torch.no_grad():
@@ -34,7 +35,10 @@ def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
             copy_layer(dense, linear)
     except Exception as exc:
         return dense, linear, raised(exc)
-    return dense, linear, {"kind": "none"}
+    # Whether a parameter's tensor was swapped (``.data = ...``) rather than written into: the
+    # swapped-in tensor keeps its own device, not the model's.
+    replaced = [p.data_ptr() for p in linear.parameters()] != storage
+    return dense, linear, {"kind": "none", "replaced": replaced}
 
 
 def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:

@@ -16,13 +16,24 @@ def test_copy_layer_passes_the_reference(capsys):
     assert capsys.readouterr().out.startswith("✔ 08-copy-weights")
 
 
-def test_copy_layer_accepts_torch_tensor_copies(capsys):
+def test_copy_layer_accepts_copies_into_data(capsys):
+    def copy_layer(dense, linear):
+        linear.weight.data.copy_(torch.tensor(dense.params["W"]).T)
+        linear.bias.data.copy_(torch.tensor(dense.params["b"]))
+
+    check.copy_layer(copy_layer)
+    assert "✔ 08-copy-weights" in capsys.readouterr().out
+
+
+def test_copy_layer_refuses_swapped_tensors():
+    """Accepted before probe + judge; refused since: the lesson's model lives on the GPU when
+    there is one, and a CPU tensor swapped into it breaks the cell after the check."""
     def copy_layer(dense, linear):
         linear.weight.data = torch.tensor(dense.params["W"].T)
         linear.bias.data = torch.tensor(dense.params["b"])
 
-    check.copy_layer(copy_layer)
-    assert "✔ 08-copy-weights" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed, match=r"swapped \(`.data = ...`\), not copied into"):
+        check.copy_layer(copy_layer)
 
 
 def _untransposed_reshaped(dense, linear):
@@ -234,8 +245,7 @@ def _hostile(data):
         for key in data[0]:
             yield [{k: v for k, v in case.items() if k != key} for case in data]
             yield [{**case, key: None} for case in data]
-            if key != "call":  # a call that returned None is what the reference does
-                yield [{**case, key: {"kind": "none"}} for case in data]
+            yield [{**case, key: {"kind": "none"}} for case in data]
 
 
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
