@@ -125,10 +125,12 @@ def _judge_copy(inputs: Data, results: Data) -> str:
 
 def _label_cases(rng: np.random.Generator) -> dict[str, Any]:
     """Two fixed cases (the second never shows classes 2 and 4), then three drawn ones."""
+    def labels(*values: int) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
     cases = [
-        {"y_true": np.array([0, 1, 2, 2, 1]), "y_pred": np.array([0, 2, 2, 1, 1]),
-         "n_classes": 3},
-        {"y_true": np.array([0, 0, 1, 3]), "y_pred": np.array([0, 1, 1, 3]), "n_classes": 5},
+        {"y_true": labels(0, 1, 2, 2, 1), "y_pred": labels(0, 2, 2, 1, 1), "n_classes": 3},
+        {"y_true": labels(0, 0, 1, 3), "y_pred": labels(0, 1, 1, 3), "n_classes": 5},
     ]
     for _ in range(3):
         n, k = int(rng.integers(20, 60)), int(rng.integers(2, 11))
