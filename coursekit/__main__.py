@@ -18,9 +18,9 @@ from pathlib import Path
 from coursekit import runner
 from coursekit.instructor.cells import LessonFormatError
 from coursekit.instructor.grade import Grader, find_submissions, grade_batch
+from coursekit.instructor.nbgrader import sync_files
 from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
 from coursekit.instructor.sandbox import Limits, bubblewrap
-from coursekit.instructor.nbgrader import sync_files
 from coursekit.instructor.student import write_student_editions
 from coursekit.instructor.syllabus import SyllabusError, course_map, load_syllabus, sync_problems
 from coursekit.instructor.workspace import sync_workspace
