@@ -84,6 +84,7 @@ grade: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
+	$(BIN)/python benchmarks/regularization.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py
