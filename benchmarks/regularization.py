@@ -101,10 +101,10 @@ def main() -> None:
         results.append(row)
         print(f"  seed {seed}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METHODS)
               + f" (λ = {row['lambda']:g}, rate = {row['rate']})", flush=True)
-    base = np.array([row["no regularisation"] for row in results])
+    base = np.array([row["no regularisation"] for row in results], dtype=np.float64)
     print(f"  {'method':<20} {'mean':>6} {'std':>6} {'min':>6} {'max':>6} {'gain vs none':>14}")
     for method in METHODS:
-        acc = np.array([row[method] for row in results])
+        acc = np.array([row[method] for row in results], dtype=np.float64)
         gain = acc - base
         print(f"  {method:<20} {acc.mean():6.3f} {acc.std(ddof=1):6.3f} {acc.min():6.3f} "
               f"{acc.max():6.3f} {gain.mean():+7.3f} ± {gain.std(ddof=1):.3f}")

@@ -173,7 +173,7 @@ def _judge_dropout(inputs: Data, results: Data) -> str:
             elif close(eval_out, out, **TOLERANCE) or np.any(eval_mask == 0.0):
                 hint = ": with training=False nothing may be dropped"
             raise fail(f"evaluation mode ({where}): out should equal x{hint}")
-        if not close(eval_mask, np.ones(shape), **TOLERANCE):
+        if not close(eval_mask, np.ones(shape, dtype=np.float64), **TOLERANCE):
             raise fail(f"evaluation mode ({where}): the mask should be all ones")
         for key, used in (("backward_given", case["mask"]), ("backward_own", mask)):
             dx = expect_array(got[key], shape, f"backward ({where})")
