@@ -69,6 +69,8 @@ class Exercise:
 
     def verdict(self, inputs: Data, data: Data) -> tuple[bool, str]:
         """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
+        if isinstance(data, dict) and data.get("kind") == "raised":
+            return False, raised_message(data)  # the probe itself was stopped or broke
         try:
             return True, self.judge(inputs, data)
         except Failure as exc:
@@ -131,6 +133,8 @@ def raised_message(got: Data) -> str:
                     "below that line; delete the raise line and run the cell again")
         return ("not implemented yet: your function still raises NotImplementedError; replace "
                 "the `raise` line with your code and run the cell before this check")
+    if got.get("type") == "CellTimeout":  # the grader stopped the check
+        return str(got.get("message"))
     frame = f" at {got['frame']}" if got.get("frame") else ""
     return f"your function raised {got.get('type')}: {got.get('message')}{frame}"
 
@@ -197,3 +201,48 @@ def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
         if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
             raise fail(f"{where}: {hint}")
     raise fail(where)
+
+
+# --- shared by the judges of lessons 02–04: per-case results, tuples, naming a mistake ---------
+
+def results(data: Data, count: int) -> list[Data]:
+    """The probe's per-case results: a list of ``count`` items.
+
+    A probe that raised as a whole (a student object misbehaving while it was inspected) fails
+    with that exception; anything else that is not such a list fails as malformed.
+    """
+    if isinstance(data, dict) and data.get("kind") == "raised":
+        raise fail(raised_message(data))
+    if not isinstance(data, list) or len(data) != count:
+        raise fail("the check received malformed data")
+    return data
+
+
+def expect_tuple(got: Data, length: int, expected: str, *, what: str = "") -> list[Data]:
+    """The items of the tuple or list ``got`` describes when it holds ``length`` of them;
+    otherwise fail with ``"[what: ]expected <expected>, got <what it was>"``
+    (``expected`` reads like ``"a pair (dw, db)"``)."""
+    got = value(got)
+    items = got.get("items")
+    if got["kind"] == "list" and got.get("length") == length and isinstance(items, list) \
+            and len(items) == length:
+        return items
+    prefix = f"{what}: " if what else ""
+    raise fail(f"{prefix}expected {expected}, got {describe(got)}")
+
+
+def mistake(got: Any, hints: Mapping[str, Any], *, otherwise: str, where: str = "",
+            rtol: float = 1e-6, atol: float = 1e-8) -> Failure:
+    """The failure for a wrong ``got``: ``"where: hint"`` for the first hint whose candidate
+    matches it, else ``otherwise`` as it stands. Use it as ``raise mistake(...)``.
+
+    Like :func:`diagnose`'s table, a candidate is what that mistake would produce (None skips
+    it), or a Python ``list`` of such values when several forms of one mistake share a message;
+    a candidate may reuse the student's own values where the mistake leaves them free.
+    """
+    prefix = f"{where}: " if where else ""
+    for hint, candidate in hints.items():
+        forms = candidate if isinstance(candidate, list) else [candidate]
+        if any(form is not None and close(got, form, rtol=rtol, atol=atol) for form in forms):
+            return fail(prefix + hint)
+    return fail(otherwise)
