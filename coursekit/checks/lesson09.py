@@ -23,6 +23,7 @@ from coursekit.checks._core import (
     expect_scalar,
     fail,
     registry,
+    results,
     value,
 )
 from coursekit.probes import lesson09 as probes
@@ -50,8 +51,9 @@ def _l2_inputs(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": cases}
 
 
-def _judge_l2(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], results, strict=True):
+def _judge_l2(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
         loss, lam = case["loss"], case["weight_decay"]
         params, grads = case["params"], case["grads"]
         result = value(got["result"])
@@ -94,7 +96,7 @@ def _judge_l2(inputs: Data, results: Data) -> str:
         if got["changed_params"]:
             raise fail("your function changed the parameters it was given: only read params "
                        "(the optimizer's step is what changes them)")
-    return f"penalised loss and gradients match on {len(inputs['cases'])} layers"
+    return f"penalised loss and gradients match on {len(cases)} layers"
 
 
 # --- exercise 2: dropout -------------------------------------------------------------------
@@ -121,8 +123,9 @@ def _forward_pair(got: Data, shape: tuple[int, ...], mode: str) -> tuple[np.ndar
     return out, mask
 
 
-def _judge_dropout(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], results, strict=True):
+def _judge_dropout(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
         x, rate, dout = case["x"], case["rate"], case["dout"]
         shape = x.shape
         where = f"rate={rate:g}, x of shape {shape}"
@@ -185,7 +188,7 @@ def _judge_dropout(inputs: Data, results: Data) -> str:
             }, where=f"backward ({where}): dL/dx should be dout * mask", **TOLERANCE)
     return (f"masks drop about rate of the entries and scale the rest by 1/(1 − rate), "
             f"evaluation mode is the identity, backward multiplies by the mask "
-            f"({len(inputs['cases'])} cases)")
+            f"({len(cases)} cases)")
 
 
 # --- exercise 3: early stopping ------------------------------------------------------------
@@ -259,10 +262,10 @@ def _stopping_inputs(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": cases}
 
 
-def _judge_stopping(inputs: Data, results: Data) -> str:
+def _judge_stopping(inputs: Data, data: Data) -> str:
     cases = inputs["cases"]
     indices = []
-    for got in results:
+    for got in results(data, len(cases)):
         got = value(got)
         if got["kind"] != "int":
             raise fail(f"expected an int index, got {describe(got)}: later cells index "

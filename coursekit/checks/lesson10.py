@@ -23,6 +23,7 @@ from coursekit.checks._core import (
     expect_scalar,
     fail,
     registry,
+    results,
     value,
 )
 from coursekit.probes import lesson10 as probes
@@ -54,8 +55,9 @@ def _init_inputs(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": cases}
 
 
-def _judge_init(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], results, strict=True):
+def _judge_init(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
         fan_in, fan_out, kind = case["fan_in"], case["fan_out"], case["nonlinearity"]
         number = expect_scalar(got, f"init_std({fan_in}, {fan_out}, {kind!r})")
         want = reference_init_std(fan_in, fan_out, kind)
@@ -82,7 +84,7 @@ def _judge_init(inputs: Data, results: Data) -> str:
         diagnose(number, want, hints,
                  where=f"init_std({fan_in}, {fan_out}, {kind!r}) should be {want:.5f}, "
                        f"got {number:.5f}", **TOLERANCE)
-    return f"standard deviations match Xavier/Glorot and He/Kaiming on {len(results)} layers"
+    return f"standard deviations match Xavier/Glorot and He/Kaiming on {len(cases)} layers"
 
 
 # --- exercise 2: batchnorm forward ---------------------------------------------------------
@@ -124,8 +126,9 @@ def _normalise(x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float,
     return gamma * (x - mean) / np.sqrt(var + eps) + beta
 
 
-def _judge_forward(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], results, strict=True):
+def _judge_forward(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
         x, gamma, beta = case["x"], case["gamma"], case["beta"]
         rm, rv, training = case["running_mean"], case["running_var"], case["training"]
         momentum, eps = case.get("momentum", 0.1), case.get("eps", 1e-5)
@@ -183,7 +186,7 @@ def _judge_forward(inputs: Data, results: Data) -> str:
             "momentum·batch variance": momentum * rv + (1 - momentum) * var * n / (n - 1),
         }, where=f"{where}: new running_var differs from nn.BatchNorm1d's", **TOLERANCE)
     return (f"outputs and running statistics match nn.BatchNorm1d in both modes "
-            f"({len(results)} cases)")
+            f"({len(cases)} cases)")
 
 
 # --- exercise 3: batchnorm backward --------------------------------------------------------
@@ -212,8 +215,9 @@ def _backward_inputs(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": cases}
 
 
-def _judge_backward(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], results, strict=True):
+def _judge_backward(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
         dout, x, gamma = case["dout"], case["x"], case["gamma"]
         eps = case.get("eps", 1e-5)
         n, d = x.shape
@@ -251,7 +255,7 @@ def _judge_backward(inputs: Data, results: Data) -> str:
         diagnose(dbeta, want_dbeta, {
             "dgamma and dbeta are swapped: dbeta = Σ dout": want_dgamma,
         }, where=f"{where}: dbeta should be Σ_n dout", **TOLERANCE)
-    return f"dx, dgamma and dbeta match autograd on {len(results)} batches"
+    return f"dx, dgamma and dbeta match autograd on {len(cases)} batches"
 
 
 def _unbiased_dx(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float) -> np.ndarray:
