@@ -128,6 +128,7 @@ grade: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
 	$(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/regularization.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py

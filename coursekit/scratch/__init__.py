@@ -25,7 +25,9 @@ from coursekit.scratch.losses import (
     SoftmaxCrossEntropy,
 )
 from coursekit.scratch.model import Sequential, TrainingDiverged
+from coursekit.scratch.normalization import BatchNorm1d
 from coursekit.scratch.optim import SGD, Adagrad, Adam, Optimizer, RMSprop
+from coursekit.scratch.regularization import early_stopping_epoch, l2_penalty
 
 __all__ = [
     "Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout",
@@ -35,4 +37,5 @@ __all__ = [
     "Sequential", "TrainingDiverged",
     "GradientCheckError", "finite_difference_noise", "numerical_gradient", "relative_error",
     "check_layer", "check_loss", "check_model",
+    "BatchNorm1d", "l2_penalty", "early_stopping_epoch",
 ]

@@ -252,15 +252,25 @@ class Dropout(Layer):
         self.mask: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
 
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        """x : ndarray of any shape -> same shape."""
+    def forward(self, x: ArrayLike, keep: ArrayLike | None = None) -> np.ndarray:
+        """x : ndarray of any shape -> same shape.
+
+        ``keep``, a boolean array of x's shape, replaces the drawn mask (True = kept) in
+        training mode, e.g. to replay the mask another framework drew.
+        """
         x = np.asarray(x)
         self._shape = x.shape
         if not self.training or self.rate == 0.0:
             self.mask = None
             return x
-        keep = self.rng.random(x.shape) >= self.rate
-        self.mask = keep / (1.0 - self.rate)
+        if keep is None:
+            keep = self.rng.random(x.shape) >= self.rate
+        else:
+            keep = np.asarray(keep)
+            if keep.shape != x.shape or keep.dtype != np.bool_:
+                raise ValueError(f"keep must be a boolean array of shape {x.shape}, "
+                                 f"got {keep.dtype} of shape {keep.shape}")
+        self.mask = keep / np.float64(1.0 - self.rate)
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
