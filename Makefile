@@ -45,8 +45,18 @@ NBVAL_FLAGS := --nbval --nbval-current-env \
 
 # JupyterLab: loopback only; no browser without a display; --allow-root when run as root.
 LAB_PORT ?= 8888
+# Students work in WORKSPACE: student editions that `coursekit workspace` adds on every
+# `make lab` and never overwrites. EDITION=instructor opens notebooks/ (solutions shown).
 # make e2e serves a temporary copy of the lessons (LAB_DIR) and adds flags (LAB_EXTRA).
+EDITION ?= student
+WORKSPACE ?= workspace
+ifeq ($(EDITION),instructor)
 LAB_DIR ?= notebooks
+else ifeq ($(EDITION),student)
+LAB_DIR ?= $(WORKSPACE)
+else
+$(error EDITION must be student or instructor, got '$(EDITION)')
+endif
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --notebook-dir=$(LAB_DIR) \
 	--LabApp.news_url=None
 ifeq ($(shell id -u),0)
@@ -59,7 +69,8 @@ endif
 .PHONY: help lab test unit nbval execute lint student grade bench html e2e lock clean distclean
 
 help:
-	@echo "make lab       start JupyterLab on the lessons (sets up .venv on first use)"
+	@echo "make lab       start JupyterLab on your workspace of student editions (sets up .venv"
+	@echo "               on first use; EDITION=instructor opens notebooks/ with the solutions)"
 	@echo "make test      unit tests + strict nbval over every lesson"
 	@echo "make execute   regenerate every lesson's outputs in the test environment"
 	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/"
@@ -83,6 +94,9 @@ $(LAB_SETTINGS): tools/lab_overrides.json $(STAMP)
 	cp tools/lab_overrides.json $@
 
 lab: $(STAMP) $(LAB_SETTINGS)
+ifeq ($(LAB_DIR),$(WORKSPACE))
+	$(BIN)/python -m coursekit workspace --out $(WORKSPACE) $(LESSONS)
+endif
 	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_EXTRA)
 
 # Unit tests on 2 workers; tests sharing an expensive fixture stay together (loadgroup,
