@@ -84,6 +84,7 @@ grade: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
+	$(BIN)/python benchmarks/conv.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py
