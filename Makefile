@@ -57,12 +57,14 @@ lab: $(STAMP)
 
 # Two pytest runs; the target fails if either fails, and always runs both.
 test: $(STAMP)
+	@bash tools/install_bubblewrap.sh
 	@status=0; \
 	$(BIN)/python -m pytest tests || status=1; \
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS) || status=1; \
 	exit $$status
 
 unit: $(STAMP)
+	@bash tools/install_bubblewrap.sh
 	$(BIN)/python -m pytest tests
 
 nbval: $(STAMP)
@@ -80,10 +82,12 @@ student: $(STAMP)
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of notebooks>"; exit 2; }
+	@bash tools/install_bubblewrap.sh
 	$(BIN)/python -m coursekit grade --out build $(SUBMISSIONS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
+	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/conv.py
 
 html: $(STAMP)

@@ -1,29 +1,25 @@
-"""The instructor's command line: ``python -m coursekit student|grade|syllabus`` (or ``coursekit``).
+"""The course's command line: ``python -m coursekit student|grade|check|syllabus``.
 
     coursekit student --out build/student notebooks/*.ipynb   # release student editions
     coursekit grade --out build submissions/                   # grade a folder of notebooks
+    coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
     coursekit syllabus [--map]                                 # check the syllabus; the map
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import sys
 from pathlib import Path
 
 from coursekit.instructor.cells import LessonFormatError
-from coursekit.instructor.grade import (
-    Grader,
-    SubmissionResult,
-    find_submissions,
-    grade_batch,
-    match_lesson,
-    summary,
-    write_csv,
-)
+from coursekit.instructor.grade import Grader, find_submissions, grade_batch
+from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
+from coursekit.instructor.sandbox import Limits, bubblewrap
 from coursekit.instructor.student import write_student_editions
 from coursekit.instructor.syllabus import SyllabusError, course_map, load_syllabus, sync_problems
+from coursekit.instructor.workspace import sync_workspace
 
 
 def _student(args: argparse.Namespace) -> int:
@@ -40,28 +36,58 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"error: no .ipynb files in {', '.join(map(str, args.submissions))}",
               file=sys.stderr)
         return 2
-    grader = Grader(syllabus, args.lessons, timeout=args.timeout, package=args.check_package)
-    if args.check_dir is not None:
-        grader.package_dir = args.check_dir
-    elif args.check_package != "coursekit.checks":
-        module = importlib.import_module(args.check_package)
-        grader.package_dir = Path(module.__file__ or ".").parent
-    # Read the instructor's side of every lesson named by a submission file, so a broken
-    # lesson stops the batch before anything runs. (Lessons recognised only by content are
-    # read when first needed.)
-    named = {match_lesson(name, None, syllabus)[0] for _, name in submissions}
-    grader.prepare(lesson for lesson in named if lesson is not None)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if args.no_sandbox:
+        print("warning: --no-sandbox: submissions run with your user's access to files, "
+              "processes and the network; use it only for submissions you trust",
+              file=sys.stderr)
+    package_dir = None
+    if args.check_dir is not None:  # a check package kept outside coursekit (tests)
+        package_dir = args.check_dir.resolve()
+        sys.path.insert(0, str(package_dir.parent))
+    limits = Limits(cell_seconds=float(args.timeout), notebook_seconds=float(args.notebook_timeout),
+                    memory_bytes=int(args.memory * 1024**3))
+    grader = Grader(syllabus, args.lessons, timeout=args.timeout, package=args.check_package,
+                    package_dir=package_dir, sandboxed=not args.no_sandbox, limits=limits)
+    try:
+        grader.prepare()  # every instructor input is read before any submission runs
+        run = RunFolder(args.out)
 
-    def progress(result: SubmissionResult) -> None:
-        print(f"{result.submission}: {result.lesson or '?'} "
-              f"{result.points}/{result.max_points}", flush=True)
+        def progress(index: int, result: SubmissionResult) -> None:
+            run.add(index, result)
+            print(f"{shown_name(result.submission)}: {result.lesson or '?'} "
+                  f"{result.points}/{result.max_points}", flush=True)
 
-    results = grade_batch(grader, submissions, progress=progress)
-    csv_path, summary_path = args.out / "grades.csv", args.out / "grades.md"
-    write_csv(results, csv_path)
-    summary_path.write_text(summary(results, timeout=args.timeout), encoding="utf-8")
+        grade_batch(grader, submissions, jobs=args.jobs, progress=progress)
+        csv_path, summary_path = run.write_reports(timeout=args.timeout)
+    finally:
+        grader.close()
     print(f"wrote {csv_path} and {summary_path}")
+    return 0
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    for change in sync_workspace(args.notebooks, args.out):
+        if change.action != "current" or args.verbose:
+            print(change.line())
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Score a student's own notebooks as the grader would, and print a table per notebook."""
+    syllabus = load_syllabus(args.syllabus)
+    submissions = find_submissions(args.notebooks)
+    if not submissions:
+        print(f"error: no .ipynb files in {', '.join(map(str, args.notebooks))}",
+              file=sys.stderr)
+        return 2
+    grader = Grader(syllabus, args.lessons, timeout=args.timeout,
+                    sandboxed=bubblewrap() is not None)
+    try:
+        results = grade_batch(grader, submissions, jobs=1)
+    finally:
+        grader.close()
+    for result in results:
+        print(score_table(result))
     return 0
 
 
@@ -97,16 +123,42 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+", type=Path,
                        help="submitted notebooks, or folders searched recursively")
     grade.add_argument("--out", type=Path, default=Path("build"),
-                       help="folder for grades.csv and grades.md (default: build)")
+                       help="each run writes OUT/grades-<time>-<id>/ with grades.csv, "
+                       "grades.md and one result per submission (default: build)")
     grade.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    grade.add_argument("--notebook-timeout", type=int, default=600,
+                       help="seconds per submission in all (default 600)")
+    grade.add_argument("--memory", type=float, default=2.0,
+                       help="GiB of memory per submission (default 2)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: the number of CPUs)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run submissions without bubblewrap (trusted submissions only)")
     grade.add_argument("--lessons", type=Path, default=Path("notebooks"),
                        help="the instructor's lessons (default: notebooks)")
     grade.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
     grade.add_argument("--check-package", default="coursekit.checks",
                        help="the package of exercise checks (default: coursekit.checks)")
     grade.add_argument("--check-dir", type=Path, default=None,
-                       help="its folder (default: where that package is installed)")
+                       help="its folder, when it is not inside coursekit")
     grade.set_defaults(run=_grade)
+
+    workspace = commands.add_parser(
+        "workspace", help="add student editions of new lessons to a workspace folder "
+        "(a student's files are never overwritten)")
+    workspace.add_argument("notebooks", nargs="+", type=Path, help="instructor lessons")
+    workspace.add_argument("--out", type=Path, default=Path("workspace"),
+                           help="the workspace folder (default: workspace)")
+    workspace.add_argument("--verbose", action="store_true", help="also list current lessons")
+    workspace.set_defaults(run=_workspace)
+
+    check = commands.add_parser(
+        "check", help="score your own notebooks in a fresh run, as grading would")
+    check.add_argument("notebooks", nargs="+", type=Path, help="notebooks or folders")
+    check.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    check.add_argument("--lessons", type=Path, default=Path("notebooks"))
+    check.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
+    check.set_defaults(run=_check)
 
     syllabus = commands.add_parser(
         "syllabus", help="check syllabus.toml against the lessons; --map prints the course map")
@@ -123,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (LessonFormatError, SyllabusError, ValueError, FileNotFoundError) as exc:
+    except (LessonFormatError, SyllabusError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,87 +1,248 @@
-"""Shared machinery of the exercise checks: calling student code and explaining failures."""
+"""The machinery of the exercise checks: an exercise is inputs + probe + judge.
+
+- ``inputs(rng)`` draws the cases (plain data) from a Generator: a fixed seed in the lesson,
+  a fresh one for every grading run.
+- ``probe(inputs, *student_objects)`` lives in :mod:`coursekit.probes` and runs next to the
+  student's code. It calls the student's function(s) on the inputs and returns plain data
+  only (:mod:`coursekit.probes.data`).
+- ``judge(inputs, data)`` lives here, in the lesson's check module. It compares the data with
+  the reference and returns what passed, or raises :class:`Failure` with a message that
+  names the mistake and where to look.
+
+In a lesson, ``check.mse_cost(cost)`` runs all three in the student's kernel (the data still
+makes the JSON round trip, so the judge sees exactly what grading would give it). In grading,
+only the probe runs in the sandboxed kernel; the judge runs in the grader's own process.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from coursekit.probes.data import round_trip
+
+#: Plain data as a probe returns it and a judge receives it.
+Data = Any
+#: The fixed seed of an exercise's inputs in a lesson (grading draws a fresh one).
+LESSON_SEED = 20_240_101
+
+
+class Failure(Exception):
+    """Raised by a judge: the student's answer is wrong; ``str()`` says what and where."""
+
 
 class ExerciseFailed(AssertionError):
-    """An exercise check found a mistake; the message says what and where to look."""
+    """What a check raises in a lesson: ``✘ <exercise>: <message>``."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback through coursekit's internals.
+        return [str(self)]
 
 
-def fail(exercise: str, message: str) -> ExerciseFailed:
-    """Build the exception a check raises: ``raise fail("01-mse-cost", "...")``."""
-    return ExerciseFailed(f"✘ {exercise}: {message}")
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise's check.
+
+    Parameters
+    ----------
+    id : str
+        The exercise id (``"01-mse-cost"``).
+    inputs : callable
+        ``inputs(rng) -> plain data``: the cases.
+    probe : callable
+        ``probe(inputs, *student) -> plain data``, a function of ``coursekit.probes.lessonNN``.
+    judge : callable
+        ``judge(inputs, data) -> str``: what passed, or raises :class:`Failure`.
+    implemented_by : tuple of str
+        Dotted names of coursekit pieces that implement the same thing; a solution that uses
+        one (or ``coursekit.checks``) is flagged for the instructor when graded.
+    """
+
+    id: str
+    inputs: Callable[[np.random.Generator], Data]
+    probe: Callable[..., Data]
+    judge: Callable[[Data, Data], str]
+    implemented_by: tuple[str, ...] = field(default=())
+
+    def verdict(self, inputs: Data, data: Data) -> tuple[bool, str]:
+        """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
+        if isinstance(data, dict) and data.get("kind") == "raised":
+            return False, raised_message(data)  # the probe itself was stopped or broke
+        try:
+            return True, self.judge(inputs, data)
+        except Failure as exc:
+            return False, str(exc)
+        except Exception as exc:  # malformed data from a tampered probe
+            return False, (f"the check could not read what your code produced "
+                           f"({type(exc).__name__}); was the notebook tampered with?")
+
+    def check(self, *student: Any, seed: int = LESSON_SEED, **named: Any) -> None:
+        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`."""
+        inputs = round_trip(self.inputs(np.random.default_rng(seed)))
+        data = round_trip(self.probe(inputs, *student, **named))
+        ok, message = self.verdict(inputs, data)
+        if not ok:
+            raise ExerciseFailed(f"✘ {self.id}: {message}")
+        print(f"✔ {self.id}: {message}")
 
 
-def passed(exercise: str, what: str) -> None:
-    """Print the one line a check prints when every case agrees with the reference."""
-    print(f"✔ {exercise}: {what}")
+def registry(*exercises: Exercise) -> dict[str, Exercise]:
+    """``{id: exercise}`` for a lesson module's ``EXERCISES``."""
+    return {exercise.id: exercise for exercise in exercises}
 
 
-def call(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the student's ``fn``, turning an exception into feedback that names the exercise."""
-    if not callable(fn):
-        raise fail(exercise, f"expected a function, got {describe(fn)}")
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise fail(exercise, "not implemented yet: write your code in the solution cell "
-                   "and run it before this check") from None
-    except Exception as exc:  # the student's bug, reported rather than re-raised bare
-        raise fail(exercise, f"your function raised {type(exc).__name__}: {exc}") from exc
+# --- judging plain data ----------------------------------------------------------------------
+
+def fail(message: str) -> Failure:
+    """``raise fail("...")`` in a judge."""
+    return Failure(message)
 
 
-def describe(value: Any) -> str:
-    """A short description of a value's type and shape, for messages."""
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, bool):
-        return f"a bool ({value})"
-    if isinstance(value, int | float | np.floating | np.integer):
-        return f"a number ({value:.6g})"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):  # torch tensors and friends
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
-    if isinstance(value, list | tuple):
-        return f"a {type(value).__name__} of length {len(value)}"
-    if value is None:
+def describe(got: Data) -> str:
+    """A short description of described data (its type and shape), for messages."""
+    kind = got.get("kind") if isinstance(got, dict) else None
+    if kind == "array":
+        shape = tuple(got["shape"])
+        return f"an array of shape {shape}" if got.get("type") == "ndarray" else \
+            f"a {got.get('type')} of shape {shape}"
+    if kind == "bool":
+        return f"a bool ({got['value']})"
+    if kind in ("int", "float"):
+        return f"a number ({got['value']:.6g})"
+    if kind == "list":
+        return f"a {got.get('type', 'list')} of length {got.get('length', len(got['items']))}"
+    if kind == "none":
         return "None (did you forget to return?)"
-    return f"a {type(value).__name__}"
+    if kind == "str":
+        return "a str"
+    if kind == "dict":
+        return "a dict"
+    if kind == "other":
+        return f"a {got.get('type')}"
+    return "something unexpected"
 
 
-def expect_scalar(exercise: str, value: Any, what: str) -> float:
-    """Return ``value`` as a float, or fail if it is not a single number."""
-    if isinstance(value, bool) or value is None:
-        raise fail(exercise, f"{what}: expected a float, got {describe(value)}")
-    if isinstance(value, int | float | np.floating | np.integer):
-        return float(value)
-    shape = getattr(value, "shape", None)
-    if shape == ():  # a 0-d array or tensor holds one number
-        return float(value)
-    raise fail(exercise, f"{what}: expected a float, got {describe(value)}")
+def raised_message(got: Data) -> str:
+    """The feedback for a call that raised (``got["kind"] == "raised"``)."""
+    if got.get("stub"):
+        if got.get("below_raise"):
+            return ("your function still stops at `raise NotImplementedError`: your code is "
+                    "below that line; delete the raise line and run the cell again")
+        return ("not implemented yet: your function still raises NotImplementedError; replace "
+                "the `raise` line with your code and run the cell before this check")
+    if got.get("type") == "CellTimeout":  # the grader stopped the check
+        return str(got.get("message"))
+    frame = f" at {got['frame']}" if got.get("frame") else ""
+    return f"your function raised {got.get('type')}: {got.get('message')}{frame}"
 
 
-def expect_array(exercise: str, value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """Return ``value`` as a float64 array of ``shape``, or fail naming both shapes."""
-    if not isinstance(value, np.ndarray):
-        if hasattr(value, "detach"):  # a torch tensor
-            value = value.detach().cpu().numpy()
-        else:
-            raise fail(exercise, f"{what}: expected an array of shape {shape}, "
-                       f"got {describe(value)}")
-    if value.shape != shape:
+def value(got: Data) -> Data:
+    """``got`` itself, unless the student's call raised or was not a function: then fail."""
+    if not isinstance(got, dict):
+        raise fail("the check received malformed data")
+    if got.get("kind") == "raised":
+        raise fail(raised_message(got))
+    if got.get("kind") == "not_callable":
+        raise fail(f"expected a function, got {describe(got.get('got'))}")
+    return got
+
+
+def expect_scalar(got: Data, what: str) -> float:
+    """The number ``got`` describes, or fail when it is not a single number."""
+    got = value(got)
+    if got["kind"] in ("int", "float"):
+        return float(got["value"])
+    if got["kind"] == "array" and tuple(got["shape"]) == ():
+        return float(got["value"])
+    raise fail(f"{what}: expected a float, got {describe(got)}")
+
+
+def expect_array(got: Data, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """The float64 array ``got`` describes, of ``shape``; fail naming both shapes otherwise."""
+    got = value(got)
+    if got["kind"] == "list":
+        raise fail(f"{what}: expected an array of shape {shape}, got {describe(got)}: "
+                   "return a NumPy array (np.array(...)), which later cells compute with")
+    if got["kind"] != "array":
+        raise fail(f"{what}: expected an array of shape {shape}, got {describe(got)}")
+    found = tuple(got["shape"])
+    if found != shape:
         hint = ""
-        if value.shape == shape[::-1] and len(shape) == 2:
+        if found == shape[::-1] and len(shape) == 2:
             hint = ": it looks transposed"
-        elif value.size == int(np.prod(shape)):
+        elif int(np.prod(found)) == int(np.prod(shape)):
             hint = ": right number of entries, wrong shape (a missing reshape or keepdims?)"
-        raise fail(exercise, f"{what}: expected shape {shape}, got {value.shape}{hint}")
-    return value.astype(np.float64)
+        raise fail(f"{what}: expected shape {shape}, got {found}{hint}")
+    return np.asarray(got["value"], dtype=np.float64)
 
 
 def close(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    """Whether two numbers or arrays agree to the tolerance the checks use."""
-    return bool(np.allclose(got, expected, rtol=rtol, atol=atol))
+    """Whether two numbers or arrays (plain, never the student's objects) agree."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape and got.size != expected.size:
+        return False
+    return bool(np.allclose(got.reshape(expected.shape), expected, rtol=rtol, atol=atol))
+
+
+def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
+             rtol: float = 1e-6, atol: float = 1e-8) -> None:
+    """Return when ``got`` matches ``want``; otherwise fail with the first hint whose
+    candidate (what that mistake would produce) matches ``got``, or with ``where`` alone.
+
+    ``hints`` maps a message to a candidate value (None to skip it):
+    ``{"that is the sum; divide by m": want * m}``.
+    """
+    if close(got, want, rtol=rtol, atol=atol):
+        return
+    for hint, candidate in hints.items():
+        if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
+            raise fail(f"{where}: {hint}")
+    raise fail(where)
+
+
+# --- shared by the judges of lessons 02–04: per-case results, tuples, naming a mistake ---------
+
+def results(data: Data, count: int) -> list[Data]:
+    """The probe's per-case results: a list of ``count`` items.
+
+    A probe that raised as a whole (a student object misbehaving while it was inspected) fails
+    with that exception; anything else that is not such a list fails as malformed.
+    """
+    if isinstance(data, dict) and data.get("kind") == "raised":
+        raise fail(raised_message(data))
+    if not isinstance(data, list) or len(data) != count:
+        raise fail("the check received malformed data")
+    return data
+
+
+def expect_tuple(got: Data, length: int, expected: str, *, what: str = "") -> list[Data]:
+    """The items of the tuple or list ``got`` describes when it holds ``length`` of them;
+    otherwise fail with ``"[what: ]expected <expected>, got <what it was>"``
+    (``expected`` reads like ``"a pair (dw, db)"``)."""
+    got = value(got)
+    items = got.get("items")
+    if got["kind"] == "list" and got.get("length") == length and isinstance(items, list) \
+            and len(items) == length:
+        return items
+    prefix = f"{what}: " if what else ""
+    raise fail(f"{prefix}expected {expected}, got {describe(got)}")
+
+
+def mistake(got: Any, hints: Mapping[str, Any], *, otherwise: str, where: str = "",
+            rtol: float = 1e-6, atol: float = 1e-8) -> Failure:
+    """The failure for a wrong ``got``: ``"where: hint"`` for the first hint whose candidate
+    matches it, else ``otherwise`` as it stands. Use it as ``raise mistake(...)``.
+
+    Like :func:`diagnose`'s table, a candidate is what that mistake would produce (None skips
+    it), or a Python ``list`` of such values when several forms of one mistake share a message;
+    a candidate may reuse the student's own values where the mistake leaves them free.
+    """
+    prefix = f"{where}: " if where else ""
+    for hint, candidate in hints.items():
+        forms = candidate if isinstance(candidate, list) else [candidate]
+        if any(form is not None and close(got, form, rtol=rtol, atol=atol) for form in forms):
+            return fail(prefix + hint)
+    return fail(otherwise)

@@ -12,15 +12,25 @@ from typing import Any
 import numpy as np
 
 from coursekit.checks._core import (
-    call,
+    Data,
+    Exercise,
     close,
     describe,
+    diagnose,
     expect_array,
     expect_scalar,
+    expect_tuple,
     fail,
-    passed,
+    mistake,
+    registry,
+    results,
+    value,
 )
 from coursekit.data import batches, steps_per_epoch
+from coursekit.probes import lesson02 as probes
+
+#: How close a student's numbers must be to the reference's.
+TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
 
 
 def reference_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
@@ -64,15 +74,21 @@ def _epoch(
     batch_size: int,
     rng: np.random.Generator,
     shuffle: bool = True,
+    order: np.ndarray | None = None,
     direction: float = -1.0,
     full_gradient: bool = False,
 ) -> tuple[np.ndarray, float, list[float]]:
-    """The reference epoch, or a known mistake: no shuffling, stepping up the gradient, or
-    taking the gradient on the full data instead of the batch."""
+    """The reference epoch, or a known mistake: no shuffling, an ``order`` of the rows other
+    than ``data.batches``', stepping up the gradient, or taking the gradient on the full data
+    instead of the batch."""
     w = np.array(w, dtype=np.float64)
+    if order is None:
+        visits = batches(X, y, batch_size=batch_size, shuffle=shuffle, random_state=rng)
+    else:
+        visits = ((X[order[k:k + batch_size]], y[order[k:k + batch_size]])
+                  for k in range(0, len(order), batch_size))
     losses = []
-    for X_batch, y_batch in batches(X, y, batch_size=batch_size, shuffle=shuffle,
-                                    random_state=rng):
+    for X_batch, y_batch in visits:
         losses.append(reference_loss(X_batch, y_batch, w, b))
         if full_gradient:
             dw, db = reference_gradient(X, y, w, b)
@@ -83,67 +99,218 @@ def _epoch(
     return w, float(b), losses
 
 
-def _cases(seed: int, n: int = 5) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
-    rng = np.random.default_rng(seed)
+# ---- 02-mse-gradient ----
+
+
+def _gradient_cases(rng: np.random.Generator, n: int = 5) -> dict[str, Any]:
+    """Random regressions of 3–11 samples and 1–4 features, at a random (w, b)."""
     cases = []
     for _ in range(n):
         n_samples, n_features = int(rng.integers(3, 12)), int(rng.integers(1, 5))
         X = rng.normal(size=(n_samples, n_features))
         y = X @ rng.normal(size=n_features) + rng.normal() + 0.1 * rng.normal(size=n_samples)
-        cases.append((X, y, rng.normal(size=n_features), float(rng.normal())))
-    return cases
+        cases.append({"X": X, "y": y, "w": rng.normal(size=n_features), "b": float(rng.normal())})
+    return {"cases": cases}
 
 
-def _pair(exercise: str, value: Any, what: str) -> tuple[Any, Any]:
-    if not isinstance(value, tuple | list) or len(value) != 2:
-        raise fail(exercise, f"{what}: expected a pair (dw, db), got {describe(value)}")
-    return value[0], value[1]
+def _judge_gradient(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
+        X, y, w, b = case["X"], case["y"], case["w"], case["b"]
+        n, d = X.shape
+        shape = f"for X of shape {X.shape}"
+        dw, db = expect_tuple(got, 2, "a pair (dw, db)", what=shape)
+        got_w = expect_array(dw, (d,), f"dw {shape}")
+        got_b = expect_scalar(db, f"db {shape}")
+        want_w, want_b = reference_gradient(X, y, w, b)
+        residual = X @ w + b - y
+        want = np.append(want_w, want_b)
+        # A candidate keeps the student's own dw or db where that mistake leaves it free.
+        factor = got_b / want_b if want_b != 0.0 else 0.0
+        diagnose(np.append(got_w, got_b), want, {
+            "check the sign (the residual is ŷ − y, not y − ŷ)": -want,
+            "missing the factor 2 from differentiating the square": want / 2,
+            f"that is the gradient of the sum; divide by the number of samples N={n} (the loss "
+            "is a mean)": want * n,
+            "every entry of dw equals db, so the features are missing: ∂L/∂w = (2/N)·Xᵀ(ŷ − y)":
+                np.append(np.full(d, 2.0 * residual.mean()), got_b),
+            f"dw and db are both {factor:.4g} times the right values, as if divided by "
+            f"{n / factor if factor else 0:.4g} samples; this call has N={n}: divide by the "
+            "number of samples in this call, len(y)":
+                want * factor if factor > 0.0 and not close(factor, 1.0) else None,
+            f"dw is right; db is the sum of 2·r, divide by N={n}":
+                np.append(want_w, 2.0 * residual.sum()),
+            "dw is right, db is not: ∂L/∂b = (2/N)·Σ(ŷ − y)": np.append(want_w, got_b),
+        }, where=f"{shape}, dw should be {np.round(want_w, 4)} and db {want_b:.4f}, got "
+                 f"{np.round(got_w, 4)} and {got_b:.4f}", **TOLERANCE)
+    return (f"dw and db match (2/N)·Xᵀ(ŷ − y) and (2/N)·Σ(ŷ − y) on {len(cases)} "
+            "cases")
+
+
+# ---- 02-sgd-epoch ----
+
+#: (N, batch_size, lr) of the runs: several full batches, a remainder, one batch, batches of 1.
+_RUNS = [(40, 10, 0.05), (37, 8, 0.1), (25, 25, 0.2), (12, 1, 0.02)]
+
+
+def _epoch_runs(rng: np.random.Generator) -> dict[str, Any]:
+    """Noisy data from w = [2, −3.4], b = 4.2, a random start and a random shuffling seed per
+    run. A run with several batches also lists its seed twice and another seed, so the judge
+    sees whether the batches follow the rng argument."""
+    runs = []
+    for n, batch_size, lr in _RUNS:
+        X = rng.normal(size=(n, 2))
+        y = X @ np.array([2.0, -3.4]) + 4.2 + 0.01 * rng.normal(size=n)
+        w, b = rng.normal(size=2), float(rng.normal())
+        seed = int(rng.integers(1_000_000))
+        runs.append({"X": X, "y": y, "w": w, "b": b, "lr": lr, "batch_size": batch_size,
+                     "seeds": [seed, seed, seed + 1] if batch_size < n else [seed]})
+    return {"runs": runs}
+
+
+def _vector(got: Data, length: int, what: str) -> np.ndarray:
+    """An array of shape (length,); a list of plain numbers counts as one."""
+    got = value(got)
+    if got["kind"] == "list" and all(isinstance(item, dict) and item.get("kind") in ("int", "float")
+                                     for item in got["items"]):
+        got = {"kind": "array", "type": "ndarray", "shape": [len(got["items"])],
+               "value": np.array([item["value"] for item in got["items"]], dtype=np.float64)}
+    return expect_array(got, (length,), what)
+
+
+def _epoch_result(got: Data, d: int) -> tuple[np.ndarray, float, Data]:
+    w, b, losses = expect_tuple(got, 3, "a triple (w, b, losses)")
+    return _vector(w, d, "the returned w"), expect_scalar(b, "the returned b"), value(losses)
+
+
+def _loss_values(losses: Data, steps: int, run: str) -> np.ndarray:
+    """The recorded losses as a float64 array of shape (steps,), or fail saying what they were."""
+    kind = losses["kind"]
+    count = losses.get("length") if kind == "list" else \
+        losses["shape"][0] if kind == "array" and len(losses["shape"]) > 0 else None
+    if count != steps:
+        raise fail(f"{run} an epoch has {steps} steps (the last batch holds the remainder), so "
+                   f"losses should hold {steps} values, got "
+                   f"{describe(losses) if count is None else count}")
+    if kind == "array":
+        found: Any = tuple(losses["shape"])
+        values = np.asarray(losses["value"], dtype=np.float64)
+    else:
+        items = losses["items"]
+        shapes = {() if item.get("kind") in ("int", "float", "bool") else
+                  tuple(item["shape"]) if item.get("kind") == "array" else None
+                  for item in items}
+        if len(shapes) != 1 or None in shapes:
+            found = "entries of different sizes" if None not in shapes else \
+                "entries that are not numbers"
+            values = np.empty(0)
+        else:
+            found = (steps, *shapes.pop())
+            values = np.array([np.asarray(item["value"], dtype=np.float64) for item in items])
+    if found != (steps,):
+        raise fail(f"{run}: losses should be {steps} plain floats, shape ({steps},), got "
+                   f"{found}: append float(loss), one number per batch")
+    return values
+
+
+#: Own shuffles that follow the rng in another order than rng.permutation(N), data.batches'
+#: (rng.shuffle(np.arange(N)) and rng.permuted draw the same order as rng.permutation).
+_OWN_SHUFFLES: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
+    "rng.choice(N, N, replace=False)": lambda rng, n: rng.choice(n, n, replace=False),
+    "rng.choice(N, N)": lambda rng, n: rng.choice(n, n),
+}
+
+
+def _returned_w(got: Data, d: int) -> np.ndarray | None:
+    """The w a call returned, or None when it did not return a readable (w, b, losses)."""
+    try:
+        return _epoch_result(got, d)[0]
+    except Exception:  # a Failure or malformed data: no evidence either way
+        return None
+
+
+def _rng_mistake(calls: list[Data], got_w: np.ndarray, d: int) -> str | None:
+    """Whether the batches ignore the rng argument, from the same seed twice and another seed:
+    a function that uses the rng it is given repeats itself exactly only in the first case."""
+    if len(calls) != 3:
+        return None
+    again, other = (_returned_w(call, d) for call in calls[1:])
+    if again is not None and not close(again, got_w, **TOLERANCE):
+        what = "different batches"
+    elif other is not None and close(other, got_w, **TOLERANCE):
+        what = "the same batches as another rng"
+    else:
+        return None
+    return (f"your batches do not come from the rng argument (the same rng gave {what}): pass "
+            "random_state=rng to data.batches")
+
+
+def _judge_run(run: Data, calls: Data) -> None:
+    X, y, w0, b0 = run["X"], run["y"], run["w"], run["b"]
+    lr, batch_size, seed = run["lr"], run["batch_size"], run["seeds"][0]
+    if not isinstance(calls, list) or len(calls) != len(run["seeds"]):
+        raise fail("the check received malformed data")
+    n, d = X.shape
+    got_w, got_b, losses = _epoch_result(calls[0], d)
+    where = f"with {n} samples, batch_size={batch_size}"
+    got_losses = _loss_values(losses, steps_per_epoch(n, batch_size), where)
+
+    def epoch(**error: Any) -> tuple[np.ndarray, float]:
+        w, b, _ = _epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
+                         rng=np.random.default_rng(seed), **error)
+        return w, b
+
+    want_w, want_b, want_losses = reference_sgd_epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
+                                                      rng=np.random.default_rng(seed))
+    got = np.append(got_w, got_b)
+    if close(got, np.append(want_w, want_b), **TOLERANCE) \
+            and close(got_losses, want_losses, **TOLERANCE):
+        return
+    own_order = ("your batches follow the rng but come in the order {} draws; the order must be "
+                 "the one data.batches(X, y, batch_size=batch_size, random_state=rng) draws, "
+                 "rng.permutation(N): loop over data.batches rather than shuffling the rows "
+                 "yourself")
+    hints = {  # message -> the (w, b) that mistake returns
+        "w and b came back unchanged: return the updated parameters": (w0, b0),
+        "w and b are right but the losses are not: record each batch's loss before its "
+        "update, on that batch": (want_w, want_b),
+        "these are the batches in the data's own order; shuffle them with "
+        "data.batches(..., random_state=rng)": epoch(shuffle=False),
+        **{own_order.format(shuffle): epoch(order=draw(np.random.default_rng(seed), n))
+           for shuffle, draw in _OWN_SHUFFLES.items()},
+        "the parameters moved up the gradient; step against it: w − lr·dw, b − lr·db":
+            epoch(direction=1.0),
+        "each step used the gradient of the full X, y; compute it on the batch: "
+        "mse_gradient(X_batch, y_batch, w, b)": epoch(full_gradient=True),
+        "b never changed: update it with b − lr·db too": (got_w, b0),
+    }
+    rng = _rng_mistake(calls, got_w, d)
+    otherwise = f"{where}: {rng}" if rng else (
+        f"{where}, lr={lr:g}: expected w={np.round(want_w, 4)}, b={want_b:.4f}, got "
+        f"w={np.round(got_w, 4)}, b={got_b:.4f}")
+    raise mistake(got, {hint: np.append(*pair) for hint, pair in hints.items()}, where=where,
+                  otherwise=otherwise, **TOLERANCE)
+
+
+def _judge_epoch(inputs: Data, data: Data) -> str:
+    runs = inputs["runs"]
+    for run, calls in zip(runs, results(data, len(runs)), strict=True):
+        _judge_run(run, calls)
+    return f"one epoch of mini-batch SGD matches on {len(runs)} runs"
+
+
+MSE_GRADIENT = Exercise("02-mse-gradient", _gradient_cases, probes.gradient_cases,
+                        _judge_gradient, implemented_by=("coursekit.scratch.MSE",))
+SGD_EPOCH = Exercise("02-sgd-epoch", _epoch_runs, probes.epoch_runs, _judge_epoch,
+                     implemented_by=("coursekit.scratch.Sequential.fit", "coursekit.scratch.SGD"))
+EXERCISES = registry(MSE_GRADIENT, SGD_EPOCH)
 
 
 def mse_gradient(
     gradient: Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, float]],
 ) -> None:
     """Check ``gradient(X, y, w, b)`` returns (∂L/∂w, ∂L/∂b) of the mean squared error."""
-    exercise = "02-mse-gradient"
-    cases = _cases(seed=201)
-    for X, y, w, b in cases:
-        n, d = X.shape
-        dw, db = _pair(exercise, call(exercise, gradient, X.copy(), y.copy(), w.copy(), b),
-                       f"for X of shape {X.shape}")
-        got_w = expect_array(exercise, np.asarray(dw) if isinstance(dw, list) else dw, (d,),
-                             f"dw for X of shape {X.shape}")
-        got_b = expect_scalar(exercise, db, f"db for X of shape {X.shape}")
-        want_w, want_b = reference_gradient(X, y, w, b)
-        if close(got_w, want_w) and close(got_b, want_b):
-            continue
-        where = (f"for X of shape {X.shape}, dw should be {np.round(want_w, 4)} and db "
-                 f"{want_b:.4f}, got {np.round(got_w, 4)} and {got_b:.4f}")
-        residual = X @ w + b - y
-        if close(got_w, -want_w) and close(got_b, -want_b):
-            raise fail(exercise, f"{where}: check the sign (the residual is ŷ − y, not y − ŷ)")
-        if close(got_w, want_w / 2) and close(got_b, want_b / 2):
-            raise fail(exercise, f"{where}: missing the factor 2 from differentiating the "
-                       "square")
-        if close(got_w, want_w * n) and close(got_b, want_b * n):
-            raise fail(exercise, f"{where}: that is the gradient of the sum; divide by the "
-                       f"number of samples N={n} (the loss is a mean)")
-        if close(got_w, np.full(d, 2.0 * residual.mean())):
-            raise fail(exercise, f"{where}: every entry of dw equals db, so the features are "
-                       "missing: ∂L/∂w = (2/N)·Xᵀ(ŷ − y)")
-        if want_b != 0.0 and got_b / want_b > 0.0:
-            factor = got_b / want_b
-            if not close(factor, 1.0) and close(got_w, want_w * factor) \
-                    and close(got_b, want_b * factor):
-                raise fail(exercise, f"{where}: dw and db are both {factor:.4g} times the right "
-                           f"values, as if divided by {n / factor:.4g} samples; this call has "
-                           f"N={n}: divide by the number of samples in this call, len(y)")
-        if close(got_w, want_w) and close(got_b, 2.0 * residual.sum()):
-            raise fail(exercise, f"{where}: dw is right; db is the sum of 2·r, divide by N={n}")
-        if close(got_w, want_w):
-            raise fail(exercise, f"{where}: dw is right, db is not: ∂L/∂b = (2/N)·Σ(ŷ − y)")
-        raise fail(exercise, where)
-    passed(exercise, f"dw and db match (2/N)·Xᵀ(ŷ − y) and (2/N)·Σ(ŷ − y) on {len(cases)} "
-           "cases")
+    MSE_GRADIENT.check(gradient)
 
 
 def sgd_epoch(epoch: Callable[..., tuple[np.ndarray, float, list[float]]]) -> None:
@@ -153,78 +320,4 @@ def sgd_epoch(epoch: Callable[..., tuple[np.ndarray, float, list[float]]]) -> No
     ``coursekit.data.batches(X, y, batch_size=batch_size, random_state=rng)`` in order, record
     each batch's loss before its update, and return ``(w, b, losses)``.
     """
-    exercise = "02-sgd-epoch"
-    runs = [(40, 10, 0.05), (37, 8, 0.1), (25, 25, 0.2), (12, 1, 0.02)]
-    rng = np.random.default_rng(202)
-    for n, batch_size, lr in runs:
-        X = rng.normal(size=(n, 2))
-        y = X @ np.array([2.0, -3.4]) + 4.2 + 0.01 * rng.normal(size=n)
-        w0, b0 = rng.normal(size=2), float(rng.normal())
-        seed = int(rng.integers(1_000_000))
-        raw = call(exercise, epoch, X.copy(), y.copy(), w0.copy(), b0, lr=lr,
-                   batch_size=batch_size, rng=np.random.default_rng(seed))
-        if not isinstance(raw, tuple | list) or len(raw) != 3:
-            raise fail(exercise, f"expected a triple (w, b, losses), got {describe(raw)}")
-        w_new, b_new, losses = raw
-        if isinstance(w_new, list):
-            w_new = np.asarray(w_new)
-        got_w = expect_array(exercise, w_new, (2,), "the returned w")
-        got_b = expect_scalar(exercise, b_new, "the returned b")
-        steps = steps_per_epoch(n, batch_size)
-        run = f"with {n} samples, batch_size={batch_size}"
-        if not isinstance(losses, list | tuple | np.ndarray) or len(losses) != steps:
-            count = len(losses) if hasattr(losses, "__len__") else describe(losses)
-            raise fail(exercise, f"{run} an epoch has {steps} steps (the last batch holds the "
-                       f"remainder), so losses should hold {steps} values, got {count}")
-        try:
-            loss_shape = np.asarray(losses, dtype=np.float64).shape
-        except (TypeError, ValueError):
-            loss_shape = None
-        if loss_shape != (steps,):
-            got_shape = "entries of different sizes" if loss_shape is None else loss_shape
-            raise fail(exercise, f"{run}: losses should be {steps} plain floats, shape "
-                       f"({steps},), got {got_shape}: append float(loss), one number per batch")
-        want_w, want_b, want_losses = reference_sgd_epoch(
-            X, y, w0, b0, lr=lr, batch_size=batch_size, rng=np.random.default_rng(seed))
-        if close(got_w, want_w) and close(got_b, want_b) and close(losses, want_losses):
-            continue
-        if close(got_w, w0) and close(got_b, b0):
-            raise fail(exercise, f"{run}: w and b came back unchanged: return the updated "
-                       "parameters")
-        if close(got_w, want_w) and close(got_b, want_b):
-            raise fail(exercise, f"{run}: w and b are right but the losses are not: record "
-                       "each batch's loss before its update, on that batch")
-        unshuffled = _epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
-                            rng=np.random.default_rng(seed), shuffle=False)
-        if close(got_w, unshuffled[0]) and close(got_b, unshuffled[1]):
-            raise fail(exercise, f"{run}: these are the batches in the data's own order; "
-                       "shuffle them with data.batches(..., random_state=rng)")
-        uphill = _epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
-                        rng=np.random.default_rng(seed), direction=1.0)
-        if close(got_w, uphill[0]) and close(got_b, uphill[1]):
-            raise fail(exercise, f"{run}: the parameters moved up the gradient; step against "
-                       "it: w − lr·dw, b − lr·db")
-        full = _epoch(X, y, w0, b0, lr=lr, batch_size=batch_size,
-                      rng=np.random.default_rng(seed), full_gradient=True)
-        if close(got_w, full[0]) and close(got_b, full[1]):
-            raise fail(exercise, f"{run}: each step used the gradient of the full X, y; compute "
-                       "it on the batch: mse_gradient(X_batch, y_batch, w, b)")
-        if close(got_b, b0):
-            raise fail(exercise, f"{run}: b never changed: update it with b − lr·db too")
-        if batch_size < n:
-            # Same rng seed twice, then another seed: a function that uses the rng it is given
-            # repeats itself exactly in the first case and not in the second.
-            again = call(exercise, epoch, X.copy(), y.copy(), w0.copy(), b0, lr=lr,
-                         batch_size=batch_size, rng=np.random.default_rng(seed))
-            other = call(exercise, epoch, X.copy(), y.copy(), w0.copy(), b0, lr=lr,
-                         batch_size=batch_size, rng=np.random.default_rng(seed + 1))
-            same_seed_differs = not close(np.asarray(again[0], dtype=np.float64), got_w)
-            other_seed_equal = close(np.asarray(other[0], dtype=np.float64), got_w)
-            if same_seed_differs or other_seed_equal:
-                raise fail(exercise, f"{run}: your batches do not come from the rng argument "
-                           "(the same rng gave " + ("different batches" if same_seed_differs
-                                                    else "the same batches as another rng")
-                           + "): pass random_state=rng to data.batches")
-        raise fail(exercise, f"{run}, lr={lr:g}: expected w={np.round(want_w, 4)}, "
-                   f"b={want_b:.4f}, got w={np.round(got_w, 4)}, b={got_b:.4f}")
-    passed(exercise, f"one epoch of mini-batch SGD matches on {len(runs)} runs")
+    SGD_EPOCH.check(epoch)

@@ -4,7 +4,12 @@ The update rules are the ones ``coursekit.scratch`` (and ``torch.optim``) use:
 
 - momentum: ``v ← βv + g`` (v starts at 0), ``p ← p − lr·v``;
 - Adam: ``m ← β₁m + (1 − β₁)g``, ``v ← β₂v + (1 − β₂)g²``, and at step t = 1, 2, ...
-  ``p ← p − lr·m̂ / (√v̂ + ε)`` with ``m̂ = m / (1 − β₁ᵗ)``, ``v̂ = v / (1 − β₂ᵗ)``.
+  ``p ← p − lr·m̂ / (√v̂ + ε)`` with ``m̂ = m / (1 − β₁ᵗ)``, ``v̂ = v / (1 − β₂ᵗ)``. Kingma and
+  Ba's "efficient" form ``p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m / (√v + ε)`` differs only in where
+  ε sits and is accepted too.
+
+Each step is judged from the state the student's own previous step returned (the probe feeds
+it forward), so a valid variant whose rounding drifts a little is never blamed for the drift.
 """
 
 from __future__ import annotations
@@ -14,7 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import call, close, describe, expect_array, fail, passed
+from coursekit.checks._core import (
+    Data,
+    Exercise,
+    close,
+    expect_array,
+    expect_tuple,
+    fail,
+    mistake,
+    registry,
+    results,
+)
+from coursekit.probes import lesson04 as probes
+
+#: How close a student's numbers must be to the reference's.
+TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
 
 
 def reference_momentum_update(
@@ -45,172 +64,205 @@ def reference_adam_update(
     return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
-def _unpack(exercise: str, value: Any, n: int, names: str) -> tuple[Any, ...]:
-    if not isinstance(value, tuple | list) or len(value) != n:
-        raise fail(exercise, f"expected a tuple ({names}), got {describe(value)}")
-    return tuple(value)
-
-
 def _gradients(rng: np.random.Generator, shape: tuple[int, ...], n_steps: int) -> list[np.ndarray]:
     # Gradients of a few magnitudes, so a misplaced eps or a missing correction shows.
     return [rng.normal(size=shape) * scale for scale in np.geomspace(1e-3, 1.0, n_steps)]
 
 
-def _returns_corrected_m(
-    exercise: str, update: Callable[..., Any], param: np.ndarray, grad: np.ndarray, *,
-    lr: float, beta1: float, beta2: float, eps: float,
-) -> bool:
-    """Whether ``update`` returns m̂ for m, probed at t=2 from a nonzero m.
+def _steps(run: Data, n_steps: int) -> list[Data]:
+    steps = run.get("steps") if isinstance(run, dict) else run
+    if not isinstance(steps, list) or not 0 < len(steps) <= n_steps:
+        raise fail("the check received malformed data")
+    return steps
 
-    At t=1 from m=0 the bias-corrected m̂ equals g, which is also what the β₁m + g mistake
-    returns; one extra call from a state where the two differ tells them apart.
-    """
-    m0, v0 = np.abs(grad) + 0.5, grad**2 + 0.25
-    raw = call(exercise, update, param.copy(), grad.copy(), m0.copy(), v0.copy(), 2, lr=lr,
-               beta1=beta1, beta2=beta2, eps=eps)
-    if not isinstance(raw, tuple | list) or len(raw) != 3:
+
+def _concat(*arrays: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
+
+
+# ---- 04-momentum-update ----
+
+#: (shape, lr, momentum) of the runs; the last has momentum 0, plain SGD.
+_MOMENTUM_RUNS = [((3, 4), 0.1, 0.9), ((5,), 0.05, 0.5), ((2, 3), 1.0, 0.0)]
+
+
+def _momentum_runs(rng: np.random.Generator) -> dict[str, Any]:
+    return {"runs": [{"param": rng.normal(size=shape), "grads": _gradients(rng, shape, 4),
+                      "lr": lr, "momentum": beta}
+                     for shape, lr, beta in _MOMENTUM_RUNS]}
+
+
+def _judge_momentum_step(step: int, got: Data, param: np.ndarray, velocity: np.ndarray,
+                         grad: np.ndarray, lr: float, beta: float) -> tuple[np.ndarray, ...]:
+    """The student's (param, velocity) after this step, when they are right."""
+    shape = param.shape
+    new_p, new_v = expect_tuple(got, 2, "a tuple (param, velocity)")
+    got_p = expect_array(new_p, shape, f"step {step}: param")
+    got_v = expect_array(new_v, shape, f"step {step}: velocity")
+    want_p, want_v = reference_momentum_update(param, grad, velocity, lr=lr, momentum=beta)
+    if close(_concat(got_p, got_v), _concat(want_p, want_v), **TOLERANCE):
+        return got_p, got_v
+    where = f"lr={lr:g}, momentum={beta:g}, step {step}"
+    raise mistake(_concat(got_p, got_v), {  # message -> the (param, velocity) of that mistake
+        "your first array is the velocity and your second the param: the return order is "
+        "(param, velocity)":
+            None if close(want_p, want_v, **TOLERANCE) else _concat(want_v, want_p),
+        "velocity is right but the step used the old velocity: update v ← βv + g first, then "
+        "step with the new one, p ← p − lr·v":
+            None if close(want_v, velocity, **TOLERANCE) else
+            _concat(param - lr * velocity, want_v),
+        "param is right but your velocity is −lr × ours (the v ← βv − lr·g convention); this "
+        "course stores v ← βv + g and steps p ← p − lr·v, as PyTorch does":
+            _concat(want_p, -lr * want_v),
+        "velocity is an average βv + (1 − β)g; momentum SGD adds the full gradient: v ← βv + g":
+            _concat(got_p, beta * velocity + (1 - beta) * grad),
+        "β multiplies the old velocity, not the gradient: v ← βv + g":
+            _concat(got_p, velocity + beta * grad),
+        "the parameter moved up the gradient: p ← p − lr·v": _concat(param + lr * want_v, want_v),
+        "velocity is right but the step used the raw gradient: step along the velocity, "
+        "p ← p − lr·v": _concat(param - lr * grad, want_v),
+        "the velocity forgot its past (v = g): start from the velocity passed in, v ← βv + g":
+            _concat(got_p, grad) if step > 1 else None,
+    }, where=where, otherwise=f"{where}: param or velocity differs from v ← βv + g, "
+       "p ← p − lr·v", **TOLERANCE)
+
+
+def _judge_momentum(inputs: Data, data: Data) -> str:
+    runs = inputs["runs"]
+    for run, got in zip(runs, results(data, len(runs)), strict=True):
+        param, grads = run["param"], run["grads"]
+        velocity = np.zeros_like(param)
+        steps = _steps(got, len(grads))
+        for step, (grad, result) in enumerate(zip(grads, steps, strict=False), start=1):
+            param, velocity = _judge_momentum_step(step, result, param, velocity, grad,
+                                                   run["lr"], run["momentum"])
+        if len(steps) != len(grads):
+            raise fail("the check received malformed data")
+    return f"{len(runs[0]['grads'])} successive steps match on {len(runs)} runs"
+
+
+# ---- 04-adam-update ----
+
+#: (shape, lr, beta1, beta2) of the runs; the second has other betas than the defaults.
+_ADAM_RUNS = [((3, 4), 0.01, 0.9, 0.999), ((6,), 0.1, 0.8, 0.99), ((2, 2), 0.001, 0.9, 0.999)]
+
+
+def _adam_runs(rng: np.random.Generator) -> dict[str, Any]:
+    """Five steps per run, and a restart at t = 2 from m = |g₁| + 0.5, v = g₁² + 0.25: at t = 1
+    from m = 0 the bias-corrected m̂ equals g, which is also what the β₁m + g mistake returns;
+    the restart, from a state where the two differ, tells them apart."""
+    runs = []
+    for shape, lr, beta1, beta2 in _ADAM_RUNS:
+        param, grads = rng.normal(size=shape), _gradients(rng, shape, 5)
+        runs.append({"param": param, "grads": grads, "lr": lr, "beta1": beta1, "beta2": beta2,
+                     "eps": 1e-8, "restart": {"m": np.abs(grads[0]) + 0.5,
+                                              "v": grads[0] ** 2 + 0.25, "t": 2}})
+    return {"runs": runs}
+
+
+def _returns_corrected_m(run: Data, restart: Data) -> bool:
+    """Whether the restart call returned m̂ = m / (1 − β₁²) where m belongs."""
+    try:
+        m = expect_array(expect_tuple(restart, 3, "a tuple (param, m, v)")[1],
+                         run["param"].shape, "m")
+    except Exception:  # a Failure or malformed data: no evidence
         return False
-    want_m = beta1 * m0 + (1.0 - beta1) * grad
-    return close(np.asarray(raw[1], dtype=np.float64), want_m / (1.0 - beta1**2))
+    grad, beta1, start = run["grads"][0], run["beta1"], run["restart"]
+    want_m = beta1 * start["m"] + (1.0 - beta1) * grad
+    return close(m, want_m / (1.0 - beta1 ** start["t"]), **TOLERANCE)
+
+
+def _judge_adam_step(run: Data, t: int, got: Data, state: tuple[np.ndarray, ...],
+                     restart: Data) -> tuple[np.ndarray, ...]:
+    """The student's (param, m, v) after step t, when they are right."""
+    param, prev_m, prev_v = state
+    grad, lr, beta1, beta2, eps = (run[k] for k in ("grads", "lr", "beta1", "beta2", "eps"))
+    grad = grad[t - 1]
+    new = expect_tuple(got, 3, "a tuple (param, m, v)")
+    got_p, got_m, got_v = (expect_array(item, param.shape, f"step {t}: {name}")
+                           for item, name in zip(new, ("param", "m", "v"), strict=True))
+    want_p, want_m, want_v = reference_adam_update(param, grad, prev_m, prev_v, t, lr=lr,
+                                                   beta1=beta1, beta2=beta2, eps=eps)
+    m_hat, v_hat = want_m / (1 - beta1**t), want_v / (1 - beta2**t)
+    efficient_p = param - lr * np.sqrt(1 - beta2**t) / (1 - beta1**t) * want_m / (
+        np.sqrt(want_v) + eps)
+    where = f"lr={lr:g}, betas=({beta1:g}, {beta2:g}), step t={t}"
+    corrected = ("you returned the bias-corrected m̂ (and v̂); return the raw m and v, use m̂ "
+                 "and v̂ only for the step")
+    hard_coded = ("{} was averaged with {}, but this call passed {}={:g}: use the beta1/beta2 "
+                  "arguments, not hard-coded 0.9 and 0.999")
+    if not close(got_m, want_m, **TOLERANCE):
+        raise mistake(got_m, {
+            corrected: m_hat if close(got_v, v_hat, **TOLERANCE)
+            or _returns_corrected_m(run, restart) else None,
+            hard_coded.format("m", 0.9, "beta1", beta1):
+                0.9 * prev_m + 0.1 * grad if beta1 != 0.9 else None,
+            "m must be a moving average: m ← β₁m + (1 − β₁)g": beta1 * prev_m + grad,
+            "m uses β₂; the first moment uses β₁ (and v uses β₂)":
+                beta2 * prev_m + (1 - beta2) * grad,
+        }, where=where, otherwise=f"{where}: m differs from β₁m + (1 − β₁)g", **TOLERANCE)
+    if not close(got_v, want_v, **TOLERANCE):
+        raise mistake(got_v, {
+            corrected: v_hat,
+            hard_coded.format("v", 0.999, "beta2", beta2):
+                0.999 * prev_v + 0.001 * grad**2 if beta2 != 0.999 else None,
+            "v averages the squared gradient: v ← β₂v + (1 − β₂)g²":
+                beta2 * prev_v + (1 - beta2) * grad,
+            "v uses β₁; the second moment uses β₂": beta1 * prev_v + (1 - beta1) * grad**2,
+        }, where=where, otherwise=f"{where}: v differs from β₂v + (1 − β₂)g²", **TOLERANCE)
+    if close(got_p, want_p, **TOLERANCE) or close(got_p, efficient_p, **TOLERANCE):
+        return got_p, got_m, got_v
+    if not np.all(np.isfinite(got_p)):
+        raise fail(f"{where}: m and v are right but param became nan or inf. Is t counted from "
+                   "1? At t = 0 the correction 1 − βᵗ is 0 and you divide by it")
+    shifted = (want_m / (1 - beta1 ** (t + 1))) / (np.sqrt(want_v / (1 - beta2 ** (t + 1))) + eps)
+    fixed = (want_m / (1 - 0.9**t)) / (np.sqrt(want_v / (1 - 0.999**t)) + eps)
+    raise mistake(got_p, {
+        "m and v are right, but the step skips the bias correction: divide m by 1 − β₁ᵗ and v "
+        "by 1 − β₂ᵗ (both start at 0, so the first steps would be far too small)":
+            param - lr * want_m / (np.sqrt(want_v) + eps),
+        "m and v are right, but the bias correction used β^(t+1): t counts from 1 (the first "
+        "call gets t=1), so divide by 1 − β₁ᵗ and 1 − β₂ᵗ as they are": param - lr * shifted,
+        f"the bias correction used 0.9 and 0.999, but this call passed betas ({beta1:g}, "
+        f"{beta2:g}): use the beta1/beta2 arguments":
+            param - lr * fixed if (beta1, beta2) != (0.9, 0.999) else None,
+        "ε goes outside the square root: m̂ / (√v̂ + ε)": param - lr * m_hat / np.sqrt(v_hat + eps),
+        "the parameter moved up the gradient: subtract the step":
+            param + lr * m_hat / (np.sqrt(v_hat) + eps),
+        "divide by the square root of v̂, not by v̂": param - lr * m_hat / (v_hat + eps),
+    }, where=where, otherwise=f"{where}: m and v are right but param differs from "
+       "p − lr·m̂ / (√v̂ + ε)", **TOLERANCE)
+
+
+def _judge_adam(inputs: Data, data: Data) -> str:
+    runs = inputs["runs"]
+    for run, got in zip(runs, results(data, len(runs)), strict=True):
+        grads = run["grads"]
+        if not isinstance(got, dict) or not isinstance(got.get("restart"), dict) \
+                or "kind" not in got["restart"]:
+            raise fail("the check received malformed data")
+        steps = _steps(got, len(grads))
+        state = (run["param"], np.zeros_like(run["param"]), np.zeros_like(run["param"]))
+        for t, result in enumerate(steps, start=1):
+            state = _judge_adam_step(run, t, result, state, got["restart"])
+        if len(steps) != len(grads):
+            raise fail("the check received malformed data")
+    return (f"{len(runs[0]['grads'])} successive steps (m, v and bias correction) match on "
+            f"{len(runs)} runs")
+
+
+MOMENTUM_UPDATE = Exercise("04-momentum-update", _momentum_runs, probes.momentum_runs,
+                           _judge_momentum, implemented_by=("coursekit.scratch.SGD",))
+ADAM_UPDATE = Exercise("04-adam-update", _adam_runs, probes.adam_runs, _judge_adam,
+                       implemented_by=("coursekit.scratch.Adam",))
+EXERCISES = registry(MOMENTUM_UPDATE, ADAM_UPDATE)
 
 
 def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:
     """Check ``update(param, grad, velocity, lr=, momentum=)`` over several successive steps."""
-    exercise = "04-momentum-update"
-    rng = np.random.default_rng(401)
-    runs = [((3, 4), 0.1, 0.9), ((5,), 0.05, 0.5), ((2, 3), 1.0, 0.0)]
-    for shape, lr, beta in runs:
-        param = rng.normal(size=shape)
-        velocity = np.zeros(shape)
-        want_p, want_v = param.copy(), velocity.copy()
-        for step, grad in enumerate(_gradients(rng, shape, 4), start=1):
-            raw = call(exercise, update, param.copy(), grad.copy(), velocity.copy(), lr=lr,
-                       momentum=beta)
-            new_p, new_v = _unpack(exercise, raw, 2, "param, velocity")
-            got_p = expect_array(exercise, new_p, shape, f"step {step}: param")
-            got_v = expect_array(exercise, new_v, shape, f"step {step}: velocity")
-            prev_v = want_v
-            want_p, want_v = reference_momentum_update(want_p, grad, want_v, lr=lr,
-                                                       momentum=beta)
-            where = f"lr={lr:g}, momentum={beta:g}, step {step}"
-            if close(got_p, want_p) and close(got_v, want_v):
-                param, velocity = got_p, got_v
-                continue
-            if close(got_p, want_v) and close(got_v, want_p) and not close(want_p, want_v):
-                raise fail(exercise, f"{where}: your first array is the velocity and your second "
-                           "the param: the return order is (param, velocity)")
-            if close(got_v, want_v) and close(got_p, param - lr * prev_v) \
-                    and not close(want_v, prev_v):
-                raise fail(exercise, f"{where}: velocity is right but the step used the old "
-                           "velocity: update v ← βv + g first, then step with the new one, "
-                           "p ← p − lr·v")
-            if close(got_p, want_p) and close(got_v, -lr * want_v):
-                raise fail(exercise, f"{where}: param is right but your velocity is −lr × ours "
-                           "(the v ← βv − lr·g convention); this course stores v ← βv + g and "
-                           "steps p ← p − lr·v, as PyTorch does")
-            if close(got_v, beta * prev_v + (1 - beta) * grad):
-                raise fail(exercise, f"{where}: velocity is an average βv + (1 − β)g; momentum "
-                           "SGD adds the full gradient: v ← βv + g")
-            if close(got_v, prev_v + beta * grad) or close(got_v, beta * grad + prev_v):
-                raise fail(exercise, f"{where}: β multiplies the old velocity, not the gradient: "
-                           "v ← βv + g")
-            if close(got_v, want_v) and close(got_p, param + lr * want_v):
-                raise fail(exercise, f"{where}: the parameter moved up the gradient: "
-                           "p ← p − lr·v")
-            if close(got_v, want_v) and close(got_p, param - lr * grad):
-                raise fail(exercise, f"{where}: velocity is right but the step used the raw "
-                           "gradient: step along the velocity, p ← p − lr·v")
-            if step > 1 and close(got_v, grad):
-                raise fail(exercise, f"{where}: the velocity forgot its past (v = g): "
-                           "start from the velocity passed in, v ← βv + g")
-            raise fail(exercise, f"{where}: param or velocity differs from v ← βv + g, "
-                       "p ← p − lr·v")
-    passed(exercise, f"4 successive steps match on {len(runs)} runs")
+    MOMENTUM_UPDATE.check(update)
 
 
 def adam_update(update: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     """Check ``update(param, grad, m, v, t, lr=, beta1=, beta2=, eps=)`` over successive steps."""
-    exercise = "04-adam-update"
-    rng = np.random.default_rng(402)
-    runs = [((3, 4), 0.01, 0.9, 0.999), ((6,), 0.1, 0.8, 0.99), ((2, 2), 0.001, 0.9, 0.999)]
-    eps = 1e-8
-    for shape, lr, beta1, beta2 in runs:
-        param = rng.normal(size=shape)
-        m, v = np.zeros(shape), np.zeros(shape)
-        want = (param.copy(), m.copy(), v.copy())
-        for t, grad in enumerate(_gradients(rng, shape, 5), start=1):
-            raw = call(exercise, update, param.copy(), grad.copy(), m.copy(), v.copy(), t,
-                       lr=lr, beta1=beta1, beta2=beta2, eps=eps)
-            new = _unpack(exercise, raw, 3, "param, m, v")
-            got_p = expect_array(exercise, new[0], shape, f"step {t}: param")
-            got_m = expect_array(exercise, new[1], shape, f"step {t}: m")
-            got_v = expect_array(exercise, new[2], shape, f"step {t}: v")
-            prev_m, prev_v = want[1], want[2]
-            want = reference_adam_update(want[0], grad, prev_m, prev_v, t, lr=lr, beta1=beta1,
-                                         beta2=beta2, eps=eps)
-            where = f"lr={lr:g}, betas=({beta1:g}, {beta2:g}), step t={t}"
-            if close(got_p, want[0]) and close(got_m, want[1]) and close(got_v, want[2]):
-                param, m, v = got_p, got_m, got_v
-                continue
-            m_hat, v_hat = want[1] / (1 - beta1**t), want[2] / (1 - beta2**t)
-            corrected = fail(exercise, f"{where}: you returned the bias-corrected m̂ (and v̂); "
-                             "return the raw m and v, use m̂ and v̂ only for the step")
-            if not close(got_m, want[1]):
-                if close(got_m, m_hat) and (close(got_v, v_hat) or _returns_corrected_m(
-                        exercise, update, param, grad, lr=lr, beta1=beta1, beta2=beta2,
-                        eps=eps)):
-                    raise corrected
-                if beta1 != 0.9 and close(got_m, 0.9 * prev_m + 0.1 * grad):
-                    raise fail(exercise, f"{where}: m was averaged with 0.9, but this call "
-                               f"passed beta1={beta1:g}: use the beta1/beta2 arguments, not "
-                               "hard-coded 0.9 and 0.999")
-                if close(got_m, beta1 * prev_m + grad):
-                    raise fail(exercise, f"{where}: m must be a moving average: "
-                               "m ← β₁m + (1 − β₁)g")
-                if close(got_m, beta2 * prev_m + (1 - beta2) * grad):
-                    raise fail(exercise, f"{where}: m uses β₂; the first moment uses β₁ "
-                               "(and v uses β₂)")
-                raise fail(exercise, f"{where}: m differs from β₁m + (1 − β₁)g")
-            if not close(got_v, want[2]):
-                if close(got_v, v_hat):
-                    raise corrected
-                if beta2 != 0.999 and close(got_v, 0.999 * prev_v + 0.001 * grad**2):
-                    raise fail(exercise, f"{where}: v was averaged with 0.999, but this call "
-                               f"passed beta2={beta2:g}: use the beta1/beta2 arguments, not "
-                               "hard-coded 0.9 and 0.999")
-                if close(got_v, beta2 * prev_v + (1 - beta2) * grad):
-                    raise fail(exercise, f"{where}: v averages the squared gradient: "
-                               "v ← β₂v + (1 − β₂)g²")
-                if close(got_v, beta1 * prev_v + (1 - beta1) * grad**2):
-                    raise fail(exercise, f"{where}: v uses β₁; the second moment uses β₂")
-                raise fail(exercise, f"{where}: v differs from β₂v + (1 − β₂)g²")
-            if not np.all(np.isfinite(got_p)):
-                raise fail(exercise, f"{where}: m and v are right but param became nan or inf. "
-                           "Is t counted from 1? At t = 0 the correction 1 − βᵗ is 0 and you "
-                           "divide by it")
-            if close(got_p, param - lr * want[1] / (np.sqrt(want[2]) + eps)):
-                raise fail(exercise, f"{where}: m and v are right, but the step skips the bias "
-                           "correction: divide m by 1 − β₁ᵗ and v by 1 − β₂ᵗ (both start at 0, "
-                           "so the first steps would be far too small)")
-            shifted = (want[1] / (1 - beta1 ** (t + 1))) / (
-                np.sqrt(want[2] / (1 - beta2 ** (t + 1))) + eps)
-            if close(got_p, param - lr * shifted):
-                raise fail(exercise, f"{where}: m and v are right, but the bias correction used "
-                           "β^(t+1): t counts from 1 (the first call gets t=1), so divide by "
-                           "1 − β₁ᵗ and 1 − β₂ᵗ as they are")
-            fixed = (want[1] / (1 - 0.9**t)) / (np.sqrt(want[2] / (1 - 0.999**t)) + eps)
-            if (beta1, beta2) != (0.9, 0.999) and close(got_p, param - lr * fixed):
-                raise fail(exercise, f"{where}: the bias correction used 0.9 and 0.999, but "
-                           f"this call passed betas ({beta1:g}, {beta2:g}): use the beta1/beta2 "
-                           "arguments")
-            if close(got_p, param - lr * m_hat / np.sqrt(v_hat + eps)):
-                raise fail(exercise, f"{where}: ε goes outside the square root: "
-                           "m̂ / (√v̂ + ε)")
-            if close(got_p, param + lr * m_hat / (np.sqrt(v_hat) + eps)):
-                raise fail(exercise, f"{where}: the parameter moved up the gradient: subtract "
-                           "the step")
-            if close(got_p, param - lr * m_hat / (v_hat + eps)):
-                raise fail(exercise, f"{where}: divide by the square root of v̂, not by v̂")
-            raise fail(exercise, f"{where}: m and v are right but param differs from "
-                       "p − lr·m̂ / (√v̂ + ε)")
-    passed(exercise, f"5 successive steps (m, v and bias correction) match on {len(runs)} runs")
+    ADAM_UPDATE.check(update)

@@ -14,7 +14,7 @@ import torch
 
 from coursekit import torch_ref
 from coursekit.autograd import Value
-from coursekit.checks._core import call, close, describe, expect_array, fail, passed
+from coursekit.checks._legacy import call, close, describe, expect_array, fail, passed
 
 #: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
 #: weight copy reuses it.

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from coursekit import torch_ref
-from coursekit.checks._core import call, describe, fail, passed
+from coursekit.checks._legacy import call, describe, fail, passed
 
 
 def reference_make_loader(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coursekit.checks._core import call, describe, expect_array, fail, passed
+from coursekit.checks._legacy import call, describe, expect_array, fail, passed
 
 
 def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

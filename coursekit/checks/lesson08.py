@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.checks._core import call, expect_array, fail, passed
+from coursekit.checks._legacy import call, expect_array, fail, passed
 from coursekit.checks.lesson05 import IN_PLACE_ERROR, IN_PLACE_HINT
 
 

@@ -1,262 +1,58 @@
-"""Grading: run each submitted notebook with the instructor's own checks, and score it.
+"""Grading: plan → run (sandboxed, probes only) → judge (here) → report.
 
 For every submission the grader
 
-1. reads the file's bytes once (it never writes to a submission or its folder);
-2. works out which lesson it is (see :func:`match_lesson`);
-3. builds the notebook to run: the submission's code cells in the submission's order, except
-   that each check cell (found by its stable cell id ``ID-check`` or its ``coursekit``
-   metadata, never by position) is replaced by the instructor's check and hidden tests,
-   loaded fresh (:mod:`.kernel_check`); markdown, outputs and hidden cells of the submission
-   are ignored;
-4. runs it in a fresh kernel, in a temporary folder holding a copy of the lessons' data
-   files, with a time limit per cell. A cell of the student's that raises does not stop the
-   run (unfinished exercises raise ``NotImplementedError``); a cell that runs past the limit
-   is interrupted, and if the kernel then stays stuck, or dies, everything not yet checked
-   scores 0 with a message saying why.
+1. reads the file's bytes once (it never writes to a submission or its folder) and works out
+   which lesson it is (:func:`coursekit.instructor.plan.match_lesson`);
+2. draws fresh inputs for every exercise, then writes a run spec into a new scratch folder:
+   the submission's code cells in its own order, with each check cell (found by its stable
+   id ``ID-check`` or its ``coursekit`` metadata, never by position) replaced by a *probe*
+   step; the submission's own check and hidden cells never run;
+3. runs it in a sandbox (:mod:`.sandbox`), where the probes write plain data;
+4. judges that data here, in the grader's process, against the trusted check module read
+   before any submission ran: nothing the submission prints or returns as a status counts.
 
-An exercise earns its syllabus points when its check cell finishes without an error and
-prints the run's secret line; otherwise 0, with the check's message. A check cell the
-student deleted scores 0.
+An exercise earns its points when its judge passes; otherwise 0 with the judge's message.
 """
 
 from __future__ import annotations
 
 import ast
-import csv
-import re
+import json
+import os
 import secrets
 import shutil
+import stat
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+import numpy as np
 from nbformat import NotebookNode
 
-import coursekit.checks
-from coursekit.instructor.cells import (
-    LessonFormatError,
-    cell_source,
-    instructor_exercises,
-    role_by_id,
-    role_by_metadata,
+from coursekit.instructor import sandbox
+from coursekit.instructor.cells import LessonFormatError, cell_source, role_by_id, role_by_metadata
+from coursekit.instructor.plan import (
+    ExercisePlan,
+    LessonPlan,
+    build_view,
+    copy_assets,
+    lesson_plan,
+    match_lesson,
+    python_source,
 )
-from coursekit.instructor.kernel_check import (
-    WATCHED,
-    ModuleSource,
-    check_cell_source,
-    guard_cell_source,
-)
+from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
 from coursekit.instructor.syllabus import Lesson, Syllabus
+from coursekit.probes.data import PlainDataError, decode, encode
 
-KERNEL_NAME = "python3"
-CSV_FIELDS = ("submission", "lesson", "exercise", "points", "max_points", "passed", "message")
-_MESSAGE_LIMIT = 400
-#: The name of the error reply nbclient makes up when a cell hits its time limit.
-_TIMEOUT = "CoursekitCellTimeout"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+__all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "grade_batch",
+           "match_lesson", "summary", "write_csv"]
 
-
-@dataclass(frozen=True)
-class InstructorCheck:
-    """What the grader runs for one exercise, taken from the instructor's notebook."""
-
-    exercise: str
-    points: int
-    check: str
-    hidden: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LessonPlan:
-    """Everything needed to grade submissions of one lesson."""
-
-    lesson: Lesson
-    bindings: str
-    checks: tuple[InstructorCheck, ...]
-    imports: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of ``grades.csv``: one exercise of one submission."""
-
-    submission: str
-    lesson: str
-    exercise: str
-    points: int
-    max_points: int
-    passed: bool
-    message: str
-
-
-@dataclass
-class SubmissionResult:
-    """The grading of one submission."""
-
-    submission: str
-    lesson: str
-    matched_by: str
-    rows: list[Row] = field(default_factory=list)
-
-    @property
-    def points(self) -> int:
-        """Points earned."""
-        return sum(row.points for row in self.rows)
-
-    @property
-    def max_points(self) -> int:
-        """Points available."""
-        return sum(row.max_points for row in self.rows)
-
-
-def _python(source: str) -> str:
-    """Plain Python for IPython source (``%matplotlib inline`` becomes a function call)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
-def check_package_sources(package: str, folder: Path) -> dict[str, ModuleSource]:
-    """Module name -> (file, is package, source) for every ``.py`` file of a check package."""
-    sources: dict[str, ModuleSource] = {}
-    folder = Path(folder).resolve()
-    for path in sorted(folder.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        parts = list(path.relative_to(folder).with_suffix("").parts)
-        is_package = parts[-1] == "__init__"
-        if is_package:
-            parts = parts[:-1]
-        name = ".".join([package, *parts])
-        sources[name] = (str(path), is_package, path.read_text(encoding="utf-8"))
-    if package not in sources:
-        raise ValueError(f"{folder} has no __init__.py: not the check package {package}")
-    return sources
-
-
-def check_imports(nb: NotebookNode, package: str) -> str:
-    """The top-level imports of ``package`` in the code cells of ``nb``, one per line."""
-    return "\n".join(top_level_imports(nb, (package,)))
-
-
-def top_level_imports(nb: NotebookNode, packages: Sequence[str]) -> list[str]:
-    """The top-level import statements of ``nb``'s code cells that import from ``packages``
-    (a package name or a dotted prefix), without repeats."""
-    lines: list[str] = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(_python(cell_source(cell)))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            else:
-                continue
-            if any(name == package or name.startswith(package + ".")
-                   for name in names for package in packages):
-                line = ast.unparse(node)
-                if line not in lines:
-                    lines.append(line)
-    return lines
-
-
-def lesson_plan(lesson: Lesson, notebook: Path, *, package: str = "coursekit.checks") -> LessonPlan:
-    """Read the instructor's ``notebook`` of ``lesson`` into a :class:`LessonPlan`.
-
-    Raises
-    ------
-    LessonFormatError
-        When the notebook's exercises or points disagree with the syllabus.
-    """
-    nb = nbformat.read(notebook, as_version=4)
-    found = instructor_exercises(nb, str(notebook))
-    in_notebook = [(exercise, entry.points[0]) for exercise, entry in found.items()]
-    in_syllabus = [(exercise.id, exercise.points) for exercise in lesson.exercises]
-    if in_notebook != in_syllabus:
-        raise LessonFormatError(
-            f"{notebook}: exercises (id, points) {in_notebook} disagree with the syllabus's "
-            f"{in_syllabus}; fix one of them (python -m coursekit syllabus lists every problem)"
-        )
-    checks = tuple(
-        InstructorCheck(
-            exercise=item.id,
-            points=item.points,
-            check=_python(cell_source(nb.cells[found[item.id].check[0]])),
-            hidden=tuple(_python(cell_source(nb.cells[i])) for i in found[item.id].hidden),
-        )
-        for item in lesson.exercises
-    )
-    return LessonPlan(lesson, check_imports(nb, package), checks,
-                      tuple(top_level_imports(nb, WATCHED)))
-
-
-def match_lesson(
-    name: str, nb: NotebookNode | None, syllabus: Syllabus
-) -> tuple[Lesson | None, str]:
-    """Which lesson a submission is, and how that was decided.
-
-    First by content: the exercise ids in the cells' ``coursekit`` metadata and in their
-    stable ids (``01-mse-cost-check``), the lesson with most of them wins. Then by file name:
-    a lesson's file stem anywhere in it (``01_gradient_descent (1).ipynb``,
-    ``alice-01_gradient_descent.ipynb``), else a two-digit number followed by ``_``.
-    """
-    if nb is not None:
-        known = {item.id for lesson in syllabus.lessons for item in lesson.exercises}
-        votes: Counter[str] = Counter()
-        for cell in nb.get("cells", []):
-            claimed = {found[0] for found in (role_by_metadata(cell), role_by_id(cell, known))
-                       if found is not None}
-            for exercise in claimed:
-                lesson = syllabus.lesson_of_exercise(exercise)
-                if lesson is not None:
-                    votes[lesson.notebook] += 1
-        if votes:
-            best = max(votes.values())
-            tied = [lesson for lesson in syllabus.lessons if votes[lesson.notebook] == best]
-            by_name = _match_name(name, syllabus)
-            chosen = by_name if by_name in tied else tied[0]
-            return chosen, "its exercise cells"
-    by_name = _match_name(name, syllabus)
-    return by_name, "its file name" if by_name else "nothing"
-
-
-def _match_name(name: str, syllabus: Syllabus) -> Lesson | None:
-    base = PurePosixPath(name).name
-    for lesson in syllabus.lessons:
-        if lesson.notebook.removesuffix(".ipynb") in base:
-            return lesson
-    number = re.search(r"(?<!\d)(\d{2})_", base)
-    if number:
-        for lesson in syllabus.lessons:
-            if lesson.number == number.group(1):
-                return lesson
-    return None
-
-
-@dataclass
-class _Step:
-    """A code cell to run: the student's (origin = its index) or an injected check."""
-
-    source: str
-    origin: int | None
-    exercise: str | None = None
-
-
-@dataclass
-class _Outcome:
-    passed: bool
-    message: str
+#: Largest probe result the grader reads (each of the JSON and the array archive).
+PROBE_FILE_LIMIT = 64 * 1024**2
 
 
 @dataclass
@@ -272,21 +68,26 @@ class Grader:
         each submission when it runs.
     timeout : int
         Seconds each cell may run.
-    package, package_dir :
-        The check package whose modules are re-imported fresh for every check.
-    probe_timeout : int
-        Seconds (at most ``timeout``) a kernel gets to answer a trivial cell after a timed-out
-        cell is interrupted; if it does not, the rest of the submission is not run.
+    package : str
+        The trusted check package (``coursekit.checks``), imported here and stubbed in the
+        sandbox.
+    package_dir : Path or None
+        Its folder, when it is not inside coursekit (a check package kept with the lessons).
+    sandboxed : bool
+        Run each submission in bubblewrap (False only for trusted submissions).
+    limits : sandbox.Limits or None
+        Memory, processes, output and per-notebook time (the cell limit is ``timeout``).
     """
 
     syllabus: Syllabus
     lessons_dir: Path
     timeout: int = 300
     package: str = "coursekit.checks"
-    package_dir: Path = field(default_factory=lambda: Path(coursekit.checks.__file__).parent)
-    probe_timeout: int = 10
+    package_dir: Path | None = None
+    sandboxed: bool = True
+    limits: sandbox.Limits | None = None
     _plans: dict[str, LessonPlan] = field(default_factory=dict, init=False)
-    _sources: dict[str, ModuleSource] | None = field(default=None, init=False)
+    _workspace: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     def plan(self, lesson: Lesson) -> LessonPlan:
         """The (cached) :class:`LessonPlan` of ``lesson``."""
@@ -295,18 +96,31 @@ class Grader:
             self._plans[lesson.notebook] = lesson_plan(lesson, notebook, package=self.package)
         return self._plans[lesson.notebook]
 
-    def sources(self) -> dict[str, ModuleSource]:
-        """The check package's sources, read once, before any submission runs."""
-        if self._sources is None:
-            self._sources = check_package_sources(self.package, self.package_dir)
-        return self._sources
-
-    def prepare(self, lessons: Iterable[Lesson]) -> None:
-        """Read every plan and the check sources up front, so an instructor-side problem
-        stops the batch before any submission runs."""
-        for lesson in lessons:
+    def prepare(self, lessons: Iterable[Lesson] | None = None) -> None:
+        """Read every instructor input (all lessons by default) and build the sandbox's view
+        of coursekit, before any submission runs; an instructor-side problem stops here."""
+        if self.sandboxed and sandbox.bubblewrap() is None:
+            raise RuntimeError(sandbox.INSTALL_HINT)
+        for lesson in self.syllabus.lessons if lessons is None else lessons:
             self.plan(lesson)
-        self.sources()
+        if self._workspace is None:
+            self._workspace = tempfile.TemporaryDirectory(prefix="coursekit-grader-")
+            root = Path(self._workspace.name)
+            build_view(root / "view", package=self.package, package_dir=self.package_dir)
+            copy_assets(Path(self.lessons_dir), root / "assets", exclude=self.package_dir,
+                        package=self.package)
+
+    @property
+    def _root(self) -> Path:
+        self.prepare()
+        assert self._workspace is not None
+        return Path(self._workspace.name)
+
+    def close(self) -> None:
+        """Remove the grader's private copies."""
+        if self._workspace is not None:
+            self._workspace.cleanup()
+            self._workspace = None
 
     def grade_file(self, path: Path, name: str) -> SubmissionResult:
         """Grade the submission at ``path`` (reported as ``name``); never raises for a bad
@@ -318,214 +132,198 @@ class Grader:
                 raise ValueError("it has no list of cells")
         except Exception as exc:  # undecodable, not JSON, not a notebook
             lesson, how = match_lesson(name, None, self.syllabus)
-            reason = f"not a valid notebook ({type(exc).__name__}: {_one_line(str(exc))})"
-            return self._unrunnable(name, lesson, how, reason + ": nothing could be run")
+            reason = f"not a valid notebook ({type(exc).__name__}: {clean(str(exc), limit=120)})"
+            return _unrunnable(name, lesson, how, reason + ": nothing could be run")
         lesson, how = match_lesson(name, nb, self.syllabus)
         if lesson is None:
-            return self._unrunnable(name, None, how, "")
+            return _unrunnable(name, None, how, "")
         plan = self.plan(lesson)
+        verdicts = self._run(nb, plan)
+        flags = solution_flags(nb, plan, self.package)
         result = SubmissionResult(name, lesson.notebook, how)
-        outcomes = self._run(nb, plan)
-        for check in plan.checks:
-            outcome = outcomes[check.exercise]
-            result.rows.append(Row(
-                submission=name,
-                lesson=lesson.notebook,
-                exercise=check.exercise,
-                points=check.points if outcome.passed else 0,
-                max_points=check.points,
-                passed=outcome.passed,
-                message=_one_line(outcome.message),
-            ))
+        for item in plan.exercises:
+            passed, message = verdicts[item.id]
+            result.rows.append(Row(name, lesson.notebook, item.id,
+                                   item.points if passed else 0, item.points, passed,
+                                   clean(message), flags.get(item.id, "")))
         return result
 
-    def _unrunnable(
-        self, name: str, lesson: Lesson | None, how: str, reason: str
-    ) -> SubmissionResult:
-        if lesson is None:
-            message = ("cannot tell which lesson this is: no exercise cells of the syllabus "
-                       "and no lesson number (NN_) in the file name")
-            if reason:
-                message = f"{reason}; {message}"
-            row = Row(name, "", "", 0, 0, False, message)
-            return SubmissionResult(name, "", how, [row])
-        rows = [Row(name, lesson.notebook, item.id, 0, item.points, False, reason)
-                for item in lesson.exercises]
-        return SubmissionResult(name, lesson.notebook, how, rows)
-
-    def _steps(
-        self, nb: NotebookNode, plan: LessonPlan, nonce: str
-    ) -> tuple[list[_Step], dict[str, str]]:
-        """The cells to run, and a note per exercise about the submission's layout."""
-        exercises = {check.exercise for check in plan.checks}
-        by_exercise = {check.exercise: check for check in plan.checks}
-        positions: dict[tuple[str, str], int] = {}
-        steps = [_Step(guard_cell_source(imports=plan.imports, package=self.package), None)]
-        sources = self.sources()
-        for index, cell in enumerate(nb.cells):
-            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-                continue
-            tagged = [found for found in (role_by_id(cell, exercises), role_by_metadata(cell))
-                      if found is not None and found[0] in exercises]
-            check_of = next((e for e, role in tagged if role == "check"), None)
-            if check_of is not None:
-                if (check_of, "check") not in positions:
-                    positions[(check_of, "check")] = index
-                    check = by_exercise[check_of]
-                    steps.append(_Step(check_cell_source(
-                        exercise=check_of, package=self.package, sources=sources,
-                        bindings=plan.bindings, check=check.check, hidden=check.hidden,
-                        nonce=nonce), index, check_of))
-                continue  # the submission's own check cells never run
-            if any(role == "hidden" for _, role in tagged):
-                continue  # nor do hidden cells it brought along
-            solution_of = next((e for e, role in tagged if role == "solution"), None)
-            if solution_of is not None:
-                positions.setdefault((solution_of, "solution"), index)
-            steps.append(_Step(cell_source(cell), index))
-        notes: dict[str, str] = {}
-        for exercise in exercises:
-            check_at = positions.get((exercise, "check"))
-            solution_at = positions.get((exercise, "solution"))
-            if check_at is None:
-                notes[exercise] = (f"the check cell ({exercise}-check) was deleted from the "
-                                   "submission, so this exercise cannot be checked")
-            elif solution_at is None:
-                notes[exercise] = f"note: the solution cell ({exercise}-solution) is missing"
-            elif solution_at > check_at:
-                notes[exercise] = ("note: the check cell comes before its solution cell "
-                                   "(cells reordered?)")
-        return steps, notes
-
-    def _run(self, nb: NotebookNode, plan: LessonPlan) -> dict[str, _Outcome]:
-        nonce = f"coursekit-grader-pass-{secrets.token_hex(16)}"
-        steps, notes = self._steps(nb, plan, nonce)
-        outcomes: dict[str, _Outcome] = {}
-        for exercise, note in notes.items():
-            if "deleted" in note:
-                outcomes[exercise] = _Outcome(False, note)
-        stopped = ""
-        with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
-            run_dir = Path(tmp)
-            _copy_assets(Path(self.lessons_dir), run_dir)
-            graded = nbformat.v4.new_notebook()
-            graded.cells = [nbformat.v4.new_code_cell(step.source) for step in steps]
-            kernel = _Kernel(graded, run_dir, self.timeout)
-            try:
-                with kernel.client.setup_kernel():
-                    for index, (step, cell) in enumerate(zip(steps, graded.cells, strict=True)):
-                        stopped, outcome = self._run_cell(kernel, cell, index, step, nonce)
-                        if step.exercise is not None:
-                            outcomes[step.exercise] = outcome
-                        if stopped:
-                            break
-            except Exception as exc:  # the kernel did not start, or could not be shut down
-                if not stopped:
-                    stopped = f"the kernel failed: {type(exc).__name__}: {_one_line(str(exc))}"
-        for check in plan.checks:
-            if check.exercise not in outcomes:
-                outcomes[check.exercise] = _Outcome(False, f"not checked: {stopped}")
-            outcome = outcomes[check.exercise]
-            note = notes.get(check.exercise)
-            if note and not outcome.passed and note not in outcome.message:
-                outcome.message = f"{outcome.message} ({note})"
-        return outcomes
-
-    def _run_cell(self, kernel: _Kernel, cell: NotebookNode, index: int, step: _Step,
-                  nonce: str) -> tuple[str, _Outcome]:
-        """Run one cell; return (why the run must stop, or "") and the cell's outcome."""
-        where = f"cell {step.origin + 1}" if step.origin is not None else "a cell"
-        try:
-            finished = kernel.run(cell, index)
-            if finished:
-                return "", _judge(cell, nonce)
-            if step.exercise is None:
-                outcome = _Outcome(False, f"{where} ran longer than {self.timeout} s")
-            else:
-                outcome = _Outcome(False, f"the check ran longer than {self.timeout} s "
-                                          "(an endless loop?)")
-            if kernel.responds(min(self.probe_timeout, self.timeout)):
-                return "", outcome
-            return (f"{where} of the submission ran longer than {self.timeout} s and the "
-                    "kernel did not stop when interrupted"), outcome
-        except DeadKernelError:
-            return (f"the kernel died while running {where} of the submission "
-                    "(os._exit, a crash, or out of memory)"), _Outcome(
-                        False, f"the kernel died during the check ({where})")
+    def _run(self, nb: NotebookNode, plan: LessonPlan) -> dict[str, tuple[bool, str]]:
+        rng = np.random.default_rng(secrets.randbits(128))
+        inputs = {item.id: decode(*encode(item.exercise.inputs(rng))) for item in plan.exercises}
+        steps, notes = _steps(nb, plan)
+        verdicts: dict[str, tuple[bool, str]] = {}
+        with tempfile.TemporaryDirectory(prefix="coursekit-submission-") as tmp:
+            scratch = Path(tmp) / "run"
+            shutil.copytree(self._root / "assets", scratch)
+            (scratch / "inputs").mkdir()
+            for exercise_id, data in inputs.items():
+                text, arrays = encode(data)
+                (scratch / "inputs" / f"{exercise_id}.json").write_text(text, encoding="utf-8")
+                (scratch / "inputs" / f"{exercise_id}.npz").write_bytes(arrays)
+            spec = {"cell_timeout": self.timeout, "steps": steps}
+            (scratch / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+            limits = self.limits or sandbox.Limits()
+            limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
+            report = sandbox.run(scratch, self._root / "view", limits, sandboxed=self.sandboxed)
+            for item in plan.exercises:
+                if item.id in notes and notes[item.id][0]:
+                    verdicts[item.id] = (False, notes[item.id][1])
+                    continue
+                data = _read_probe(scratch / "probes", item.id)
+                if data is None:
+                    why = report.stopped or "the check did not run"
+                    verdicts[item.id] = (False, f"not checked: {why}")
+                    continue
+                passed, message = item.exercise.verdict(inputs[item.id], data)
+                note = notes.get(item.id, (False, ""))[1]
+                if note and not passed:
+                    message = f"{message} ({note})"
+                verdicts[item.id] = (passed, message)
+        return verdicts
 
 
-class _Kernel:
-    """An nbclient client that interrupts a cell at its time limit and says so.
+def _steps(nb: NotebookNode, plan: LessonPlan
+           ) -> tuple[list[dict[str, object]], dict[str, tuple[bool, str]]]:
+    """The run's steps, and per exercise (fatal?, note) about the submission's layout."""
+    by_id = {item.id: item for item in plan.exercises}
+    steps: list[dict[str, object]] = []
+    checked: set[str] = set()
+    solutions: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        tagged = [found for found in (role_by_id(cell, set(by_id)), role_by_metadata(cell))
+                  if found is not None and found[0] in by_id]
+        check_of = next((e for e, role in tagged if role == "check"), None)
+        if check_of is not None:
+            if check_of not in checked:
+                checked.add(check_of)
+                steps.append(_probe_step(by_id[check_of], before_solution=check_of
+                                         not in solutions))
+            continue  # the submission's own check cells never run
+        if any(role == "hidden" for _, role in tagged):
+            continue
+        for exercise, role in tagged:
+            if role == "solution":
+                solutions.setdefault(exercise, index)
+        steps.append({"kind": "code", "source": cell_source(cell)})
+    notes: dict[str, tuple[bool, str]] = {}
+    for item in plan.exercises:
+        if item.id not in checked:
+            notes[item.id] = (True, f"the check cell ({item.id}-check) was deleted from the "
+                                    "submission, so this exercise cannot be checked")
+        elif item.id not in solutions:
+            notes[item.id] = (False, f"note: the solution cell ({item.id}-solution) is missing")
+        elif any(step.get("exercise") == item.id and step.get("early") for step in steps):
+            notes[item.id] = (False, "note: the check cell comes before its solution cell "
+                                     "(cells reordered?)")
+    return steps, notes
 
-    On a timeout nbclient interrupts the kernel, waits a few seconds for the cell to wind
-    down, and hands back an error reply named :data:`_TIMEOUT`, which :meth:`run` reports.
-    (Catching nbclient's ``CellTimeoutError`` instead would leave its output reader for the
-    dead cell running, and it swallows the next cells' outputs.)
+
+def _probe_step(item: ExercisePlan, *, before_solution: bool) -> dict[str, object]:
+    module, function = item.probe
+    return {"kind": "probe", "exercise": item.id, "module": module, "function": function,
+            "args": list(item.args), "kwargs": [list(pair) for pair in item.kwargs],
+            "early": before_solution}
+
+
+def _read_small(path: Path) -> bytes | None:
+    """A regular file's bytes (no symlinks, at most :data:`PROBE_FILE_LIMIT`), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = handle.read(PROBE_FILE_LIMIT + 1)
+    return data if len(data) <= PROBE_FILE_LIMIT else None
+
+
+def _read_probe(folder: Path, exercise: str) -> object | None:
+    """The plain data a probe wrote, or None (missing, oversized, malformed)."""
+    text, arrays = _read_small(folder / f"{exercise}.json"), _read_small(folder / f"{exercise}.npz")
+    if text is None or arrays is None:
+        return None
+    try:
+        return decode(text.decode("utf-8"), arrays)
+    except (PlainDataError, UnicodeDecodeError):
+        return {"kind": "raised", "type": "PlainDataError",
+                "message": "the probe's result was not plain data", "frame": "",
+                "stub": False, "below_raise": False}
+
+
+def _unrunnable(name: str, lesson: Lesson | None, how: str, reason: str) -> SubmissionResult:
+    if lesson is None:
+        message = ("cannot tell which lesson this is: no exercise cells of the syllabus "
+                   "and no lesson number (NN_) in the file name")
+        if reason:
+            message = f"{reason}; {message}"
+        return SubmissionResult(name, "", how, [Row(name, "", "", 0, 0, False, message)])
+    rows = [Row(name, lesson.notebook, item.id, 0, item.points, False, reason)
+            for item in lesson.exercises]
+    return SubmissionResult(name, lesson.notebook, how, rows)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str, str]:
+    """Exercise id -> why its solution cell is flagged for the instructor (or nothing).
+
+    A solution that imports the check package, or names the coursekit piece implementing the
+    same exercise (``Exercise.implemented_by``: ``scratch.Dense`` in a Dense exercise), is
+    flagged: it may be a copy rather than the student's own work.
     """
-
-    def __init__(self, nb: NotebookNode, cwd: Path, timeout: int) -> None:
-        self._reply: dict = {}
-        self.client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name=KERNEL_NAME,
-            allow_errors=True,
-            interrupt_on_timeout=True,
-            error_on_timeout={"ename": _TIMEOUT, "evalue": "", "traceback": []},
-            record_timing=False,
-            resources={"metadata": {"path": str(cwd)}},
-            on_cell_executed=self._remember,
-        )
-
-    def _remember(self, cell: NotebookNode, cell_index: int, execute_reply: dict | None) -> None:
-        self._reply = (execute_reply or {}).get("content", {})
-
-    def run(self, cell: NotebookNode, index: int) -> bool:
-        """Run ``cell``; False when it hit the time limit (it was interrupted)."""
-        self._reply = {}
-        self.client.execute_cell(cell, index)
-        return self._reply.get("ename") != _TIMEOUT
-
-    def responds(self, seconds: int) -> bool:
-        """Whether the kernel runs a trivial cell within ``seconds`` (after an interrupt)."""
-        timeout = self.client.timeout
-        self.client.timeout = seconds
+    flags: dict[str, str] = {}
+    by_id = {item.id: item for item in plan.exercises}
+    for cell in nb.cells:
+        tagged = [found for found in (role_by_id(cell, set(by_id)), role_by_metadata(cell))
+                  if found is not None and found[0] in by_id and found[1] == "solution"]
+        if not tagged:
+            continue
+        exercise = tagged[0][0]
         try:
-            return self.run(nbformat.v4.new_code_cell("pass"), 0)
-        finally:
-            self.client.timeout = timeout
-
-
-def _judge(cell: NotebookNode, nonce: str) -> _Outcome:
-    """Passed when the cell raised nothing and printed the secret line."""
-    stdout = "".join(out.get("text", "") for out in cell.outputs
-                     if out.get("output_type") == "stream" and out.get("name") == "stdout")
-    errors = [out for out in cell.outputs if out.get("output_type") == "error"]
-    shown = "\n".join(line for line in stdout.splitlines() if nonce not in line).strip()
-    if errors:
-        error = errors[-1]
-        return _Outcome(False, _ANSI.sub("", f"{error.get('ename')}: {error.get('evalue')}"))
-    if nonce not in stdout.splitlines():
-        return _Outcome(False, "the check did not complete (was the kernel tampered with?)")
-    return _Outcome(True, shown or "passed")
-
-
-def _copy_assets(source: Path, target: Path) -> None:
-    """Copy the lessons folder's data files (not notebooks, checkpoints or caches)."""
-    ignore = shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__", ".*")
-    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
-
-
-def _one_line(text: str) -> str:
-    text = " / ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+            tree = ast.parse(python_source(cell_source(cell)))
+        except (SyntaxError, ValueError):
+            continue
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+                names.add(node.module)
+            elif isinstance(node, ast.Attribute | ast.Name):
+                dotted = _dotted(node)
+                if dotted:
+                    names.add(dotted)
+        reasons = []
+        if any(n == package or n.startswith(package + ".")
+               or (n.startswith("check.") and "reference" in n) for n in names):
+            reasons.append(f"uses {package}")
+        for piece in by_id[exercise].exercise.implemented_by:
+            parts = piece.split(".")
+            tails = {".".join(parts[i:]) for i in range(len(parts) - 1)}
+            if names & tails or any(n.endswith("." + tail) for n in names for tail in tails):
+                reasons.append(f"uses {piece}")
+        if reasons:
+            flags[exercise] = "; ".join(dict.fromkeys(reasons))
+    return flags
 
 
 def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:
     """``(file, name)`` for every ``.ipynb`` under ``paths`` (files or folders), sorted.
 
     ``name`` is the path relative to the folder given (``alice/01_gradient_descent.ipynb``);
-    checkpoint folders and hidden files are skipped.
+    checkpoint folders, hidden files and symbolic links are skipped.
     """
     found: list[tuple[Path, str]] = []
     for root in paths:
@@ -537,7 +335,7 @@ def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:
             raise FileNotFoundError(f"no such submission file or folder: {root}")
         for path in sorted(root.rglob("*.ipynb")):
             relative = path.relative_to(root)
-            if any(part.startswith(".") for part in relative.parts):
+            if any(part.startswith(".") for part in relative.parts) or path.is_symlink():
                 continue
             if path.is_file():
                 found.append((path, relative.as_posix()))
@@ -548,11 +346,15 @@ def grade_batch(
     grader: Grader,
     submissions: Sequence[tuple[Path, str]],
     *,
-    progress: Callable[[SubmissionResult], None] | None = None,
+    jobs: int = 1,
+    progress: Callable[[int, SubmissionResult], None] | None = None,
 ) -> list[SubmissionResult]:
-    """Grade every submission; one broken submission never stops the others."""
-    results = []
-    for path, name in submissions:
+    """Grade every submission, ``jobs`` at a time; one broken submission never stops the
+    others, and the results come back in the submissions' order."""
+    grader.prepare()
+
+    def one(item: tuple[int, tuple[Path, str]]) -> SubmissionResult:
+        index, (path, name) = item
         try:
             result = grader.grade_file(path, name)
         except LessonFormatError:
@@ -560,39 +362,10 @@ def grade_batch(
         except Exception as exc:  # a grader bug must not cost the rest of the batch
             result = SubmissionResult(name, "", "nothing", [Row(
                 name, "", "", 0, 0, False,
-                f"grading failed: {type(exc).__name__}: {_one_line(str(exc))}")])
-        results.append(result)
+                f"grading failed: {type(exc).__name__}: {clean(str(exc), limit=200)}")])
         if progress is not None:
-            progress(result)
-    return results
+            progress(index, result)
+        return result
 
-
-def write_csv(results: Sequence[SubmissionResult], path: Path) -> None:
-    """Write ``grades.csv``: one row per (submission, exercise)."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_FIELDS)
-        for result in results:
-            for row in result.rows:
-                writer.writerow([row.submission, row.lesson, row.exercise, row.points,
-                                 row.max_points, "true" if row.passed else "false", row.message])
-
-
-def summary(results: Sequence[SubmissionResult], *, timeout: int) -> str:
-    """A readable Markdown summary: a table of totals, then each submission's exercises."""
-    lines = ["# Grades", "",
-             f"{len(results)} submission(s), each cell limited to {timeout} s.", "",
-             "| submission | lesson | points |", "|---|---|---|"]
-    for result in results:
-        lines.append(f"| {result.submission} | {result.lesson or '?'} | "
-                     f"{result.points} / {result.max_points} |")
-    for result in results:
-        lines += ["", f"## {result.submission}", "",
-                  f"Lesson {result.lesson or '?'} (recognised by {result.matched_by}): "
-                  f"{result.points} / {result.max_points} points.", ""]
-        for row in result.rows:
-            mark = "✔" if row.passed else "✘"
-            label = f"{row.exercise} {row.points}/{row.max_points}" if row.exercise else "—"
-            message = row.message.removeprefix(f"✔ {row.exercise}: ")
-            lines.append(f"- {mark} {label}: {message}")
-    return "\n".join(lines) + "\n"
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, enumerate(submissions)))

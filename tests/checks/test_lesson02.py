@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson02 as check
 from coursekit.data import batches, linear_data
+from coursekit.probes.data import round_trip
 
 # ---- 02-mse-gradient ----
 
@@ -68,9 +71,7 @@ def _transposed(X, y, w, b):
     return (2 * X.T @ r / len(y)).reshape(1, -1), 2 * r.mean()
 
 
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
+GRADIENT_MISTAKES = [
         (_missing_two, "missing the factor 2"),
         (_sum_not_mean, "gradient of the sum; divide by the number of samples"),
         (_missing_x, "the features are missing"),
@@ -80,8 +81,10 @@ def _transposed(X, y, w, b):
                     r"call, len\(y\)"),
         (_transposed, r"expected shape \(\d,\), got \(1, \d\)"),
         (lambda X, y, w, b: 2 * X.T @ (X @ w + b - y) / len(y), "expected a pair"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), GRADIENT_MISTAKES)
 def test_gradient_names_the_mistake(wrong, message: str) -> None:
     with pytest.raises(ExerciseFailed, match=message):
         check.mse_gradient(wrong)
@@ -168,9 +171,7 @@ def _unchanged(X, y, w, b, *, lr, batch_size, rng):
     return w, b, losses
 
 
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
+EPOCH_MISTAKES = [
         (_epoch_with(update_sign=1.0), "moved up the gradient"),
         (_epoch_with(shuffle=False), "shuffle them"),
         (_epoch_with(update_b=False), "b never changed"),
@@ -182,8 +183,165 @@ def _unchanged(X, y, w, b, *, lr, batch_size, rng):
         (_epoch_variant("full gradient"), "gradient of the full X, y; compute it on the batch"),
         (_epoch_variant("column losses"), r"shape \(4,\), got \(4, 1\): append float\(loss\)"),
         (lambda X, y, w, b, *, lr, batch_size, rng: (w, b), "expected a triple"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), EPOCH_MISTAKES)
 def test_epoch_names_the_mistake(wrong, message: str) -> None:
     with pytest.raises(ExerciseFailed, match=message):
         check.sgd_epoch(wrong)
+
+
+def _own_choice_shuffle(X, y, w, b, *, lr, batch_size, rng):
+    order = rng.choice(len(y), len(y), replace=False)  # not rng.permutation's order
+    losses = []
+    for start in range(0, len(y), batch_size):
+        rows = order[start:start + batch_size]
+        losses.append(check.reference_loss(X[rows], y[rows], w, b))
+        dw, db = check.reference_gradient(X[rows], y[rows], w, b)
+        w, b = w - lr * dw, b - lr * db
+    return w, b, losses
+
+
+def test_epoch_names_a_shuffle_of_its_own() -> None:
+    with pytest.raises(ExerciseFailed, match=r"in the order rng.choice\(N, N, replace=False\) "
+                                             r"draws; the order must be the one data.batches"
+                                             r".*rng.permutation\(N\)"):
+        check.sgd_epoch(_own_choice_shuffle)
+
+
+# ---- valid versions written differently ----
+
+
+def _gradient_by_loops(X, y, w, b):
+    residual = [float(X[i] @ w + b - y[i]) for i in range(len(y))]
+    dw = np.zeros(X.shape[1])
+    for i, r in enumerate(residual):
+        dw += 2.0 * r * X[i] / len(y)
+    return [dw, np.float64(2.0 * sum(residual) / len(y))]  # a list, and a NumPy scalar
+
+
+def _gradient_broadcast(X, y, w, b):
+    residual = (X @ w + b - y)[:, None]  # (N, 1)
+    return (2 * residual * X).mean(axis=0), np.array(2 * residual.mean())  # db 0-d
+
+
+def _epoch_own_permutation(X, y, w, b, *, lr, batch_size, rng):
+    order = np.arange(len(y))
+    rng.shuffle(order)  # the same order as rng.permutation, hence as data.batches
+    w = w.copy()
+    losses = np.zeros(-(-len(y) // batch_size))
+    for k, start in enumerate(range(0, len(y), batch_size)):
+        Xb, yb = X[order[start:start + batch_size]], y[order[start:start + batch_size]]
+        losses[k] = np.mean((Xb @ w + b - yb) ** 2)
+        dw, db = check.reference_gradient(Xb, yb, w, b)
+        w -= lr * dw  # in place on the copy
+        b -= lr * db
+    return w.tolist(), b, losses  # w as a list, losses as an array
+
+
+@pytest.mark.parametrize("gradient", [check.reference_gradient, _gradient_by_loops,
+                                      _gradient_broadcast])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
+    if seed is None:
+        check.mse_gradient(gradient)
+    else:
+        check.MSE_GRADIENT.check(gradient, seed=seed)
+
+
+@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, _epoch_with(),
+                                   _epoch_own_permutation])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_epoch_passes_valid_versions_on_any_inputs(epoch, seed) -> None:
+    if seed is None:
+        check.sgd_epoch(epoch)
+    else:
+        check.SGD_EPOCH.check(epoch, seed=seed)
+
+
+
+
+# ---- the probes return plain data; the judges refuse odd data ----
+
+
+def _inputs(exercise):
+    return round_trip(exercise.inputs(np.random.default_rng(7)))
+
+
+@pytest.mark.parametrize("student", [check.reference_gradient, _flipped, _transposed,
+                                     lambda X, y, w, b: None, lambda X, y, w, b: 1 / 0,
+                                     "not a function"])
+def test_gradient_probe_data_survives_the_wire(student) -> None:
+    inputs = _inputs(check.MSE_GRADIENT)
+    data = check.MSE_GRADIENT.probe(inputs, student)
+    assert check.MSE_GRADIENT.verdict(inputs, round_trip(data)) == \
+        check.MSE_GRADIENT.verdict(inputs, data)
+
+
+@pytest.mark.parametrize("student", [check.reference_sgd_epoch, _unchanged,
+                                     _epoch_variant("column losses"), _own_choice_shuffle,
+                                     lambda X, y, w, b, *, lr, batch_size, rng: (w, b)])
+def test_epoch_probe_data_survives_the_wire(student) -> None:
+    inputs = _inputs(check.SGD_EPOCH)
+    data = check.SGD_EPOCH.probe(inputs, student)
+    assert check.SGD_EPOCH.verdict(inputs, round_trip(data)) == \
+        check.SGD_EPOCH.verdict(inputs, data)
+
+
+def _hostile(data):
+    """Odd versions of a probe's honest data: wrong lengths, kinds and shapes."""
+    number = {"kind": "float", "type": "float", "value": 0.0}
+    yield None
+    yield {"kind": "float", "value": 1.0}
+    yield data[:-1]
+    yield [*data, data[-1]]
+    yield [number] * len(data)
+    yield [{"kind": "str", "value": "✔"}] * len(data)
+    yield [{"kind": "list", "type": "tuple", "length": 2, "items": [number, number]}] * len(data)
+    yield [{"kind": "array", "type": "ndarray", "dtype": "float64", "shape": [2],
+            "value": np.zeros(3)}] * len(data)
+    yield [{"nonsense": True}] * len(data)
+    yield [[item] for item in data]
+    yield {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
+           "stub": False, "below_raise": False}
+
+
+@pytest.mark.parametrize("exercise", ["MSE_GRADIENT", "SGD_EPOCH"])
+def test_judges_fail_odd_data(exercise) -> None:
+    exercise = getattr(check, exercise)
+    inputs = _inputs(exercise)
+    student = check.reference_gradient if exercise is check.MSE_GRADIENT \
+        else check.reference_sgd_epoch
+    honest = round_trip(exercise.probe(inputs, student))
+    assert exercise.verdict(inputs, honest)[0]
+    for data in _hostile(honest):
+        ok, message = exercise.verdict(inputs, data)
+        assert not ok, data
+        assert message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "wrong", "message"),
+    [(check.MSE_GRADIENT, *case) for case in GRADIENT_MISTAKES] +
+    [(check.SGD_EPOCH, *case) for case in EPOCH_MISTAKES] +
+    [(check.SGD_EPOCH, _own_choice_shuffle, r"in the order rng.choice\(N, N, replace=False\)")],
+)
+def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> None:
+    # grading draws fresh inputs: every mistake above keeps its message on them
+    for seed in range(1, 6):
+        with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, seed=seed)
+
+
+@pytest.mark.parametrize("exercise", list(check.EXERCISES.values()), ids=list(check.EXERCISES))
+def test_implemented_by_names_real_coursekit_pieces(exercise) -> None:
+    for dotted in exercise.implemented_by:
+        parts = dotted.split(".")
+        target = importlib.import_module(parts[0])
+        for depth, part in enumerate(parts[1:], start=2):
+            try:  # a submodule, or else an attribute
+                target = importlib.import_module(".".join(parts[:depth]))
+            except ModuleNotFoundError:
+                target = getattr(target, part)
+        assert callable(target), dotted

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson04 as check
+from coursekit.probes.data import round_trip
 from coursekit.scratch import SGD, Adam, Dense
 
 # ---- the references are coursekit.scratch's optimizers, step for step ----
@@ -53,9 +56,7 @@ def _book_convention(p, g, v, *, lr, momentum):  # v ← βv − lr·g, p ← p 
     return p + v, v
 
 
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
+MOMENTUM_MISTAKES = [
         (_book_convention, "the v ← βv − lr·g convention"),
         (lambda p, g, v, *, lr, momentum: (p - lr * (momentum * v + (1 - momentum) * g),
                                            momentum * v + (1 - momentum) * g),
@@ -72,8 +73,10 @@ def _book_convention(p, g, v, *, lr, momentum):  # v ← βv − lr·g, p ← p 
          r"the return order is \(param, velocity\)"),
         (lambda p, g, v, *, lr, momentum: (p - lr * v, momentum * v + g),
          "the step used the old velocity"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), MOMENTUM_MISTAKES)
 def test_momentum_names_the_mistake(wrong, message: str) -> None:
     with pytest.raises(ExerciseFailed, match=message):
         check.momentum_update(wrong)
@@ -107,9 +110,7 @@ def _adam(correct_bias=True, eps_inside=False, t_shift=0, m_rule=None, v_rule=No
     return update
 
 
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
+ADAM_MISTAKES = [
         (_adam(correct_bias=False), "skips the bias correction"),
         (_adam(eps_inside=True), "ε goes outside the square root"),
         (_adam(t_shift=-1), "Is t counted from 1"),
@@ -125,8 +126,170 @@ def _adam(correct_bias=True, eps_inside=False, t_shift=0, m_rule=None, v_rule=No
         (_adam(returns_hat="v"), "you returned the bias-corrected m̂"),
         (_adam(fixed_betas=True), "use the beta1/beta2 arguments"),
         (_adam(t_shift=1), r"t counts from 1"),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), ADAM_MISTAKES)
 def test_adam_names_the_mistake(wrong, message: str) -> None:
     with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
         check.adam_update(wrong)
+
+
+# ---- valid versions written differently, on the lesson's inputs and on fresh ones ----
+
+
+def _momentum_in_place(param, grad, velocity, *, lr, momentum):
+    velocity *= momentum
+    velocity += grad
+    param -= lr * velocity
+    return [param, velocity]  # a list is a fine pair
+
+
+def _momentum_expanded(param, grad, velocity, *, lr, momentum):
+    new_velocity = np.add(np.multiply(momentum, velocity), grad)
+    return param - lr * momentum * velocity - lr * grad, new_velocity
+
+
+def _adam_efficient(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    # Kingma & Ba's "efficient" form: the bias correction folded into the step size, ε not
+    # rescaled; it differs from the reference only in where ε sits, and is valid
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    step = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return param - step * m / (np.sqrt(v) + eps), m, v
+
+
+def _adam_in_place(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m *= beta1
+    m += (1 - beta1) * grad
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return param, m, v
+
+
+VALID = {
+    "MOMENTUM_UPDATE": [check.reference_momentum_update, _momentum_in_place, _momentum_expanded],
+    "ADAM_UPDATE": [check.reference_adam_update, _adam_efficient, _adam_in_place],
+}
+
+
+@pytest.mark.parametrize(("name", "student"),
+                         [(name, fn) for name, fns in VALID.items() for fn in fns])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_valid_versions_pass_on_any_inputs(name, student, seed,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    exercise = getattr(check, name)
+    if seed is None:
+        exercise.check(student)
+    else:
+        exercise.check(student, seed=seed)
+    assert capsys.readouterr().out.startswith(f"✔ {exercise.id}:")
+
+
+def test_the_efficient_adam_differs_from_the_reference_yet_agrees_with_scratch_adam() -> None:
+    # it is a variant, not the reference in disguise: the check accepts it on purpose...
+    p, g = np.ones(3), np.full(3, 1e-3)
+    zeros = np.zeros(3)
+    assert not np.allclose(_adam_efficient(p, g, zeros, zeros, 1, lr=0.01)[0],
+                           check.reference_adam_update(p, g, zeros, zeros, 1, lr=0.01)[0],
+                           rtol=1e-6, atol=1e-8)
+    # ...and lesson 04's next cell (your steps vs scratch.Adam, np.allclose) still holds
+    gradients = [np.random.default_rng(5).standard_normal((2, 64)) for _ in range(5)]
+    layer = Dense(2, 64, init="he", random_state=0)
+    yours, m, v = layer.params["W"].copy(), np.zeros((2, 64)), np.zeros((2, 64))
+    optimizer = Adam([layer], lr=0.01)
+    for t, grad in enumerate(gradients, start=1):
+        yours, m, v = _adam_efficient(yours, grad, m, v, t, lr=0.01)
+        layer.grads = {"W": grad, "b": np.zeros(64)}
+        optimizer.step()
+    assert np.allclose(yours, layer.params["W"])
+
+
+
+
+# ---- the probes return plain data; the judges refuse odd data ----
+
+WRONG = {
+    "MOMENTUM_UPDATE": [_book_convention, lambda p, g, v, *, lr, momentum: None,
+                        lambda p, g, v, *, lr, momentum: (p - lr * g, g)],
+    "ADAM_UPDATE": [_adam(returns_hat="m"), _adam(t_shift=-1),
+                    lambda p, g, m, v, t, *, lr, beta1, beta2, eps: (p, m)],
+}
+
+
+def _inputs(exercise):
+    return round_trip(exercise.inputs(np.random.default_rng(7)))
+
+
+@pytest.mark.parametrize(("name", "student"),
+                         [(name, fn) for name in VALID for fn in VALID[name][:2] + WRONG[name]])
+def test_probe_data_survives_the_wire(name, student) -> None:
+    exercise = getattr(check, name)
+    inputs = _inputs(exercise)
+    with np.errstate(all="ignore"):
+        data = exercise.probe(inputs, student)
+    assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+
+
+def _odd_runs(run):
+    """Odd versions of one run's honest data (a list of steps, or a dict holding one)."""
+    steps = run["steps"] if isinstance(run, dict) else run
+    number = {"kind": "float", "type": "float", "value": 0.0}
+    odd_steps = [
+        steps[:-1],  # the last step missing, every step before it right
+        [*steps, steps[-1]],
+        [],
+        [steps[0]] * len(steps),  # the first step's answer repeated
+        [number] * len(steps),
+        [{"kind": "list", "type": "tuple", "length": len(steps[0]["items"]),
+          "items": [number] * len(steps[0]["items"])}] * len(steps),
+        [{"nonsense": True}] * len(steps),
+        "steps",
+    ]
+    for odd in odd_steps:
+        yield {**run, "steps": odd} if isinstance(run, dict) else odd
+    if isinstance(run, dict):
+        yield {"steps": steps}  # no restart call
+        yield {**run, "restart": None}
+
+
+@pytest.mark.parametrize("name", list(VALID))
+def test_judges_fail_odd_data(name) -> None:
+    exercise = getattr(check, name)
+    inputs = _inputs(exercise)
+    honest = round_trip(exercise.probe(inputs, VALID[name][0]))
+    assert exercise.verdict(inputs, honest)[0]
+    odd_data = [None, honest[:-1], [*honest, honest[-1]], [honest[0]] * len(honest),
+                {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
+                 "stub": False, "below_raise": False}]
+    odd_data += [[odd, *honest[1:]] for odd in _odd_runs(honest[0])]
+    for data in odd_data:
+        ok, message = exercise.verdict(inputs, data)
+        assert not ok, data
+        assert message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "wrong", "message"),
+    [(check.MOMENTUM_UPDATE, *case) for case in MOMENTUM_MISTAKES] +
+    [(check.ADAM_UPDATE, *case) for case in ADAM_MISTAKES],
+)
+def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> None:
+    # grading draws fresh inputs: every mistake above keeps its message on them
+    for seed in range(1, 6):
+        with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, seed=seed)
+
+
+@pytest.mark.parametrize("exercise", list(check.EXERCISES.values()), ids=list(check.EXERCISES))
+def test_implemented_by_names_real_coursekit_pieces(exercise) -> None:
+    for dotted in exercise.implemented_by:
+        parts = dotted.split(".")
+        target = importlib.import_module(parts[0])
+        for depth, part in enumerate(parts[1:], start=2):
+            try:  # a submodule, or else an attribute
+                target = importlib.import_module(".".join(parts[:depth]))
+            except ModuleNotFoundError:
+                target = getattr(target, part)
+        assert callable(target), dotted

@@ -1,8 +1,8 @@
 """A tiny synthetic lesson (99_fake) with its own check package, for fast grading tests.
 
-The check package ``fakechecks`` sits in the lessons folder, so the grader copies it next to
-every submission it runs (the kernel imports it from its working folder) and re-imports it
-fresh from the sources it read before grading.
+The judges (``fakechecks``) and probes (``fakeprobes``) sit in the lessons folder. The grader
+imports the judges itself and gives the sandbox the probes and stubs of the judges, next to
+every submission it runs (the runner imports them from its working folder).
 """
 
 from __future__ import annotations
@@ -27,35 +27,59 @@ exercises = [ { id = "99-double", points = 1 }, { id = "99-square", points = 2 }
 """
 
 CHECKS_INIT = '''\
-"""A check package for tests."""
-
-
-class ExerciseFailed(AssertionError):
-    """A check found a mistake."""
+"""A check package for tests: judges of the fake lesson (kept from the sandbox)."""
 '''
 
 CHECKS_LESSON = '''\
-"""Checks of the fake lesson."""
+"""Judges of the fake lesson: 2x and x², on four fixed points and one drawn at random."""
 
 import math
 
-from fakechecks import ExerciseFailed
+from coursekit.checks._core import Exercise, expect_scalar, fail, registry
+from fakeprobes import lesson99 as probes
 
 
-def _compare(exercise, fn, expected):
-    for x in (0, 1, 2.5, -3):
-        got = fn(x)
-        if not math.isclose(got, expected(x)):
-            raise ExerciseFailed(f"✘ {exercise}: at x={x} expected {expected(x)}, got {got}")
-    print(f"✔ {exercise}: 4 cases")
+def reference_double(x):
+    return 2 * x
+
+
+def _inputs(rng):
+    return {"xs": [0.0, 1.0, 2.5, -3.0, round(float(rng.uniform(4.0, 9.0)), 3)]}
+
+
+def _judge(expected):
+    def judge(inputs, results):
+        for x, got in zip(inputs["xs"], results, strict=True):
+            number = expect_scalar(got, f"at x={x:g}")
+            if not math.isclose(number, expected(x)):
+                raise fail(f"at x={x:g} expected {expected(x):g}, got {number:g}")
+        return f"{len(inputs['xs'])} cases"
+    return judge
+
+
+DOUBLE = Exercise("99-double", _inputs, probes.each_x, _judge(lambda x: 2 * x),
+                  implemented_by=("fakekit.double",))
+SQUARE = Exercise("99-square", _inputs, probes.each_x, _judge(lambda x: x * x))
+EXERCISES = registry(DOUBLE, SQUARE)
 
 
 def double(fn):
-    _compare("99-double", fn, lambda x: 2 * x)
+    DOUBLE.check(fn)
 
 
 def square(fn):
-    _compare("99-square", fn, lambda x: x * x)
+    SQUARE.check(fn)
+'''
+
+PROBES_LESSON = '''\
+"""Probes of the fake lesson (run next to the submission)."""
+
+from coursekit.probes.data import attempt, guarded
+
+
+@guarded
+def each_x(inputs, fn):
+    return [attempt(fn, x) for x in inputs["xs"]]
 '''
 
 DOUBLE_SOLUTION = "return 2 * x  # the doubling solution"
@@ -112,6 +136,9 @@ def write_lesson(folder: Path) -> tuple[Path, Path]:
     (lessons / PACKAGE).mkdir(parents=True)
     (lessons / PACKAGE / "__init__.py").write_text(CHECKS_INIT, encoding="utf-8")
     (lessons / PACKAGE / "lesson99.py").write_text(CHECKS_LESSON, encoding="utf-8")
+    (lessons / "fakeprobes").mkdir()
+    (lessons / "fakeprobes" / "__init__.py").write_text("", encoding="utf-8")
+    (lessons / "fakeprobes" / "lesson99.py").write_text(PROBES_LESSON, encoding="utf-8")
     nbformat.write(instructor_notebook(), lessons / LESSON)
     syllabus = folder / "syllabus.toml"
     syllabus.write_text(SYLLABUS, encoding="utf-8")

@@ -2,18 +2,20 @@
 nothing, grading the instructor's notebook earns full points, and grading the untouched
 student edition earns none.
 
-Grading runs each lesson twice in a kernel (the slow part), once per lesson, shared by the
-tests through a module-scoped fixture.
+Grading runs each lesson twice in a sandbox (the slow part), all lessons in one batch on every
+core, shared by the tests through a module-scoped fixture.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from coursekit.instructor.grade import Grader, SubmissionResult
+from coursekit.instructor.grade import Grader, SubmissionResult, grade_batch
 from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import load_syllabus
 from tests.instructor.leaks import assert_no_leaks
@@ -31,16 +33,32 @@ def test_the_student_edition_leaks_nothing(lesson):
     assert_no_leaks(instructor, edition)
 
 
-@pytest.fixture(scope="module", params=LESSONS, ids=IDS)
-def graded(request, tmp_path_factory) -> tuple[SubmissionResult, SubmissionResult]:
-    lesson: Path = request.param
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> dict[str, SubmissionResult]:
+    """Every lesson's instructor notebook and untouched student edition, graded in one
+    sandboxed batch on every core."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (make test installs it)")
     folder = tmp_path_factory.mktemp("student")
-    student = folder / lesson.name
-    nbformat.write(student_edition(nbformat.read(lesson, as_version=4), path=str(lesson)),
-                   student)
+    submissions = []
+    for lesson in LESSONS:
+        student = folder / lesson.name
+        nbformat.write(student_edition(nbformat.read(lesson, as_version=4), path=str(lesson)),
+                       student)
+        submissions += [(lesson, f"instructor/{lesson.name}"),
+                        (student, f"student/{lesson.name}")]
     grader = Grader(load_syllabus(ROOT / "syllabus.toml"), ROOT / "notebooks", timeout=600)
-    return (grader.grade_file(lesson, f"instructor/{lesson.name}"),
-            grader.grade_file(student, f"student/{lesson.name}"))
+    try:
+        results = grade_batch(grader, submissions, jobs=os.cpu_count() or 1)
+    finally:
+        grader.close()
+    return {result.submission: result for result in results}
+
+
+@pytest.fixture(params=LESSONS, ids=IDS)
+def graded(request, batch) -> tuple[SubmissionResult, SubmissionResult]:
+    name = request.param.name
+    return batch[f"instructor/{name}"], batch[f"student/{name}"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,305 @@
+"""Grading, phase 2: one sandbox per submission (bubblewrap), with caps on everything.
+
+The sandbox sees a read-only system (``/usr``, ``/etc``, the Python installation, the
+virtual environment), a read-only copy of coursekit whose checks are stubs, and one writable
+folder: the submission's scratch folder, holding its run spec, the inputs the grader drew,
+and a copy of the lessons' data files. It has no network, its own process tree (nothing
+outlives it: when its first process ends or the grader dies, the kernel kills the rest), and
+limits on memory (address space), file size, processes where the platform allows, output
+(read in chunks, the excess dropped) and time (per cell, watched from outside through a
+status pipe, and per notebook).
+
+``--no-sandbox`` runs the same runner as a plain child process with the same resource
+limits, but with the grader's view of the file system and network: only for trusted
+submissions.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = ("bubblewrap (bwrap) is not installed: on Debian/Ubuntu `sudo apt-get install "
+                "bubblewrap`, on Fedora `sudo dnf install bubblewrap`; or pass --no-sandbox to "
+                "grade without one (only for submissions you trust)")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use."""
+
+    cell_seconds: float = 300.0
+    notebook_seconds: float = 600.0
+    memory_bytes: int = 2 * 1024**3
+    processes: int = 64
+    output_bytes: int = 1024**2
+    file_bytes: int = 256 * 1024**2
+
+
+@dataclass
+class RunReport:
+    """How a sandboxed run ended."""
+
+    finished: bool
+    stopped: str
+    output_bytes: int
+    output_head: str
+    seconds: float
+
+
+def bubblewrap() -> str | None:
+    """The path of ``bwrap``, or None."""
+    return shutil.which("bwrap")
+
+
+def _system_binds() -> list[str]:
+    binds: list[str] = []
+    for folder in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
+        if os.path.exists(folder):
+            binds += ["--ro-bind", folder, folder]
+    seen: set[str] = set()
+    for prefix in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))):
+        real = os.path.realpath(prefix)
+        if any(real == s or real.startswith(s + "/") for s in seen) or real.startswith("/usr/"):
+            continue
+        seen.add(real)
+        binds += ["--ro-bind", real, real]
+        if prefix != real and not prefix.startswith("/usr/"):
+            binds += ["--ro-bind", real, prefix]
+    return binds
+
+
+def _hide_installed_checks(binds: list[str]) -> list[str]:
+    """Cover the real ``coursekit/checks`` with an empty folder where a bound path holds it
+    (a non-editable install inside the virtual environment)."""
+    import coursekit.checks
+
+    real = os.path.realpath(os.path.dirname(coursekit.checks.__file__ or ""))
+    bound = [binds[i + 2] for i in range(0, len(binds), 3)]
+    if any(real == path or real.startswith(path.rstrip("/") + "/") for path in bound):
+        return ["--tmpfs", real]
+    return []
+
+
+def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> list[str]:
+    """The command line that runs the cell runner on ``scratch/spec.json``."""
+    python = sys.executable
+    runner = [python, "-s", "-m", "coursekit.instructor.cell_runner", "--status-fd",
+              str(status_fd)]
+    if not sandboxed:
+        return [*runner, str(scratch / "spec.json")]
+    bwrap = bubblewrap()
+    if bwrap is None:
+        raise RuntimeError(INSTALL_HINT)
+    binds = _system_binds()
+    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", *binds, *_hide_installed_checks(binds),
+            "--ro-bind", str(view), "/coursekit-view",
+            "--bind", str(scratch), "/submission",
+            "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+            "--chdir", "/submission", "--clearenv",
+            *_env_args(sandboxed=True),
+            *runner, "/submission/spec.json"]
+
+
+def _environment(*, sandboxed: bool, view: Path | None = None,
+                 scratch: Path | None = None) -> dict[str, str]:
+    home = "/tmp" if sandboxed else str(scratch / ".home")
+    return {
+        "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
+        "HOME": home,
+        "IPYTHONDIR": f"{home}/.ipython",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": "/coursekit-view" if sandboxed else str(view),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "TQDM_DISABLE": "1", "LANG": "C.UTF-8",
+    }
+
+
+def _env_args(*, sandboxed: bool) -> list[str]:
+    args: list[str] = []
+    for name, value in _environment(sandboxed=sandboxed).items():
+        args += ["--setenv", name, value]
+    return args
+
+
+def _own_processes() -> int:
+    """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+class _PidsCgroup:
+    """A cgroup capping the number of processes, where the grader may make one (root with a
+    writable pids controller); for other users, RLIMIT_NPROC does the job."""
+
+    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+
+    def __init__(self, processes: int) -> None:
+        self.path: Path | None = None
+        if os.geteuid() != 0:
+            return
+        for root in self.ROOTS:
+            if not os.access(root, os.W_OK) or not os.path.exists(f"{root}/cgroup.procs"):
+                continue
+            path = Path(root) / f"coursekit-grade-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                path.mkdir()
+                (path / "pids.max").write_text(str(processes))
+            except OSError:
+                if path.exists():
+                    path.rmdir()
+                continue
+            self.path = path
+            return
+
+    def enter(self) -> None:
+        """Move the calling (child) process into the cgroup."""
+        if self.path is not None:
+            with open(self.path / "cgroup.procs", "w") as handle:
+                handle.write(str(os.getpid()))
+
+    def remove(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _limit(limits: Limits, nproc: int | None, cgroup: _PidsCgroup) -> None:
+    """Resource limits, set in the child before it executes (inherited by everything)."""
+    cgroup.enter()
+    caps = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
+            (resource.RLIMIT_CORE, 0)]
+    if nproc is not None:
+        caps.append((resource.RLIMIT_NPROC, nproc))
+    for which, value in caps:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+class _Output(threading.Thread):
+    """Drains the run's stdout/stderr: counts it, keeps the first few KiB, drops the rest."""
+
+    def __init__(self, stream: object, keep: int) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.keep = stream, keep
+        self.head = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        read = self.stream.read  # type: ignore[attr-defined]
+        while True:
+            chunk = read(65536)
+            if not chunk:
+                return
+            self.total += len(chunk)
+            if len(self.head) < self.keep:
+                self.head += chunk[: self.keep - len(self.head)]
+
+
+class _Status(threading.Thread):
+    """Reads ``start N`` / ``done N`` lines from the runner; remembers when a step began."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.current: int | None = None
+        self.since = time.monotonic()
+
+    def run(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer = (buffer + chunk)[-4096:]
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                word, _, number = line.decode(errors="replace").partition(" ")
+                if word == "start" and number.isdigit():
+                    self.current, self.since = int(number), time.monotonic()
+                elif word == "done":
+                    self.current, self.since = None, time.monotonic()
+
+
+def run(scratch: Path, view: Path, limits: Limits, *, sandboxed: bool = True) -> RunReport:
+    """Run the cell runner on ``scratch/spec.json`` under ``limits``; never raises for
+    anything the submission does."""
+    read_fd, write_fd = os.pipe()
+    argv = command(scratch=scratch, view=view, sandboxed=sandboxed, status_fd=write_fd)
+    env = None if sandboxed else _environment(sandboxed=False, view=view, scratch=scratch)
+    cgroup = _PidsCgroup(limits.processes)
+    nproc = None if os.geteuid() == 0 else _own_processes() + limits.processes
+    start = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=scratch, env=env, pass_fds=(write_fd,), start_new_session=True,
+            preexec_fn=lambda: _limit(limits, nproc, cgroup),
+        )
+    except BaseException:
+        cgroup.remove()
+        raise
+    finally:
+        os.close(write_fd)
+    output = _Output(process.stdout, keep=8192)
+    status = _Status(read_fd)
+    output.start()
+    status.start()
+    stopped = ""
+    grace = 5.0
+    while process.poll() is None:
+        now = time.monotonic()
+        if now - start > limits.notebook_seconds:
+            stopped = f"the notebook ran longer than {limits.notebook_seconds:g} s in all"
+        elif status.current is not None and now - status.since > limits.cell_seconds + grace:
+            stopped = (f"a cell ran longer than {limits.cell_seconds:g} s and did not stop "
+                       "when interrupted")
+        if stopped:
+            _kill(process)
+            break
+        time.sleep(0.05)
+    process.wait()
+    output.join(timeout=5)
+    os.close(read_fd)
+    cgroup.remove()
+    if not stopped and process.returncode != 0:
+        stopped = (f"the run ended early (exit status {process.returncode}: os._exit, a "
+                   "crash, or out of memory)")
+    return RunReport(not stopped, stopped, output.total,
+                     bytes(output.head).decode(errors="replace"), time.monotonic() - start)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the run's whole process group (with a sandbox, bwrap takes its namespace along)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()

@@ -1,0 +1,32 @@
+"""Probes of lesson 02: call the student's MSE gradient and SGD epoch on the given cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coursekit.probes.data import attempt, guarded
+
+
+def _array(value: Any) -> np.ndarray:
+    return np.array(value, dtype=np.float64)
+
+
+@guarded
+def gradient_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
+    """``gradient(X, y, w, b)`` on every case (copies, so a mutation cannot leak)."""
+    return [attempt(gradient, _array(case["X"]), _array(case["y"]), _array(case["w"]),
+                    float(case["b"]))
+            for case in inputs["cases"]]
+
+
+@guarded
+def epoch_runs(inputs: dict[str, Any], epoch: Any) -> list[list[dict[str, Any]]]:
+    """``epoch(X, y, w, b, lr=, batch_size=, rng=default_rng(seed))`` for every run and every
+    seed the run lists (the same seed twice shows whether the batches follow ``rng``)."""
+    return [[attempt(epoch, _array(run["X"]), _array(run["y"]), _array(run["w"]),
+                     float(run["b"]), lr=float(run["lr"]), batch_size=int(run["batch_size"]),
+                     rng=np.random.default_rng(int(seed)))
+             for seed in run["seeds"]]
+            for run in inputs["runs"]]
