@@ -35,8 +35,13 @@ from coursekit.checks._core import (
 )
 from coursekit.probes import lesson11 as probes
 
-#: How close a student's numbers must be to the reference's.
-TOLERANCE = {"rtol": 1e-6, "atol": 1e-9}
+#: How close a student's numbers must be to the reference's: float64 rounding only, since the
+#: lesson's later cells compare these functions with coursekit and PyTorch to 1e-9.
+TOLERANCE = {"rtol": 1e-9, "atol": 1e-11}
+#: What float32 arithmetic somewhere in the student's code leaves.
+FLOAT32 = {"rtol": 1e-4, "atol": 1e-5}
+FLOAT32_HINT = ("right to about float32 precision only: keep every array float64 (no "
+                "astype(np.float32), no dtype=np.float32)")
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -194,6 +199,8 @@ def _judge_forward(inputs: Data, data: Data) -> str:
         want = reference_conv_forward(x, W, b, s, p)
         if close(out, want, **TOLERANCE):
             continue
+        if close(out, want, **FLOAT32):
+            raise fail(f"{where}: the output is {FLOAT32_HINT}")
         rows = want.transpose(0, 2, 3, 1).reshape(-1, f)  # the (N·OH·OW, F) product
         raise mistake(out, {
             "the kernel is flipped: deep-learning libraries compute a cross-correlation, "
@@ -242,6 +249,11 @@ def _judge_backward(inputs: Data, data: Data) -> str:
         got_dx = _ndarray(dx, x.shape, f"{where}: dx")
         got_dW = _ndarray(dW, W.shape, f"{where}: dW")
         got_db = _ndarray(db, (f,), f"{where}: db")
+        for name, got_array, want_array in (("dx", got_dx, want_dx), ("dW", got_dW, want_dW),
+                                            ("db", got_db, want_db)):
+            if not close(got_array, want_array, **TOLERANCE) \
+                    and close(got_array, want_array, **FLOAT32):
+                raise fail(f"{where}: {name} is {FLOAT32_HINT}")
         if not close(got_dW, want_dW, **TOLERANCE):
             raise mistake(got_dW, {
                 f"dW is divided by N={n}; dout already carries the loss's 1/N, so sum over "
@@ -311,6 +323,8 @@ def _judge_pool(inputs: Data, data: Data) -> str:
         want = reference_maxpool_backward(dout, x, size)
         if close(dx, want, **TOLERANCE):
             continue
+        if close(dx, want, **FLOAT32):
+            raise fail(f"{where}: dx is {FLOAT32_HINT}")
         windows = _windows(x, size)
         is_max = (windows == windows.max(axis=-1, keepdims=True)).astype(np.float64)
         spread = np.repeat(np.repeat(dout, size, axis=2), size, axis=3)
