@@ -5,7 +5,9 @@ copy of ``notebooks/`` (the committed lessons are never written), with the envir
 ``make test`` (one thread, fixed hashing). The time counted is the cells' time: from the first
 cell sent to the last cell done, kernel start excluded (``coursekit.runner.execute``); the
 time with kernel start is shown beside it. Then ``benchmarks/scratch.py`` runs, if present,
-and prints its own figures. Everything goes to the terminal and to ``build/bench.md``.
+and prints its own figures. Last, ``make test``'s two phases run as ``make unit`` and
+``make nbval`` and their wall times are printed (issue 11's goal: ``make test`` <= 3 min on 2
+cores, set-up excluded). Everything goes to the terminal and to ``build/bench.md``.
 
 Goals (issue 7): each lesson <= 20 s, the whole course <= 90 s on 2 cores. Missing a goal is
 reported, not an error (``--strict`` makes it one); a lesson that fails to run is an error.
@@ -13,6 +15,7 @@ reported, not an error (``--strict`` makes it one); a lesson that fails to run i
 Usage::
 
     .venv/bin/python benchmarks/course.py [--lessons 01,03] [--repeat 3] [--no-scratch]
+                                          [--no-test-phases]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import io  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -46,7 +50,7 @@ from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
 
-from coursekit.instructor.syllabus import lesson_files, load_syllabus  # noqa: E402
+from coursekit.instructor.syllabus import load_syllabus, select_lessons  # noqa: E402
 from coursekit.runner import execute  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,17 +73,34 @@ class LessonTime:
         return "ok" if self.cell_seconds <= LESSON_GOAL_S else "OVER GOAL"
 
 
-def lessons(folder: Path, spec: str) -> list[Path]:
-    """``all`` or comma/space separated numbers or names, in course order."""
-    paths = lesson_files(folder)
-    if spec == "all":
-        return paths
-    wanted = spec.replace(",", " ").split()
-    chosen = [p for p in paths if p.stem[:2] in wanted or p.stem in wanted or p.name in wanted]
-    unknown = [w for w in wanted if not any(w in (p.stem[:2], p.stem, p.name) for p in paths)]
-    if unknown:
-        raise SystemExit(f"no lesson matches {unknown}; have {[p.stem for p in paths]}")
-    return chosen
+#: make test's phases, in its order, as make targets; and the goal for the whole of make test.
+TEST_PHASES = ("unit", "nbval")
+MAKE_TEST_GOAL_S = 180.0
+
+
+def time_test_phases() -> list[tuple[str, float, int]]:
+    """Run each phase of ``make test`` (``make unit``, ``make nbval``): its wall time and exit
+    status. The set-up (``.venv``) is done first and not counted."""
+    subprocess.run(["make", "-s", ".venv/.installed"], cwd=REPO, check=True)
+    phases = []
+    for target in TEST_PHASES:
+        start = time.perf_counter()
+        done = subprocess.run(["make", "-s", target], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        phases.append((target, time.perf_counter() - start, done.returncode))
+        print(f"  make {target:<6} {phases[-1][1]:6.1f} s  (exit {done.returncode})", flush=True)
+    return phases
+
+
+def phase_table(phases: list[tuple[str, float, int]]) -> list[str]:
+    """Markdown table of make test's phases and their total against the goal."""
+    total = sum(seconds for _, seconds, _ in phases)
+    rows = ["| phase | wall time | exit |", "|---|--:|--:|"]
+    rows += [f"| make {name} | {seconds:.1f} s | {rc} |" for name, seconds, rc in phases]
+    verdict = "ok" if total <= MAKE_TEST_GOAL_S else "OVER GOAL"
+    rows.append(f"| **make test** | **{total:.1f} s** (goal ≤ {MAKE_TEST_GOAL_S:g} s: "
+                f"{verdict}) | |")
+    return rows
 
 
 def expected_runtimes(syllabus: Path) -> dict[str, float]:
@@ -188,12 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per lesson; the best counts")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     parser.add_argument("--no-scratch", action="store_true", help="skip benchmarks/scratch.py")
+    parser.add_argument("--no-test-phases", action="store_true",
+                        help="skip timing make test's phases (make unit, make nbval)")
     parser.add_argument("--strict", action="store_true", help="exit 2 when a goal is missed")
     parser.add_argument("--notebooks", type=Path, default=REPO / "notebooks")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench.md")
     args = parser.parse_args(argv)
 
-    paths = lessons(args.notebooks, args.lessons)
+    try:
+        paths = select_lessons(args.notebooks, args.lessons)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if not paths:
         raise SystemExit(f"no lessons in {args.notebooks}")
     expected = expected_runtimes(REPO / "syllabus.toml")
@@ -226,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
             scratch_error = f"{type(exc).__name__}: {exc}"
             print(f"FAILED: {scratch_error}")
 
+    phases: list[tuple[str, float, int]] = []
+    if not args.no_test_phases:
+        print("\nmake test, phase by phase")
+        phases = time_test_phases()
+        print("\n".join(phase_table(phases)))
+
     report = ["# Benchmarks", "", *machine()]
     report.append(
         f"- load average (1 min) before/after the lessons: {load_before[0]:.2f} / "
@@ -253,14 +285,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             report += ["```", scratch_text.rstrip(), "```", "", "| figure | value |", "|---|--:|"]
             report += [f"| {name} | {value:.4g} |" for name, value in scratch.items()]
+    if phases:
+        report += ["", "## make test", "", "Wall time of each phase, `.venv` set-up excluded.",
+                   "", *phase_table(phases)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(report) + "\n", encoding="utf-8")
     print(f"\nwrote {args.out}")
 
-    if failures or scratch_error:
+    if failures or scratch_error or any(rc for _, _, rc in phases):
         return 1
     total = sum(t.cell_seconds for t in times)
-    missed = [t for t in times if t.cell_seconds > LESSON_GOAL_S] or total > COURSE_GOAL_S
+    missed = ([t for t in times if t.cell_seconds > LESSON_GOAL_S] or total > COURSE_GOAL_S
+              or sum(seconds for _, seconds, _ in phases) > MAKE_TEST_GOAL_S)
     return 2 if (args.strict and missed) else 0
 
 

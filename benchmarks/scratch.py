@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.data import spiral
+from coursekit import data
 from coursekit.scratch import (
     SGD,
     Adam,
@@ -183,28 +183,9 @@ def jacobian_step(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray]) -> Ca
     return _sgd_step(model, CategoricalCrossEntropy(), X, y)
 
 
-def bayes_predict(X: np.ndarray, *, n_classes: int = 3, noise: float = 0.2) -> np.ndarray:
-    """The Bayes-optimal class of each spiral point, from the generator's noise model.
-
-    At radius r, class c's angle is 2.5 (4c + 4r) plus Gaussian noise of standard deviation
-    2.5 * noise, wrapped around the circle; every class has the same radii, so the most likely
-    class is the one whose wrapped Gaussian is highest at the point's angle.
-    """
-    r = np.hypot(X[:, 0], X[:, 1])
-    angle = np.arctan2(X[:, 0], X[:, 1])  # the generator puts sin in x0 and cos in x1
-    wraps = 2.0 * np.pi * np.arange(-12, 13)  # enough turns for every class's mean angle
-    sd = 2.5 * noise
-    scores = []
-    for c in range(n_classes):
-        mean = 2.5 * (4.0 * c + 4.0 * r)
-        d = angle[:, None] + wraps[None, :] - mean[:, None]
-        scores.append(np.exp(-0.5 * (d / sd) ** 2).sum(axis=1))
-    return np.argmax(np.stack(scores, axis=1), axis=1)
-
-
 def time_to_accuracy(seed: int, X_test: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     """Train for BUDGET_S seconds, scoring on the fresh points after every epoch."""
-    X, y = spiral(TRAIN_PER_CLASS, random_state=seed)
+    X, y = data.spiral(TRAIN_PER_CLASS, random_state=seed)
     model = Sequential(
         Dense(2, TTA_HIDDEN, init="he", random_state=seed + 100), ReLU(),
         Dense(TTA_HIDDEN, TTA_HIDDEN, init="he", random_state=seed + 200), ReLU(),
@@ -244,7 +225,7 @@ def main() -> dict[str, float]:
 
 
 def _main() -> dict[str, float]:
-    X, y = spiral(N_PER_CLASS, random_state=0)
+    X, y = data.spiral(N_PER_CLASS, random_state=0)
     weights = _initial_weights(seed=1)
     builders = {
         "scratch": scratch_step, "fused": fused_step, "torch": torch_step,
@@ -268,8 +249,8 @@ def _main() -> dict[str, float]:
     figures["ratio_scratch_over_torch"] = us["scratch"] / us["torch"]
     figures["ratio_jacobian_loop_over_scratch"] = us["jacobian_loop"] / us["scratch"]
 
-    X_test, y_test = spiral(TEST_PER_CLASS, random_state=TEST_SEED)
-    figures["bayes_accuracy"] = float(np.mean(bayes_predict(X_test) == y_test))
+    X_test, y_test = data.spiral(TEST_PER_CLASS, random_state=TEST_SEED)
+    figures["bayes_accuracy"] = float(np.mean(data.spiral_bayes_predict(X_test) == y_test))
     runs = [time_to_accuracy(seed, X_test, y_test) for seed in TTA_SEEDS]
     times = [run["seconds_to_target"] for run in runs]
     figures["seconds_to_088_median"] = float(np.median(times))  # nan if a run never got there

@@ -1,9 +1,11 @@
-"""The course's command line: ``python -m coursekit student|grade|check|syllabus``.
+"""The command line: ``python -m coursekit execute|student|grade|check|workspace|syllabus``.
 
+    coursekit execute notebooks/*.ipynb                        # regenerate stored outputs
     coursekit student --out build/student notebooks/*.ipynb   # release student editions
     coursekit grade --out build submissions/                   # grade a folder of notebooks
     coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
     coursekit syllabus [--map]                                 # check the syllabus; the map
+    coursekit nbgrader-sync [--check] notebooks/*.ipynb        # nbgrader's cell metadata
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import sys
 from pathlib import Path
 
+from coursekit import runner
 from coursekit.instructor.cells import LessonFormatError
 from coursekit.instructor.grade import Grader, find_submissions, grade_batch
+from coursekit.instructor.nbgrader import sync_files
 from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
 from coursekit.instructor.sandbox import Limits, bubblewrap
 from coursekit.instructor.student import write_student_editions
@@ -106,10 +110,26 @@ def _syllabus(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _nbgrader_sync(args: argparse.Namespace) -> int:
+    changed = sync_files(args.notebooks, check=args.check)
+    for path in changed:
+        if args.check:
+            print(f"problem: {path}: nbgrader metadata out of step; run "
+                  "`python -m coursekit nbgrader-sync` on it", file=sys.stderr)
+        else:
+            print(f"synced {path}")
+    return 1 if args.check and changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m coursekit``."""
     parser = argparse.ArgumentParser(prog="coursekit", description="Instructor tools.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    execute = commands.add_parser(
+        "execute", help="run lessons top to bottom and store their outputs (make execute)")
+    runner.add_arguments(execute)
+    execute.set_defaults(run=runner.run)
 
     student = commands.add_parser(
         "student", help="write student editions (solutions and hidden tests stripped)")
@@ -167,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     syllabus.add_argument("--lessons", type=Path, default=Path("notebooks"))
     syllabus.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
     syllabus.set_defaults(run=_syllabus)
+
+    sync = commands.add_parser(
+        "nbgrader-sync",
+        help="write nbgrader's cell metadata from the course's own (so nbgrader can grade)")
+    sync.add_argument("notebooks", nargs="+", type=Path, help="instructor lessons")
+    sync.add_argument("--check", action="store_true",
+                      help="change nothing; exit 1 if a lesson is out of step")
+    sync.set_defaults(run=_nbgrader_sync)
     return parser
 
 

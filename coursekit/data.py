@@ -1,8 +1,10 @@
 """Data sets of the course, shaped like scikit-learn's generators and all seeded.
 
 Every function that draws random numbers takes ``random_state``: an ``int`` seed, a
-``numpy.random.Generator`` (which it advances), or ``None`` for fresh entropy. Nothing here
-touches NumPy's global random state.
+``numpy.random.Generator`` (which it advances), or ``None`` for fresh entropy
+(:mod:`coursekit.seeding`). Nothing here touches NumPy's global random state, and every array
+returned has an explicit dtype (float64 features, int64 labels), whatever ``nnfs.init()`` did
+to NumPy's defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ import numpy as np
 from sklearn import datasets as _sk_datasets
 from sklearn.model_selection import train_test_split
 
-RandomState = int | np.random.Generator | None
+from coursekit.seeding import RandomState, as_generator, as_seed
+from coursekit.validation import check_fraction, check_int, check_number, check_same_rows
+
+__all__ = [
+    "Split", "TRUE_WEIGHTS", "TRUE_BIAS", "three_points", "linear_data", "spiral",
+    "spiral_bayes_predict", "circles", "load_digits", "load_breast_cancer", "batches",
+    "steps_per_epoch",
+]
+
+#: The true line of lessons 02 and 06: ``y = X @ TRUE_WEIGHTS + TRUE_BIAS + noise``.
+TRUE_WEIGHTS: tuple[float, float] = (2.0, -3.4)
+TRUE_BIAS: float = 4.2
 
 
 class Split(NamedTuple):
@@ -26,40 +39,6 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def as_generator(random_state: RandomState) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` for a seed, a Generator or ``None``."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or (
-        isinstance(random_state, int | np.integer) and not isinstance(random_state, bool)
-    ):
-        if random_state is not None and random_state < 0:
-            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
-        return np.random.default_rng(random_state)
-    raise ValueError(
-        "random_state must be an int, a numpy.random.Generator or None, "
-        f"got {type(random_state).__name__}"
-    )
-
-
-def _seed_for_sklearn(random_state: RandomState) -> int:
-    """scikit-learn wants an int or a RandomState; derive an int from our generator."""
-    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
-        as_generator(random_state)  # validates the seed
-        return int(random_state)
-    return int(as_generator(random_state).integers(2**31 - 1))
-
-
-def _check_positive_int(name: str, value: int, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in the open range (0, 1), got {value!r}")
-
-
 def three_points() -> tuple[np.ndarray, np.ndarray]:
     """The three points of lesson 01: (1, 1), (2, 2), (3, 3).
 
@@ -69,15 +48,15 @@ def three_points() -> tuple[np.ndarray, np.ndarray]:
     y : ndarray of shape (3,)
         ``y == x``: the best line through the origin has slope 1.
     """
-    x = np.array([1.0, 2.0, 3.0])
+    x = np.array([1.0, 2.0, 3.0], dtype=np.float64)
     return x, x.copy()
 
 
 def linear_data(
     n_samples: int = 1000,
     *,
-    weights: Sequence[float] = (2.0, -3.4),
-    bias: float = 4.2,
+    weights: Sequence[float] = TRUE_WEIGHTS,
+    bias: float = TRUE_BIAS,
     noise: float = 0.01,
     random_state: RandomState = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,30 +64,31 @@ def linear_data(
 
     Parameters
     ----------
-    n_samples : int
+    n_samples : int, default=1000
         Number of rows, at least 1.
-    weights : sequence of float of length n_features
-        The true weights.
-    bias : float
-        The true intercept.
-    noise : float
+    weights : sequence of float of length n_features, default=(2.0, -3.4)
+        The true weights (:data:`TRUE_WEIGHTS`).
+    bias : float, default=4.2
+        The true intercept (:data:`TRUE_BIAS`).
+    noise : float, default=0.01
         Standard deviation of the Gaussian noise added to ``y`` (>= 0).
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=None
+        Seed or generator of the features and the noise.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     """
-    _check_positive_int("n_samples", n_samples)
+    n_samples = check_int("n_samples", n_samples)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or w.size == 0:
         raise ValueError(f"weights must be a non-empty 1-D sequence, got shape {w.shape}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    bias = check_number("bias", bias)
+    noise = check_number("noise", noise, low=0.0)
     rng = as_generator(random_state)
-    X = rng.standard_normal((n_samples, w.size))
-    y = X @ w + bias + noise * rng.standard_normal(n_samples)
+    X = rng.standard_normal((n_samples, w.size), dtype=np.float64)
+    y = X @ w + bias + noise * rng.standard_normal(n_samples, dtype=np.float64)
     return X, y
 
 
@@ -128,13 +108,14 @@ def spiral(
 
     Parameters
     ----------
-    n_per_class : int
+    n_per_class : int, default=100
         Points per class, at least 2.
-    n_classes : int
+    n_classes : int, default=3
         Number of arms, at least 2.
-    noise : float
+    noise : float, default=0.2
         Standard deviation of the angle noise (>= 0); nnfs uses 0.2.
-    random_state : int, Generator or None
+    random_state : int, Generator or None, default=None
+        Seed or generator of the noise.
 
     Returns
     -------
@@ -142,21 +123,60 @@ def spiral(
     y : ndarray of shape (n_per_class * n_classes,), dtype int64
         Class ``c`` occupies rows ``c * n_per_class`` to ``(c + 1) * n_per_class - 1``.
     """
-    _check_positive_int("n_per_class", n_per_class, minimum=2)
-    _check_positive_int("n_classes", n_classes, minimum=2)
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    n_per_class = check_int("n_per_class", n_per_class, minimum=2)
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    noise = check_number("noise", noise, low=0.0)
     rng = as_generator(random_state)
-    radius = np.linspace(0.0, 1.0, n_per_class)
-    X = np.empty((n_per_class * n_classes, 2))
+    radius = np.linspace(0.0, 1.0, n_per_class, dtype=np.float64)
+    X = np.empty((n_per_class * n_classes, 2), dtype=np.float64)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
     for c in range(n_classes):
-        t = np.linspace(4.0 * c, 4.0 * (c + 1), n_per_class)
-        t = t + noise * rng.standard_normal(n_per_class)
+        t = np.linspace(4.0 * c, 4.0 * (c + 1), n_per_class, dtype=np.float64)
+        t = t + noise * rng.standard_normal(n_per_class, dtype=np.float64)
         rows = slice(c * n_per_class, (c + 1) * n_per_class)
         X[rows, 0] = radius * np.sin(2.5 * t)
         X[rows, 1] = radius * np.cos(2.5 * t)
     return X, y
+
+
+def spiral_bayes_predict(
+    X: np.ndarray, *, n_classes: int = 3, noise: float = 0.2
+) -> np.ndarray:
+    """The Bayes-optimal class of each point under :func:`spiral`'s generating process.
+
+    A point ``r * (sin 2.5t, cos 2.5t)`` of arm ``c`` has ``t = 4c + 4r + noise * N(0, 1)``.
+    From the point's radius ``r`` and angle ``phi``, every ``t`` with ``2.5 t = phi (mod 2π)``
+    could have produced it; the likelihood of arm ``c`` sums the Gaussian density of each such
+    ``t`` around ``4c + 4r``, and the most likely arm wins. Its accuracy is the ceiling no
+    classifier can beat on spiral data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, 2)
+    n_classes : int, default=3
+    noise : float, default=0.2
+        The ``noise`` the data were drawn with (> 0).
+
+    Returns
+    -------
+    ndarray of shape (n_points,), dtype int64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n_points, 2), got {X.shape}")
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    noise = check_number("noise", noise, low=0.0, low_open=True)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    angle = np.arctan2(X[:, 0], X[:, 1])  # points are r * (sin 2.5t, cos 2.5t)
+    # Turns of 2π enough to reach every t within 8 standard deviations of an arm.
+    t_low, t_high = -8.0 * noise, 4.0 * n_classes + 8.0 * noise
+    turns = np.arange(np.floor((2.5 * t_low - np.pi) / (2 * np.pi)),
+                      np.ceil((2.5 * t_high + np.pi) / (2 * np.pi)) + 1, dtype=np.float64)
+    t = (angle[:, None] + 2 * np.pi * turns[None, :]) / 2.5  # (n_points, turns) candidates
+    likelihood = np.stack([
+        np.exp(-0.5 * ((t - 4 * c - 4 * radius[:, None]) / noise) ** 2).sum(axis=1)
+        for c in range(n_classes)], axis=1)
+    return likelihood.argmax(axis=1).astype(np.int64)
 
 
 def circles(
@@ -165,47 +185,65 @@ def circles(
     noise: float = 0.05,
     factor: float = 0.8,
     test_size: float = 0.33,
-    random_state: int = 26,
+    random_state: RandomState = None,
 ) -> Split:
-    """Two concentric circles (scikit-learn's ``make_circles``) with a seeded split.
+    """Two concentric circles (scikit-learn's ``make_circles``), split into train and test.
 
-    The defaults are the split lesson 07 uses: 10,000 points, noise 0.05, a third held out,
-    both the data and the split seeded with 26.
+    Parameters
+    ----------
+    n_samples : int, default=10_000
+        Points in total, at least 4; half on each circle.
+    noise : float, default=0.05
+        Standard deviation of the Gaussian noise added to every coordinate (>= 0).
+    factor : float, default=0.8
+        Radius of the inner circle, in the open range (0, 1); the outer one has radius 1.
+    test_size : float, default=0.33
+        Fraction of the points held out, in the open range (0, 1).
+    random_state : int, Generator or None, default=None
+        Seeds both the points and the split: an int seed is passed to scikit-learn as it is
+        (``random_state=26`` is lesson 07's data); a Generator or None is drawn from once.
 
     Returns
     -------
     Split of X_train (n_train, 2), X_test (n_test, 2), y_train (n_train,), y_test (n_test,)
-        Labels are 0 (outer circle, radius 1) and 1 (inner circle, radius ``factor``).
+        Features float64; labels int64, 0 (outer circle) and 1 (inner circle).
     """
-    _check_positive_int("n_samples", n_samples, minimum=4)
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    _check_fraction("factor", factor)
-    _check_fraction("test_size", test_size)
-    seed = _seed_for_sklearn(random_state)
+    n_samples = check_int("n_samples", n_samples, minimum=4)
+    noise = check_number("noise", noise, low=0.0)
+    factor = check_fraction("factor", factor)
+    test_size = check_fraction("test_size", test_size)
+    seed = as_seed(random_state)
     X, y = _sk_datasets.make_circles(
         n_samples=n_samples, noise=noise, factor=factor, random_state=seed
     )
+    X, y = X.astype(np.float64, copy=False), y.astype(np.int64, copy=False)
     return Split(*train_test_split(X, y, test_size=test_size, random_state=seed))
 
 
 def _standardised_split(
     X: np.ndarray, y: np.ndarray, test_size: float, random_state: RandomState
 ) -> Split:
-    _check_fraction("test_size", test_size)
-    seed = _seed_for_sklearn(random_state)
+    check_fraction("test_size", test_size)
+    seed = as_seed(random_state)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y
     )
     # Statistics of the training split only: the test set must not leak into training.
     mean = X_train.mean(axis=0)
     std = X_train.std(axis=0)
-    std[std == 0] = 1.0  # constant columns (digits' blank corner pixels) stay at 0
+    std[std == 0.0] = 1.0  # constant columns (digits' blank corner pixels) stay at 0
     return Split((X_train - mean) / std, (X_test - mean) / std, y_train, y_test)
 
 
 def load_digits(*, test_size: float = 0.25, random_state: RandomState = 0) -> Split:
     """scikit-learn's bundled 8×8 handwritten digits, split (stratified) and standardised.
+
+    Parameters
+    ----------
+    test_size : float, default=0.25
+        Fraction held out, in the open range (0, 1).
+    random_state : int, Generator or None, default=0
+        Seed or generator of the split.
 
     Returns
     -------
@@ -218,6 +256,13 @@ def load_digits(*, test_size: float = 0.25, random_state: RandomState = 0) -> Sp
 
 def load_breast_cancer(*, test_size: float = 0.25, random_state: RandomState = 0) -> Split:
     """scikit-learn's bundled Wisconsin breast-cancer data, split (stratified) and standardised.
+
+    Parameters
+    ----------
+    test_size : float, default=0.25
+        Fraction held out, in the open range (0, 1).
+    random_state : int, Generator or None, default=0
+        Seed or generator of the split.
 
     Returns
     -------
@@ -236,7 +281,10 @@ def batches(
     shuffle: bool = True,
     random_state: RandomState = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield mini-batches covering every row once (one epoch).
+    """Mini-batches covering every row once (one epoch), as an iterator.
+
+    The arguments are checked, and the order drawn, when ``batches`` is called, not at the
+    first ``next()``.
 
     Parameters
     ----------
@@ -244,8 +292,10 @@ def batches(
     y : ndarray of shape (n_samples, ...)
     batch_size : int
         Rows per batch, at least 1; the last batch holds the remainder.
-    shuffle : bool
+    shuffle : bool, default=True
         Visit rows in a random order drawn from ``random_state``.
+    random_state : int, Generator or None, default=None
+        Seed or generator of the order.
 
     Yields
     ------
@@ -254,19 +304,22 @@ def batches(
     """
     X = np.asarray(X)
     y = np.asarray(y)
-    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
-        raise ValueError(
-            f"X and y need the same number of rows, got shapes {X.shape} and {y.shape}"
-        )
-    _check_positive_int("batch_size", batch_size)
-    order = as_generator(random_state).permutation(len(X)) if shuffle else np.arange(len(X))
-    for start in range(0, len(X), batch_size):
+    n = check_same_rows(X, y)
+    batch_size = check_int("batch_size", batch_size)
+    order = as_generator(random_state).permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+    return _slices(X, y, order, batch_size)
+
+
+def _slices(
+    X: np.ndarray, y: np.ndarray, order: np.ndarray, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         yield X[rows], y[rows]
 
 
 def steps_per_epoch(n_samples: int, batch_size: int) -> int:
     """Number of mini-batches in one epoch: ``ceil(n_samples / batch_size)``."""
-    _check_positive_int("n_samples", n_samples)
-    _check_positive_int("batch_size", batch_size)
+    n_samples = check_int("n_samples", n_samples)
+    batch_size = check_int("batch_size", batch_size)
     return -(-n_samples // batch_size)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from coursekit.validation import check_int
+
 
 def _axes(ax: Axes | None) -> Axes:
     return plt.gca() if ax is None else ax
@@ -109,13 +111,12 @@ def loss_curve(
         raise ValueError("losses is empty: record at least one value")
     ax = _axes(ax)
     if steps_per_epoch is None:
-        x = np.arange(values.size)
+        x = np.arange(values.size, dtype=np.float64)
         ax.set_xlabel("step")
     else:
-        if isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1:
-            raise ValueError(f"steps_per_epoch must be an int >= 1, got {steps_per_epoch!r}")
+        steps = check_int("steps_per_epoch", steps_per_epoch)
         # The k-th loss is measured after k + 1 steps, i.e. (k + 1) / steps_per_epoch epochs.
-        x = np.arange(1, values.size + 1) / int(steps_per_epoch)
+        x = np.arange(1, values.size + 1, dtype=np.float64) / steps
         ax.set_xlabel("epoch")
     ax.plot(x, values, label=label)
     ax.set_ylabel("loss")
@@ -150,13 +151,12 @@ def decision_boundary(
         Margin around the data, as a fraction of its range.
     """
     X, y = _check_points(X, y)
-    if resolution < 2:
-        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    resolution = check_int("resolution", resolution, minimum=2)
     ax = _axes(ax)
     low, high = X.min(axis=0), X.max(axis=0)
     margin = padding * (high - low)
-    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
-    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution, dtype=np.float64)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution, dtype=np.float64)
     grid_x, grid_y = np.meshgrid(xs, ys)
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
     labels = np.asarray(predict(grid)).ravel()
@@ -169,7 +169,7 @@ def decision_boundary(
     # Map labels to 0..k-1 so the colours of regions and points agree.
     index = np.searchsorted(classes, labels).reshape(grid_x.shape)
     cmap = plt.get_cmap("tab10")
-    ax.contourf(grid_x, grid_y, index, levels=np.arange(len(classes) + 1) - 0.5,
+    ax.contourf(grid_x, grid_y, index, levels=np.arange(len(classes) + 1, dtype=np.float64) - 0.5,
                 colors=[cmap(i) for i in range(len(classes))], alpha=0.25)
     for i, label in enumerate(classes):
         rows = y == label
@@ -218,11 +218,11 @@ def cost_curve(
         low, high = theta_range
     if not low < high:
         raise ValueError(f"theta_range must be (low, high) with low < high, got {(low, high)}")
-    grid = np.linspace(low, high, n_points)
+    grid = np.linspace(low, high, n_points, dtype=np.float64)
     ax.plot(grid, [cost(t) for t in grid], color="0.3", label="J(θ)")
     if thetas is not None:
         shown = thetas[(thetas >= low) & (thetas <= high)]
-        values = np.array([cost(t) for t in shown])
+        values = np.array([cost(t) for t in shown], dtype=np.float64)
         ax.plot(shown, values, "o", color="tab:red", markersize=4,
                 label=label or f"descent path ({thetas.size - 1} steps)")
         for a, b, ja, jb in zip(shown[:-1], shown[1:], values[:-1], values[1:], strict=True):

@@ -1,6 +1,6 @@
 """Execute lessons top to bottom, the one way committed outputs are (re)generated.
 
-``python -m coursekit.runner notebooks/01_*.ipynb`` runs each notebook in a fresh kernel of
+``python -m coursekit execute notebooks/01_*.ipynb`` runs each notebook in a fresh kernel of
 the current environment, from the notebook's own folder, and writes the outputs back in place.
 ``make execute`` calls it with the same environment variables ``make test`` uses, so the stored
 outputs are exactly what strict nbval will compare against.
@@ -35,18 +35,27 @@ class Execution:
     cell_seconds: float
 
 
-def execute(nb: NotebookNode, *, cwd: Path, timeout: int = 600) -> Execution:
-    """Run every code cell of ``nb`` in order in a fresh kernel started in ``cwd``.
+def make_client(nb: NotebookNode, *, cwd: Path, timeout: int) -> NotebookClient:
+    """An nbclient client for ``nb`` on this environment's kernel, started in ``cwd``.
 
-    Raises nbclient's ``CellExecutionError`` on the first cell that fails.
+    The one place the course configures nbclient (kernel name, working folder, no timing
+    metadata); the grader can build its clients here too.
     """
-    client = NotebookClient(
+    return NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,  # timestamps in metadata would churn every diff
     )
+
+
+def execute(nb: NotebookNode, *, cwd: Path, timeout: int = 600) -> Execution:
+    """Run every code cell of ``nb`` in order in a fresh kernel started in ``cwd``.
+
+    Raises nbclient's ``CellExecutionError`` on the first cell that fails.
+    """
+    client = make_client(nb, cwd=cwd, timeout=timeout)
     with client.setup_kernel():
         start = time.perf_counter()
         for index, cell in enumerate(nb.cells):
@@ -98,15 +107,20 @@ def _normalise_metadata(nb: NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m coursekit execute``."""
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-    args = parser.parse_args(argv)
-    failed = 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``args.notebooks`` in turn; 0 when every one ran clean and was written."""
     for path in args.notebooks:
         if path.suffix != ".ipynb" or not path.is_file():
-            parser.error(f"not a notebook: {path}")
+            print(f"error: not a notebook: {path}", file=sys.stderr)
+            return 2
+    failed = 0
+    for path in args.notebooks:
         try:
             result = execute_file(path, timeout=args.timeout)
         except (DirtyRun, CellExecutionError) as exc:
@@ -115,7 +129,3 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{path}: {result.cell_seconds:.1f} s", flush=True)
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

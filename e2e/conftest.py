@@ -21,24 +21,16 @@ from typing import Any
 
 import pytest
 
-from coursekit.instructor.syllabus import lesson_files
+from coursekit.instructor import syllabus
 from e2e.lab import BUILD, CHROMIUM_ARGS, REPO, LabServer, copy_lessons
 
 
 def select_lessons(spec: str, folder: Path) -> list[Path]:
-    """``all``, or comma/space separated numbers or names (``01``, ``03_layers``)."""
-    lessons = lesson_files(folder)
-    if spec.strip() == "all":
-        return lessons
-    chosen = []
-    for item in spec.replace(",", " ").split():
-        matches = [p for p in lessons if p.stem == item or p.name == item or p.stem[:2] == item]
-        if not matches:
-            raise pytest.UsageError(
-                f"--lessons: no lesson matches {item!r} (have: {[p.stem for p in lessons]})"
-            )
-        chosen.extend(m for m in matches if m not in chosen)
-    return chosen
+    """``--lessons``: see :func:`coursekit.instructor.syllabus.select_lessons`."""
+    try:
+        return syllabus.select_lessons(folder, spec)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--lessons: {exc}") from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

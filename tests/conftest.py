@@ -23,3 +23,16 @@ import pytest  # noqa: E402
 def _close_figures():
     yield
     plt.close("all")
+
+
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n 2 --dist loadgroup`` (make unit), tests that share an expensive
+    module-scoped fixture run on the same worker, so the fixture is built once, not per
+    worker: the grading of one lesson (tests/instructor/test_lessons.py) and the whole of
+    tests/instructor/test_grade.py, whose module fixtures grade a batch."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "graded" in names:
+            item.add_marker(pytest.mark.xdist_group(f"graded-{item.callspec.id}"))
+        elif item.module.__name__.endswith("instructor.test_grade"):
+            item.add_marker(pytest.mark.xdist_group("test_grade"))  # its module fixtures

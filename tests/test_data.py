@@ -18,7 +18,7 @@ def test_linear_data_recovers_its_parameters_by_least_squares():
     assert X.shape == (5000, 2) and y.shape == (5000,)
     design = np.column_stack([X, np.ones(len(X))])
     coef = np.linalg.lstsq(design, y, rcond=None)[0]
-    np.testing.assert_allclose(coef, [2.0, -3.4, 4.2], atol=1e-3)
+    np.testing.assert_allclose(coef, [*data.TRUE_WEIGHTS, data.TRUE_BIAS], atol=1e-3)
 
 
 def test_linear_data_takes_any_number_of_weights():
@@ -74,8 +74,8 @@ def test_nothing_touches_global_random_state():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
-def test_circles_uses_the_material_split():
-    split = data.circles()
+def test_circles_with_lesson_07s_seed():
+    split = data.circles(random_state=26)
     assert split.X_train.shape == (6700, 2) and split.X_test.shape == (3300, 2)
     radius = np.hypot(*split.X_test.T)
     inner = split.y_test == 1
@@ -120,7 +120,7 @@ def test_steps_per_epoch_rounds_up():
     [
         (lambda: data.spiral(0), "n_per_class must be an int >= 2"),
         (lambda: data.spiral(10, n_classes=1), "n_classes must be an int >= 2"),
-        (lambda: data.spiral(10, noise=-1), "noise must be >= 0"),
+        (lambda: data.spiral(10, noise=-1), "noise must be a finite number >= 0"),
         (lambda: data.spiral(10, random_state=-3), "non-negative"),
         (lambda: data.spiral(10, random_state="seed"), "random_state must be an int"),
         (lambda: data.linear_data(0), "n_samples must be an int >= 1"),
@@ -128,13 +128,26 @@ def test_steps_per_epoch_rounds_up():
         (lambda: data.circles(test_size=1.5), r"test_size must be in the open range \(0, 1\)"),
         (lambda: data.circles(factor=1.0), "factor must be in the open range"),
         (lambda: data.load_digits(test_size=0), "test_size"),
-        (lambda: list(data.batches(np.zeros((5, 2)), np.zeros(4), batch_size=2)),
+        # batches checks when called, before the first next()
+        (lambda: data.batches(np.zeros((5, 2)), np.zeros(4), batch_size=2),
          r"same number of rows, got shapes \(5, 2\) and \(4,\)"),
-        (lambda: list(data.batches(np.zeros((5, 2)), np.zeros(5), batch_size=0)),
+        (lambda: data.batches(np.zeros((5, 2)), np.zeros(5), batch_size=0),
          "batch_size must be an int >= 1"),
+        (lambda: data.circles(random_state=-1), "non-negative"),
+        (lambda: data.linear_data(5, noise=float("nan")), "noise must be a finite number"),
         (lambda: data.steps_per_epoch(10, 0), "batch_size"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_spiral_bayes_predict_is_the_ceiling_and_exact_without_much_noise():
+    X, y = data.spiral(1000, random_state=0)
+    accuracy = np.mean(data.spiral_bayes_predict(X) == y)
+    assert 0.88 < accuracy < 0.95  # arms overlap where the angle noise carries points across
+    X, y = data.spiral(200, n_classes=4, noise=0.01, random_state=1)
+    predicted = data.spiral_bayes_predict(X, n_classes=4, noise=0.01)
+    assert predicted.dtype == np.int64
+    assert np.mean(predicted == y) > 0.97  # only points near the centre, where arms meet, miss

@@ -7,7 +7,7 @@ cells ran before it.
 import numpy as np
 import torch
 
-from coursekit import data, torch_ref
+from coursekit import data, pytorch
 from coursekit import scratch as sk
 
 
@@ -24,13 +24,13 @@ def test_seeded_work_across_the_package_leaves_global_generators_alone():
     model.fit(X, y, loss=sk.SoftmaxCrossEntropy(), optimizer=sk.Adam(model.layers, lr=0.01),
               epochs=2, batch_size=16, random_state=4)
 
-    net = torch_ref.MLP([2, 8, 1], random_state=5)
+    net = pytorch.MLP([2, 8, 1], random_state=5)
     Xt = torch.tensor(X, dtype=torch.float32)
     yt = torch.tensor((y == 0).astype(np.float32))[:, None]
-    torch_ref.fit(net, Xt, yt, loss_fn=torch.nn.BCEWithLogitsLoss(),
-                  optimizer=torch.optim.SGD(net.parameters(), lr=0.1), epochs=2,
-                  batch_size=16, random_state=6)
-    torch_ref.init_coeffs(2, 4, random_state=7)
+    pytorch.fit(net, Xt, yt, loss_fn=torch.nn.BCEWithLogitsLoss(),
+               optimizer=torch.optim.SGD(net.parameters(), lr=0.1), epochs=2,
+               batch_size=16, random_state=6)
+    pytorch.tensor_batches(Xt, yt, batch_size=4, random_state=None)
 
     numpy_after, torch_after = _global_states()
     np.testing.assert_array_equal(numpy_after, numpy_before)

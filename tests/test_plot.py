@@ -113,7 +113,7 @@ def test_helpers_leave_rcparams_alone(ax):
         (lambda: plot.decision_boundary(lambda g: g, np.zeros((3, 2)), np.zeros(3)),
          "predict must return one label per row"),
         (lambda: plot.decision_boundary(lambda g: g[:, 0], np.zeros((3, 2)), np.zeros(3),
-                                        resolution=1), "resolution must be >= 2"),
+                                        resolution=1), "resolution must be an int >= 2"),
         (lambda: plot.cost_curve(lambda t: t, [], ax=None), "path is empty"),
         (lambda: plot.cost_curve(lambda t: t, theta_range=(1.0, 0.0)), "low < high"),
         (lambda: plot.train_test_scatter(np.zeros((2, 2)), np.zeros(2), np.zeros((2, 2)),

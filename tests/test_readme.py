@@ -21,3 +21,22 @@ def test_readme_course_map_is_generated_from_the_syllabus():
 def test_readme_gives_the_two_set_up_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
+
+
+def test_readme_installs_from_the_repository_and_claims_no_registry_name():
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    # `coursekit` on the public package index is someone else's project.
+    assert "pip install coursekit" not in readme
+    assert "pip install -c constraints.txt -e ." in readme
+    name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    assert name != "coursekit"
+
+
+def test_readme_states_the_set_up_facts_a_new_user_needs():
+    readme = (ROOT / "README.md").read_text()
+    for fact in ("Python 3.11, 3.12 or 3.13", "PYTHON=python3.12", "download.pytorch.org/whl/cpu",
+                 "WSL", "macOS", "MB", "`make test` then takes", "## Using nbgrader instead",
+                 "OMP_NUM_THREADS=1"):
+        assert fact in readme, fact

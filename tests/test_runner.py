@@ -41,3 +41,13 @@ def test_an_error_output_that_did_not_fail_its_cell_is_refused(tmp_path):
     path = _write(tmp_path, source)
     with pytest.raises(runner.DirtyRun, match="ZeroDivisionError"):
         runner.execute_file(path)
+
+
+def test_python_m_coursekit_execute_runs_and_writes(tmp_path, capsys):
+    from coursekit.__main__ import main
+
+    path = _write(tmp_path, "print(6 * 7)")
+    assert main(["execute", str(path)]) == 0
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0].text == "42\n"
+    assert f"{path}: " in capsys.readouterr().out
+    assert main(["execute", str(tmp_path / "missing.ipynb")]) == 2

@@ -2,10 +2,17 @@
 
 ``make html`` runs this: ``python tools/course_html.py [--out build/html]``. Each lesson
 ``notebooks/NN_name.ipynb`` becomes ``NN_name.html`` (nbconvert's JupyterLab template, figures
-embedded, so a page is one file), with a bar linking the index and the previous and next
-lessons. ``index.html`` lists the lessons in syllabus order with their titles, objectives,
-expected run time and exercises. Nothing is executed: the pages show the outputs committed in
-the notebooks, which ``make test`` keeps honest.
+embedded), with a bar linking the index and the previous and next lessons, a contents sidebar
+(every lesson; this lesson's sections), and a link to download the lesson's student edition,
+written next to it as ``NN_name.ipynb``. Each figure's alt text comes from its cell: the
+titles the code gives its axes, else the text just above the cell. ``index.html`` lists the
+lessons in syllabus order with their titles, objectives, expected run time and exercises.
+
+The site works offline: maths is typeset by the copy of MathJax that the
+``jupyter-server-mathjax`` package installs, copied to ``mathjax/`` beside the pages, and no
+page loads anything from another host (the template in ``course_html_templates/`` leaves out
+nbconvert's CDN scripts). Nothing is executed: the pages show the outputs committed in the
+notebooks, which ``make test`` keeps honest.
 
 (The file is not called ``html.py``: a script's folder comes first on ``sys.path``, and a
 ``tools/html.py`` would shadow the standard library's ``html`` module for nbconvert.)
@@ -15,18 +22,30 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
+from nbformat import NotebookNode
 
+from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import LESSON_GLOB, lesson_files, load_syllabus
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_TITLE = "Neural Networks from Scratch"
+TEMPLATES = Path(__file__).resolve().parent / "course_html_templates"
+#: Where the pages find MathJax, relative to them.
+MATHJAX_DIR = "mathjax"
+#: The parts of MathJax 2 the pages use: the combined TeX + HTML-CSS configuration, its
+#: extensions, and the STIX-Web web fonts (the package ships no others).
+MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config", "extensions", "jax", "fonts",
+                 "localization/en")
 
 
 @dataclass
@@ -95,11 +114,135 @@ def _heading(path: Path) -> str:
     return path.stem
 
 
-def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None) -> str:
-    """One lesson page: nbconvert's lab template with a navigation bar on top."""
+def mathjax_source() -> Path:
+    """The MathJax 2 tree that the ``jupyter-server-mathjax`` package installs."""
+    spec = importlib.util.find_spec("jupyter_server_mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("course_html: the jupyter-server-mathjax package is missing; run make")
+    static = Path(next(iter(spec.submodule_search_locations))) / "static"
+    if not (static / "MathJax.js").is_file():
+        raise SystemExit(f"course_html: no MathJax.js in {static}")
+    return static
+
+
+def copy_mathjax(out: Path) -> Path:
+    """Copy the parts of MathJax the pages use to ``out/mathjax``; returns that folder."""
+    source, target = mathjax_source(), out / MATHJAX_DIR
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, dirs_exist_ok=True)
+        else:
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / part, target / part)
+    return target
+
+
+_TITLE_CALL = re.compile(
+    r"""(?:set_title|suptitle|title)\s*[(=]\s*(?:[a-z]*?)(["'])(.*?)(?<!\\)\1""")
+_FIELD = re.compile(r"\{([^{}:!]+)(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def _plain(markdown: str) -> str:
+    """Markdown reduced to its words: no heading marks, emphasis, code ticks or link targets."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    text = re.sub(r"^#+\s*", "", text, flags=re.M)
+    text = re.sub(r"[*_`$]", "", text)
+    return " ".join(text.split())
+
+
+def _first_sentence(markdown: str) -> str:
+    paragraphs = [p for p in re.split(r"\n\s*\n", markdown) if p.strip()]
+    if not paragraphs:
+        return ""
+    text = _plain(paragraphs[0])
+    if paragraphs[0].lstrip().startswith("#") and len(paragraphs) > 1:
+        text = f"{text}: {_plain(paragraphs[1])}"  # a heading alone says little
+    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+
+
+def figure_alt_texts(nb: NotebookNode) -> list[str]:
+    """One alt text per image output of ``nb``, in order, each taken from its cell.
+
+    The titles the cell's code gives its figure (``set_title``, ``suptitle``, ``title=``;
+    an f-string's fields shown as their expressions), else the first sentence of the
+    markdown cell above it.
+    """
+    texts: list[str] = []
+    above = ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            above = cell.source
+            continue
+        if cell.cell_type != "code":
+            continue
+        images = [out for out in cell.get("outputs", [])
+                  if "image/png" in out.get("data", {}) or "image/jpeg" in out.get("data", {})]
+        if not images:
+            continue
+        titles = [_FIELD.sub(r"\1", match.group(2)) for match in _TITLE_CALL.finditer(cell.source)]
+        if titles:
+            alt = "Figure: " + "; ".join(dict.fromkeys(titles))
+        else:
+            alt = "Figure: " + (_first_sentence(above) or "output of the code cell above")
+        texts.extend([alt] * len(images))
+    return texts
+
+
+def _toc(entry: Entry, entries: list[Entry], sections: list[tuple[int, str, str]]) -> str:
+    """The contents sidebar: every lesson, this one's sections nested under it."""
+    items = []
+    for other in entries:
+        label = f"{other.number} · {html.escape(other.title)}"
+        if other.path is None:
+            items.append(f'<li class="missing">{label}</li>')
+            continue
+        if other.notebook != entry.notebook:
+            items.append(f'<li><a href="{other.page}">{label}</a></li>')
+            continue
+        inner = "".join(
+            f'<li class="level-{level}"><a href="#{html.escape(anchor, quote=True)}">'
+            f"{html.escape(text)}</a></li>"
+            for level, anchor, text in sections
+        )
+        items.append(f'<li class="current"><a href="{other.page}" aria-current="page">{label}'
+                     f'</a>{f"<ol class=sections>{inner}</ol>" if inner else ""}</li>')
+    return (
+        '<nav class="course-toc" aria-label="Contents">'
+        f'<p class="course-toc-title"><a href="index.html">{COURSE_TITLE}</a></p>'
+        f'<ol class="course-toc-lessons">{"".join(items)}</ol>'
+        f'<p class="course-download"><a class="download" href="{entry.notebook}" download>'
+        "Download this lesson (.ipynb, student edition)</a></p></nav>"
+    )
+
+
+_PAGE_STYLE = """
+nav.course-toc { position: fixed; top: 0; left: 0; bottom: 0; width: 17rem; overflow-y: auto;
+  box-sizing: border-box; padding: 1rem; border-right: 1px solid #ddd; background: #fafafa;
+  font-family: system-ui, sans-serif; font-size: 0.9rem; line-height: 1.35; }
+nav.course-toc ol { list-style: none; padding-left: 0; margin: 0; }
+nav.course-toc ol.sections { padding-left: 1rem; margin: 0.3rem 0; }
+nav.course-toc li { margin: 0.25rem 0; }
+nav.course-toc li.level-3 { padding-left: 0.8rem; }
+nav.course-toc li.current > a { font-weight: 600; }
+nav.course-toc li.missing { color: #999; }
+.course-toc-title { font-weight: 600; }
+.course-download { margin-top: 1rem; }
+body.jp-Notebook { padding-left: 18rem; }
+/* MathJax's hidden MathML copy for screen readers names TeX web fonts the package does not
+   ship; it is never seen, so it keeps the page's font and nothing is fetched. */
+.MJX_Assistive_MathML, .MJX_Assistive_MathML * { font-family: inherit !important; }
+@media (max-width: 60rem) { nav.course-toc { position: static; width: auto; border: 0; }
+  body.jp-Notebook { padding-left: 0; } }
+"""
+
+
+def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None,
+                  entries: list[Entry] | None = None) -> str:
+    """One lesson page: nbconvert's lab template (offline), navigation, contents, download."""
     assert entry.path is not None
     nb = nbformat.read(entry.path, as_version=4)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(TEMPLATES)],
+                            mathjax_url=f"{MATHJAX_DIR}/MathJax.js")
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": f"{entry.number} · {entry.title}"}}
     )
@@ -120,10 +263,26 @@ def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None)
     )
     # A lesson that links another ("see [lesson 03](03_layers.ipynb)") links its page here.
     body = re.sub(r'href="(\d\d_[^"#/]*)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)
-    page, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
-    if count != 1:
-        raise RuntimeError(f"no <body> in the rendering of {entry.notebook}")
-    return page
+    soup = BeautifulSoup(body, "html.parser")
+    if soup.body is None or soup.head is None:
+        raise RuntimeError(f"no <head> or <body> in the rendering of {entry.notebook}")
+    images = soup.select(".jp-OutputArea-output img")
+    alts = figure_alt_texts(nb)
+    if len(images) != len(alts):
+        raise RuntimeError(f"{entry.notebook}: {len(images)} images rendered, "
+                           f"{len(alts)} image outputs in the notebook")
+    for image, alt in zip(images, alts, strict=True):
+        image["alt"] = alt
+    sections = [
+        (int(tag.name[1]), str(tag["id"]), tag.get_text(" ", strip=True).rstrip("¶").strip())
+        for tag in soup.select("main h2[id], main h3[id]")
+    ]
+    style = soup.new_tag("style")
+    style.string = _PAGE_STYLE
+    soup.head.append(style)
+    toc = _toc(entry, entries if entries is not None else [entry], sections)
+    soup.body.insert(0, BeautifulSoup(nav + toc, "html.parser"))
+    return str(soup)
 
 
 _INDEX_STYLE = """
@@ -182,13 +341,19 @@ def build_site(
     if not present:
         raise SystemExit(f"course_html: no lessons ({LESSON_GLOB}) in {notebooks}")
     out.mkdir(parents=True, exist_ok=True)
+    copy_mathjax(out)
     files = []
     for i, entry in enumerate(present):
+        assert entry.path is not None
         previous = present[i - 1] if i > 0 else None
         following = present[i + 1] if i + 1 < len(present) else None
         target = out / entry.page
-        target.write_text(render_lesson(entry, previous, following), encoding="utf-8")
+        target.write_text(render_lesson(entry, previous, following, written), encoding="utf-8")
         files.append(target)
+        download = out / entry.notebook  # the student edition, as `make student` writes it
+        nbformat.write(student_edition(nbformat.read(entry.path, as_version=4),
+                                       path=str(entry.path)), download)
+        files.append(download)
     index = out / "index.html"
     index.write_text(render_index(written), encoding="utf-8")
     files.append(index)

@@ -26,7 +26,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
-from coursekit.data import batches, steps_per_epoch
+from coursekit.data import TRUE_BIAS, TRUE_WEIGHTS, batches, steps_per_epoch
 from coursekit.probes import lesson02 as probes
 
 #: How close a student's numbers must be to the reference's.
@@ -160,7 +160,7 @@ def _epoch_runs(rng: np.random.Generator) -> dict[str, Any]:
     runs = []
     for n, batch_size, lr in _RUNS:
         X = rng.normal(size=(n, 2))
-        y = X @ np.array([2.0, -3.4]) + 4.2 + 0.01 * rng.normal(size=n)
+        y = X @ TRUE_WEIGHTS + TRUE_BIAS + 0.01 * rng.normal(size=n)
         w, b = rng.normal(size=2), float(rng.normal())
         seed = int(rng.integers(1_000_000))
         runs.append({"X": X, "y": y, "w": w, "b": b, "lr": lr, "batch_size": batch_size,

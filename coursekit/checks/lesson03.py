@@ -58,7 +58,7 @@ def reference_softmax(z: np.ndarray) -> np.ndarray:
 def reference_softmax_ce_gradient(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dL/dz of L = mean_i −log softmax(z_i)[y_i]: (softmax(z) − onehot(y)) / N, shape (N, C)."""
     n, n_classes = z.shape
-    onehot = np.zeros((n, n_classes))
+    onehot = np.zeros((n, n_classes), dtype=np.float64)
     onehot[np.arange(n), y] = 1.0
     return (reference_softmax(z) - onehot) / n
 
@@ -197,7 +197,7 @@ def _judge_softmax_ce_case(case: Data, got: Data) -> None:
     want = reference_softmax_ce_gradient(z, y)
     if close(grad, want, **TOLERANCE):
         return
-    p, onehot = reference_softmax(z), np.eye(n_classes)[y]
+    p, onehot = reference_softmax(z), np.eye(n_classes, dtype=np.float64)[y]
     e0 = np.exp(z - z.max(axis=0, keepdims=True))
     p_columns = e0 / e0.sum(axis=0, keepdims=True)  # softmax over the batch axis
     ratio = float(np.sum(grad * want) / np.sum(want * want))

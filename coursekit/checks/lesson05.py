@@ -1,27 +1,66 @@
 """Checks for lesson 05, autograd: a new operation for the scalar engine, then torch tensors.
 
 The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
-with coefficients as in :class:`coursekit.torch_ref.Coeffs`.
+with coefficients ``(w_hidden, b_hidden, w_out, b_out)`` of shapes (n_inputs, n_hidden),
+(n_hidden,), (n_hidden, 1) and (1,).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
-from coursekit import torch_ref
 from coursekit.autograd import Value
-from coursekit.checks._legacy import call, close, describe, expect_array, fail, passed
+from coursekit.checks import (
+    reference05 as ref05,  # the lesson's reference functions: only named here
+)
+from coursekit.checks._core import (
+    Data,
+    Exercise,
+    close,
+    describe,
+    diagnose,
+    expect_array,
+    expect_scalar,
+    fail,
+    raised_message,
+    registry,
+    value,
+)
+from coursekit.probes import lesson05 as probes
 
+#: How close a student's number must be to the reference's (float32 tensors in 05-predict).
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 #: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
 #: weight copy reuses it.
-IN_PLACE_ERROR = "in-place operation"
 IN_PLACE_HINT = ("PyTorch refused an in-place change of a tensor that requires grad: wrap it in "
                  "`with torch.no_grad():`")
 
+
+def _dotted(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _each(results: Data) -> list[Data]:
+    """The per-case list a probe returned, or the failure it reported instead."""
+    if isinstance(results, list):
+        return results
+    value(results)  # a probe that raised, or something not callable
+    raise fail("the check received malformed data")
+
+
+def _explain(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, otherwise: str
+             ) -> None:
+    """:func:`diagnose`, ending with ``where: otherwise`` when no hint's candidate matches."""
+    # ``got`` itself is the last candidate: it matches whatever no earlier hint explained.
+    diagnose(got, want, {**hints, otherwise: got}, where=where, **TOLERANCE)
+
+
+# ---- 05-sigmoid-op ------------------------------------------------------------------------------
 
 def reference_sigmoid(x: Value) -> Value:
     """σ(x) = 1 / (1 + e^(−x)) as one engine operation with derivative σ(x)(1 − σ(x))."""
@@ -29,161 +68,225 @@ def reference_sigmoid(x: Value) -> Value:
     return x.unary(s, s * (1.0 - s), "sigmoid")
 
 
+def _points(rng: np.random.Generator) -> dict[str, Any]:
+    """Five points across the sigmoid's range (0 exactly, the others drawn from bands), and
+    the gradient x holds before the second backward()."""
+    bands = ((-3.5, -2.0), (-1.0, -0.2), (0.3, 1.2), (2.0, 3.0))
+    drawn = [round(float(rng.uniform(lo, hi)), 2) for lo, hi in bands]
+    return {"points": [drawn[0], drawn[1], 0.0, drawn[2], drawn[3]],
+            "start_grad": round(float(rng.uniform(1.5, 3.0)), 2)}
+
+
+def _engine_value(got: Data, x0: float) -> Data:
+    got = value(got)
+    if got["kind"] != "value":
+        raise fail(f"sigmoid(Value({x0})) should return a Value, got {describe(got)}: the "
+                   "engine can only differentiate Values")
+    if "backward" in got:
+        raise fail(f"backward() through sigmoid(Value({x0})) failed: "
+                   f"{raised_message(got['backward'])}")
+    return got
+
+
+def _judge_sigmoid(inputs: Data, results: Data) -> str:
+    points, start = inputs["points"], float(inputs["start_grad"])
+    for x0, got in zip(points, _each(results), strict=True):
+        fresh, started = _engine_value(got["fresh"], x0), _engine_value(got["started"], x0)
+        s = 1.0 / (1.0 + math.exp(-x0))
+        data = expect_scalar(fresh["data"], f"sigmoid(Value({x0})).data")
+        diagnose(data, s, {"that is σ(−x); the exponent is e^(−x)": 1.0 / (1.0 + math.exp(x0))},
+                 where=f"σ({x0}) should be {s:.4f}, got {data:.4f}", **TOLERANCE)
+        local, want = s * (1.0 - s), 3.0 * s * (1.0 - s)
+        grad = expect_scalar(fresh["grad"], f"x.grad at x={x0}")
+        grad_started = expect_scalar(started["grad"], f"x.grad at x={x0}")
+        where = f"d(3·σ(x))/dx at x={x0} should be {want:.4f}, got {grad:.4f}"
+        if grad == 0.0 and not close(grad_started, start, **TOLERANCE):
+            raise fail(f"{where}, and {grad_started:.4f} when x.grad started at {start:g}: the "
+                       "local derivative was multiplied by x.grad (the input's own gradient); "
+                       "the chain rule multiplies it by out.grad, the gradient arriving at the "
+                       "result")
+        if grad == 0.0:
+            raise fail(f"{where}: no gradient reached x; build the result from x "
+                       "(x.unary(...) or Value operations on x), not a fresh Value(...)")
+        diagnose(grad, want, {
+            "the local derivative was not multiplied by the gradient arriving from above "
+            "(chain rule)": local,
+            "σ'(x) is σ(x)·(1 − σ(x)), not σ(x)": 3.0 * s,
+        }, where=where, **TOLERANCE)
+        _explain(grad_started, start + want, {
+            "x.grad was overwritten instead of added to: gradients accumulate (+=), since x "
+            "may feed more than one operation": want,
+        }, where=f"with x.grad = {start:g} before backward(), it should end at "
+           f"{start + want:.4f}, got {grad_started:.4f}",
+            otherwise="add the local derivative × out.grad to x.grad")
+    return f"σ and its gradient match at {len(points)} points"
+
+
+# ---- 05-predict ---------------------------------------------------------------------------------
+
+_FORWARD_SHAPES = ((7, 4, 5), (12, 30, 10), (1, 3, 2))  # (rows, inputs, hidden units)
+
+
+def _classifier_arrays(rng: np.random.Generator, n_inputs: int, n_hidden: int
+                       ) -> dict[str, np.ndarray]:
+    """Kaiming-scaled weights and biases that are not zero, so a forgotten bias shows."""
+    def normal(scale: float, *shape: int) -> np.ndarray:
+        return (rng.normal(size=shape) * scale).astype(np.float32)
+
+    return {"w_hidden": normal(math.sqrt(2.0 / n_inputs), n_inputs, n_hidden),
+            "b_hidden": normal(0.5, n_hidden),
+            "w_out": normal(math.sqrt(1.0 / n_hidden), n_hidden, 1),
+            "b_out": normal(0.5, 1)}
+
+
+def _forward_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Three cases of fixed shapes (7, 12 and 1 rows) with drawn values."""
+    return {"cases": [{"coeffs": _classifier_arrays(rng, n_inputs, n_hidden),
+                       "X": rng.normal(size=(n, n_inputs)).astype(np.float32)}
+                      for n, n_inputs, n_hidden in _FORWARD_SHAPES]}
+
+
+def _tensors(case: Data) -> tuple[ref05.Coeffs, torch.Tensor]:
+    coeffs = ref05.Coeffs(*(torch.tensor(np.asarray(case["coeffs"][name], dtype=np.float32))
+                            for name in ref05.Coeffs._fields))
+    return coeffs, torch.tensor(np.asarray(case["X"], dtype=np.float32))
+
+
+def _logit_variants(case: Data) -> dict[str, np.ndarray]:
+    """The logits, and those of two realistic mistakes: no ReLU (a linear model), no biases."""
+    c, X = _tensors(case)
+    with torch.no_grad():
+        variants = {"logits": ref05.calc_logits(c, X),
+                    "linear": ((X @ c.w_hidden + c.b_hidden) @ c.w_out + c.b_out)[:, 0],
+                    "no_bias": (torch.relu(X @ c.w_hidden) @ c.w_out)[:, 0]}
+    return {name: t.double().numpy() for name, t in variants.items()}
+
+
+def _per_row(got: Data, n: int, what: str) -> np.ndarray:
+    """``got`` as a float64 array of shape (n,), or a failure that names the shape mistake."""
+    got = value(got)
+    shape = tuple(got["shape"]) if got["kind"] == "array" else None
+    if shape == (n, 1) and n > 1:
+        raise fail(f"{what}: expected shape ({n},), got ({n}, 1): one number per row; drop the "
+                   "last axis (squeeze(1) or [:, 0])")
+    if shape == () and n == 1:
+        raise fail(f"{what}: expected shape (1,), got (): squeeze() also drops the row axis "
+                   "when there is one row; use squeeze(1) or [:, 0]")
+    return expect_array(got, (n,), what)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _judge_predict(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    if not isinstance(data, dict):
+        raise fail("the check received malformed data")
+    value(data)  # the probe itself failed
+    relu_hint = "the hidden layer needs its ReLU, or the network is just a linear model"
+    bias_hint = "add the biases b_hidden and b_out"
+    if data["logits"] is not None:
+        for case, got in zip(cases, _each(data["logits"]), strict=True):
+            n, n_hidden = len(case["X"]), len(case["coeffs"]["b_hidden"])
+            logits = _per_row(got, n, f"calc_logits on {n} rows")
+            v = _logit_variants(case)
+            _explain(logits, v["logits"], {
+                "these are probabilities; calc_logits returns the scores before the sigmoid":
+                    _sigmoid(v["logits"]),
+                relu_hint: v["linear"],
+                bias_hint: v["no_bias"],
+            }, where=f"calc_logits on {n} rows with {n_hidden} hidden units differs",
+                otherwise=f"expected {v['logits'][:3].round(4)}…, got {logits[:3].round(4)}…")
+    for case, got in zip(cases, _each(data["preds"]), strict=True):
+        n, n_hidden = len(case["X"]), len(case["coeffs"]["b_hidden"])
+        preds = _per_row(got, n, f"probabilities for {n} rows")
+        v = _logit_variants(case)
+        want = _sigmoid(v["logits"])
+        _explain(preds, want, {
+            "these are the logits; apply torch.sigmoid to get probabilities": v["logits"],
+            relu_hint: _sigmoid(v["linear"]),
+            bias_hint: _sigmoid(v["no_bias"]),
+        }, where=f"on {n} rows with {n_hidden} hidden units the probabilities differ",
+            otherwise=f"expected {want[:3].round(4)}…, got {preds[:3].round(4)}…")
+    what = "logits and probabilities" if data["logits"] is not None else "probabilities"
+    return f"{what} match the reference on {len(cases)} cases"
+
+
+# ---- 05-update ----------------------------------------------------------------------------------
+
+def _update_case(rng: np.random.Generator) -> dict[str, Any]:
+    """A 4-6-1 classifier and gradients for every coefficient, with the learning rate 0.3."""
+    coeffs = _classifier_arrays(rng, 4, 6)
+    grads = {name: (rng.normal(size=a.shape) * 0.2).astype(np.float32)
+             for name, a in coeffs.items()}
+    return {"lr": 0.3, "coeffs": coeffs, "grads": grads}
+
+
+def _judge_update(inputs: Data, data: Data) -> str:
+    if not isinstance(data, dict):
+        raise fail("the check received malformed data")
+    value(data)  # the probe itself failed
+    call = data["call"]
+    if call.get("kind") == "raised" and call.get("type") == "RuntimeError" \
+            and data.get("fine_under_no_grad") is True:
+        raise fail(IN_PLACE_HINT)
+    if call.get("kind") == "raised" and call.get("type") == "AttributeError" \
+            and call.get("on_none") is True and not call.get("stub"):
+        raise fail("c.grad is None: after `c = c - lr * c.grad` the loop variable c is a new "
+                   "tensor with no gradient, and the coefficient is unchanged; update the "
+                   "tensor in place with `c -= lr * c.grad`")
+    value(call)
+    lr = float(inputs["lr"])
+    for name in ref05.Coeffs._fields:
+        got = data["coeffs"][name]
+        before = np.asarray(inputs["coeffs"][name], dtype=np.float64)
+        grad = np.asarray(inputs["grads"][name], dtype=np.float64)
+        if got["requires_grad"] is not True or got["is_leaf"] is not True:
+            raise fail(f"{name} no longer is a leaf that requires grad: update it in place "
+                       "(c -= ...) under torch.no_grad(), don't replace it")
+        now = expect_array(got["value"], before.shape, name)
+        if np.array_equal(now, before):
+            raise fail(f"{name} did not change: either `c = c - lr * c.grad` only rebinds the "
+                       "loop variable (update in place with `c -= lr * c.grad`), or the "
+                       "gradient was zeroed before it was used (step first, then "
+                       "c.grad.zero_())")
+        want = before - lr * grad
+        if close(now, before + lr * grad, **TOLERANCE) and not close(now, want, **TOLERANCE):
+            raise fail(f"{name} moved up the gradient: subtract lr × grad")
+        if not close(now, want, **TOLERANCE):
+            raise fail(f"{name} should be old − {lr:g} × grad; it differs by up to "
+                       f"{np.abs(now - want).max():.4g}")
+        if got["grad"]["kind"] != "none" and np.any(
+                expect_array(got["grad"], before.shape, f"{name}.grad") != 0):
+            raise fail(f"{name}.grad is not zero after the step: the next backward() would "
+                       "add to it; call c.grad.zero_() after using it")
+    return "every coefficient stepped against its gradient, and gradients are zero"
+
+
+SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
+PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
+                   implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
+UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
+                  implemented_by=(_dotted(ref05.update_coeffs),))
+EXERCISES = registry(SIGMOID_OP, PREDICT, UPDATE)
+
+
 def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:
     """Check ``sigmoid(x: Value) -> Value``: its value, and the gradient that flows through it."""
-    exercise = "05-sigmoid-op"
-    points = (-3.0, -0.5, 0.0, 0.8, 2.5)
-    for x0 in points:
-        x = Value(x0)
-        out = call(exercise, sigmoid, x)
-        # Duck-typed: the grader re-imports coursekit, so the class may be another copy.
-        if not (hasattr(out, "data") and hasattr(out, "backward") and hasattr(out, "grad")):
-            raise fail(exercise, f"sigmoid(Value({x0})) should return a Value, got "
-                       f"{describe(out)}: the engine can only differentiate Values")
-        s = 1.0 / (1.0 + math.exp(-x0))
-        if not close(out.data, s):
-            hint = ""
-            if close(out.data, 1.0 / (1.0 + math.exp(x0))):
-                hint = ": that is σ(−x); the exponent is e^(−x)"
-            raise fail(exercise, f"σ({x0}) should be {s:.4f}, got {out.data:.4f}{hint}")
-        # Use the result inside a bigger expression, so the chain rule must carry out.grad.
-        (out * 3.0).backward()
-        want = 3.0 * s * (1.0 - s)
-        if close(x.grad, want):
-            continue
-        where = f"d(3·σ(x))/dx at x={x0} should be {want:.4f}, got {x.grad:.4f}"
-        if x.grad == 0.0:
-            raise fail(exercise, f"{where}: no gradient reached x; build the result from x "
-                       "(x.unary(...) or Value operations on x), not a fresh Value(...)")
-        if close(x.grad, s * (1.0 - s)):
-            raise fail(exercise, f"{where}: the local derivative was not multiplied by the "
-                       "gradient arriving from above (chain rule)")
-        if close(x.grad, 3.0 * s):
-            raise fail(exercise, f"{where}: σ'(x) is σ(x)·(1 − σ(x)), not σ(x)")
-        raise fail(exercise, where)
-    passed(exercise, f"σ and its gradient match at {len(points)} points")
+    SIGMOID_OP.check(sigmoid)
 
 
-def _classifier_case(seed: int, n: int, n_inputs: int, n_hidden: int
-                     ) -> tuple[torch_ref.Coeffs, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    coeffs = torch_ref.init_coeffs(n_inputs, n_hidden, random_state=seed)
-    with torch.no_grad():  # non-zero biases, so a forgotten bias shows
-        coeffs.b_hidden.normal_(0.0, 0.5, generator=gen)
-        coeffs.b_out.normal_(0.0, 0.5, generator=gen)
-    return coeffs, torch.randn(n, n_inputs, generator=gen)
-
-
-def _wrong_logits(coeffs: Any, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits of two realistic mistakes: no ReLU (a linear model), and no biases."""
-    with torch.no_grad():
-        linear = (X @ coeffs.w_hidden + coeffs.b_hidden) @ coeffs.w_out + coeffs.b_out
-        no_bias = torch.relu(X @ coeffs.w_hidden) @ coeffs.w_out
-    return linear, no_bias
-
-
-def _per_row(exercise: str, got: Any, n: int, what: str) -> Any:
-    """``got`` as a float64 array of shape (n,), or a failure that names the shape mistake."""
-    shape = tuple(got.shape) if hasattr(got, "shape") else None
-    if shape == (n, 1) and n > 1:
-        raise fail(exercise, f"{what}: expected shape ({n},), got ({n}, 1): one number per "
-                   "row; drop the last axis (squeeze(1) or [:, 0])")
-    if shape == () and n == 1:
-        raise fail(exercise, f"{what}: expected shape (1,), got (): squeeze() also drops the "
-                   "row axis when there is one row; use squeeze(1) or [:, 0]")
-    return expect_array(exercise, got, (n,), what)
-
-
-def predict(calc_preds: Callable[[torch_ref.Coeffs, torch.Tensor], Any],
-            calc_logits: Callable[[torch_ref.Coeffs, torch.Tensor], Any] | None = None) -> None:
+def predict(calc_preds: Callable[[Any, torch.Tensor], Any],
+            calc_logits: Callable[[Any, torch.Tensor], Any] | None = None) -> None:
     """Check ``calc_preds(coeffs, X)`` returns the probabilities, shape (n_samples,).
 
     With ``calc_logits``, first check that it returns the logits (the scores before the
     sigmoid), shape (n_samples,).
     """
-    exercise = "05-predict"
-    cases = [(51, 7, 4, 5), (52, 12, 30, 10), (53, 1, 3, 2)]
-    if calc_logits is not None:
-        for seed, n, n_inputs, n_hidden in cases:
-            coeffs, X = _classifier_case(seed, n, n_inputs, n_hidden)
-            got = _per_row(exercise, call(exercise, calc_logits, coeffs, X.clone()), n,
-                           f"calc_logits on {n} rows")
-            with torch.no_grad():
-                want = torch_ref.calc_logits(coeffs, X).double().numpy()
-            linear, no_bias = _wrong_logits(coeffs, X)
-            if close(got, want, rtol=1e-5, atol=1e-6):
-                continue
-            where = f"calc_logits on {n} rows with {n_hidden} hidden units differs"
-            if close(got, torch.sigmoid(torch.from_numpy(want)).numpy(), rtol=1e-5, atol=1e-6):
-                raise fail(exercise, f"{where}: these are probabilities; calc_logits returns "
-                           "the scores before the sigmoid")
-            if close(got, linear.double().numpy().ravel(), rtol=1e-5, atol=1e-6):
-                raise fail(exercise, f"{where}: the hidden layer needs its ReLU, or the "
-                           "network is just a linear model")
-            if close(got, no_bias.double().numpy().ravel(), rtol=1e-5, atol=1e-6):
-                raise fail(exercise, f"{where}: add the biases b_hidden and b_out")
-            raise fail(exercise, f"{where}: expected {want[:3].round(4)}…, got "
-                       f"{got[:3].round(4)}…")
-    for seed, n, n_inputs, n_hidden in cases:
-        coeffs, X = _classifier_case(seed, n, n_inputs, n_hidden)
-        got = call(exercise, calc_preds, coeffs, X.clone())
-        got = _per_row(exercise, got, n, f"probabilities for {n} rows")
-        with torch.no_grad():
-            want = torch_ref.calc_preds(coeffs, X).double().numpy()
-            logits = torch_ref.calc_logits(coeffs, X).double().numpy()
-        linear, no_bias = _wrong_logits(coeffs, X)
-        if close(got, want, rtol=1e-5, atol=1e-6):
-            continue
-        where = f"on {n} rows with {n_hidden} hidden units the probabilities differ"
-        if close(got, logits, rtol=1e-5, atol=1e-6):
-            raise fail(exercise, f"{where}: these are the logits; apply torch.sigmoid to get "
-                       "probabilities")
-        if close(got, torch.sigmoid(linear).double().numpy().ravel(), rtol=1e-5, atol=1e-6):
-            raise fail(exercise, f"{where}: the hidden layer needs its ReLU, or the network "
-                       "is just a linear model")
-        if close(got, torch.sigmoid(no_bias).double().numpy().ravel(), rtol=1e-5, atol=1e-6):
-            raise fail(exercise, f"{where}: add the biases b_hidden and b_out")
-        raise fail(exercise, f"{where}: expected {want[:3].round(4)}…, got {got[:3].round(4)}…")
-    what = "logits and probabilities" if calc_logits is not None else "probabilities"
-    passed(exercise, f"{what} match the reference on {len(cases)} cases")
+    PREDICT.check(calc_preds, calc_logits)
 
 
-def update(update_coeffs: Callable[[torch_ref.Coeffs, float], Any]) -> None:
+def update(update_coeffs: Callable[[Any, float], Any]) -> None:
     """Check ``update_coeffs(coeffs, lr)``: a step against the gradient, in place, grads zeroed."""
-    exercise = "05-update"
-    lr = 0.3
-    coeffs, X = _classifier_case(55, 20, 4, 6)
-    y = (X[:, 0] > 0).float()
-    torch_ref.calc_loss(coeffs, X, y).backward()
-    before = [c.detach().clone() for c in coeffs]
-    grads = [c.grad.clone() for c in coeffs]
-    try:
-        call(exercise, update_coeffs, coeffs, lr)
-    except AssertionError as exc:
-        if IN_PLACE_ERROR in str(exc):
-            raise fail(exercise, IN_PLACE_HINT) from None
-        if "'NoneType' object has no attribute" in str(exc):  # c = c - ...; c.grad.zero_()
-            raise fail(exercise, "c.grad is None: after `c = c - lr * c.grad` the loop "
-                       "variable c is a new tensor with no gradient, and the coefficient is "
-                       "unchanged; update the tensor in place with `c -= lr * c.grad`") from None
-        raise
-    names = torch_ref.Coeffs._fields
-    for name, c, b, g in zip(names, coeffs, before, grads, strict=True):
-        if not c.requires_grad or not c.is_leaf:
-            raise fail(exercise, f"{name} no longer is a leaf that requires grad: update it in "
-                       "place (c -= ...) under torch.no_grad(), don't replace it")
-        now = c.detach()
-        if torch.equal(now, b):
-            raise fail(exercise, f"{name} did not change: either `c = c - lr * c.grad` only "
-                       "rebinds the loop variable (update in place with `c -= lr * c.grad`), "
-                       "or the gradient was zeroed before it was used (step first, then "
-                       "c.grad.zero_())")
-        if torch.allclose(now, b + lr * g):
-            raise fail(exercise, f"{name} moved up the gradient: subtract lr × grad")
-        if not torch.allclose(now, b - lr * g):
-            raise fail(exercise, f"{name} should be old − {lr} × grad; it differs by up to "
-                       f"{(now - (b - lr * g)).abs().max().item():.4g}")
-        if c.grad is not None and torch.count_nonzero(c.grad) > 0:
-            raise fail(exercise, f"{name}.grad is not zero after the step: the next backward() "
-                       "would add to it; call c.grad.zero_() after using it")
-    passed(exercise, "every coefficient stepped against its gradient, and gradients are zero")
+    UPDATE.check(update_coeffs)

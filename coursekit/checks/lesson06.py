@@ -5,12 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from coursekit import torch_ref
-from coursekit.checks._legacy import call, describe, fail, passed
+from coursekit import pytorch as torch_ref  # the reference epoch and batches: only named here
+from coursekit.checks._core import (
+    Data,
+    Exercise,
+    close,
+    describe,
+    expect_array,
+    expect_scalar,
+    fail,
+    registry,
+    value,
+)
+from coursekit.probes import lesson06 as probes
+
+#: How close a student's parameters and losses must be to the reference's (float32 tensors).
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+
+# The reference epoch is the package's own: zero, forward, loss, backward, step.
+reference_train_epoch = torch_ref.train_epoch
+_IMPLEMENTED_BY = {"loader": (f"{torch_ref.__name__}.tensor_batches",),
+                   "epoch": (f"{torch_ref.__name__}.train_epoch",
+                             f"{torch_ref.__name__}.fit")}
 
 
 def reference_make_loader(
@@ -21,82 +42,103 @@ def reference_make_loader(
                       generator=generator)
 
 
-# The reference epoch is the package's own: zero, forward, loss, backward, step.
-reference_train_epoch = torch_ref.train_epoch
+def _regression(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """``n`` rows of 2 features and targets of shape (n, 1) from a drawn line, float32."""
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    w, b = rng.uniform(-4.0, 4.0, size=2), rng.uniform(-5.0, 5.0)
+    return {"X": X, "y": (X.astype(np.float64) @ w + b).astype(np.float32).reshape(n, 1)}
 
 
-def _regression_data(n: int = 23, seed: int = 61) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 2, generator=gen)
-    y = X @ torch.tensor([[2.0], [-3.4]]) + 4.2
-    return X, y
+# ---- 06-loader ----------------------------------------------------------------------------------
+
+def _loader_case(rng: np.random.Generator) -> dict[str, Any]:
+    """23 rows in batches of 5 (the last one holds 3), and the generator's seed."""
+    return {**_regression(rng, 23), "batch_size": 5, "seed": int(rng.integers(2**31))}
 
 
-def _epoch_order(loader: Any, exercise: str, n: int, batch_size: int) -> list[torch.Tensor]:
-    try:
-        batches = list(loader)
-    except TypeError:
-        raise fail(exercise, f"expected something to loop over (a DataLoader), got "
-                   f"{describe(loader)}") from None
+def _batch_rows(batch: Data) -> int:
+    """The number of rows of a batch's X, after checking it is an (X_batch, y_batch) pair."""
+    if batch.get("kind") != "pair":
+        raise fail("each batch should be a pair (X_batch, y_batch); got "
+                   f"{describe(batch)}: did you build TensorDataset(X, y) with both tensors?")
+    x = value(batch["x"])
+    if x["kind"] != "array" or not x["shape"]:
+        raise fail(f"X_batch should be a tensor of rows, got {describe(x)}")
+    return int(x["shape"][0])
+
+
+def _one_epoch(inputs: Data, got: Data, made: Data) -> list[int]:
+    """The order in which one pass visited the rows of X, after checking every batch."""
+    X, y = np.asarray(inputs["X"], np.float64), np.asarray(inputs["y"], np.float64)
+    n, batch_size = len(X), int(inputs["batch_size"])
+    if got.get("kind") == "raised" and got.get("type") == "TypeError":
+        raise fail(f"expected something to loop over (a DataLoader), got "
+                   f"{describe(made.get('got'))}")
+    batches = value(got)["batches"]
     if not batches:
-        raise fail(exercise, "one pass over the loader gave no batches")
-    first = batches[0]
-    if not isinstance(first, list | tuple) or len(first) != 2:
-        raise fail(exercise, "each batch should be a pair (X_batch, y_batch); got "
-                   f"{describe(first)}: did you build TensorDataset(X, y) with both tensors?")
-    sizes = [len(b[0]) for b in batches]
+        raise fail("one pass over the loader gave no batches")
+    sizes = [_batch_rows(batch) for batch in batches]
     expected = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    if sizes == expected[:-1] and n % batch_size:
+        raise fail(f"{n} rows in batches of {batch_size} should give batch sizes {expected}, "
+                   f"got {sizes}: the last, smaller batch is missing; leave drop_last=False "
+                   "so every row is used in every epoch")
     if sizes != expected:
-        raise fail(exercise, f"{n} rows in batches of {batch_size} should give batch sizes "
-                   f"{expected}, got {sizes}: pass batch_size to the DataLoader")
-    for X_batch, y_batch in batches:
-        if tuple(y_batch.shape[1:]) != (1,):
-            raise fail(exercise, f"y batches should have shape (batch, 1) like the targets, "
-                       f"got {tuple(y_batch.shape)}")
-        if not torch.allclose(X_batch @ torch.tensor([2.0, -3.4]) + 4.2, y_batch[:, 0],
-                              atol=1e-5):  # the targets are an exact function of the rows
-            raise fail(exercise, "a y batch does not belong to its X batch: rows of X and "
-                       "y must stay paired (one TensorDataset of both, not two loaders)")
-    return [b[0] for b in batches]
+        raise fail(f"{n} rows in batches of {batch_size} should give batch sizes {expected}, "
+                   f"got {sizes}: pass batch_size to the DataLoader")
+    where = {tuple(row): i for i, row in enumerate(X)}
+    order: list[int] = []
+    for batch, size in zip(batches, sizes, strict=True):
+        y_batch = value(batch["y"])
+        if y_batch["kind"] != "array" or tuple(y_batch["shape"]) != (size, 1):
+            shown = tuple(y_batch["shape"]) if y_batch["kind"] == "array" else describe(y_batch)
+            raise fail(f"y batches should have shape (batch, 1) like the targets, got {shown}")
+        rows = [where.get(tuple(row), -1)
+                for row in expect_array(batch["x"], (size, 2), "X_batch")]
+        if -1 in rows:
+            raise fail("a batch holds rows that are not rows of X: pass X itself to "
+                       "TensorDataset")
+        if not close(np.asarray(y_batch["value"], np.float64), y[rows], **TOLERANCE):
+            raise fail("a y batch does not belong to its X batch: rows of X and y must stay "
+                       "paired (one TensorDataset of both, not two loaders)")
+        order += rows
+    return order
 
 
-def make_loader(
-    make: Callable[[torch.Tensor, torch.Tensor, int, torch.Generator], Any],
-) -> None:
-    """Check ``make_loader(X, y, batch_size, generator)``: shuffled, paired, reproducible."""
-    exercise = "06-loader"
-    n, batch_size = 23, 5
-    X, y = _regression_data(n)
-    loader = call(exercise, make, X, y, batch_size, torch.Generator().manual_seed(0))
-    first_epoch = torch.cat(_epoch_order(loader, exercise, n, batch_size))
-    if sorted(first_epoch[:, 0].tolist()) != sorted(X[:, 0].tolist()):
-        raise fail(exercise, "one epoch should visit every row exactly once")
-    if torch.equal(first_epoch, X):
-        raise fail(exercise, "the rows come in their original order: pass shuffle=True so every "
-                   "epoch sees the batches in a fresh random order")
-    second_epoch = torch.cat(_epoch_order(loader, exercise, n, batch_size))
-    if torch.equal(first_epoch, second_epoch):
-        raise fail(exercise, "two epochs visited the rows in the same order: shuffle anew each "
-                   "epoch (shuffle=True, not a fixed permutation)")
-    again = call(exercise, make, X, y, batch_size, torch.Generator().manual_seed(0))
-    if not torch.equal(torch.cat(_epoch_order(again, exercise, n, batch_size)), first_epoch):
-        raise fail(exercise, "the same seed gave a different order: pass the generator to the "
+def _judge_loader(inputs: Data, data: Data) -> str:
+    n, batch_size = len(inputs["X"]), int(inputs["batch_size"])
+    made = value(data["made"])
+    if made["kind"] != "made":
+        raise fail("the check received malformed data")
+    first = _one_epoch(inputs, data["first"], made)
+    if sorted(first) != list(range(n)):
+        raise fail("one epoch should visit every row exactly once")
+    if first == list(range(n)):
+        raise fail("the rows come in their original order: pass shuffle=True so every epoch "
+                   "sees the batches in a fresh random order")
+    if _one_epoch(inputs, data["second"], made) == first:
+        raise fail("two epochs visited the rows in the same order: shuffle anew each epoch "
+                   "(shuffle=True, not a fixed permutation)")
+    if _one_epoch(inputs, data["again"], made) != first:
+        raise fail("the same seed gave a different order: pass the generator to the "
                    "DataLoader (generator=generator) so runs are reproducible")
-    passed(exercise, f"{n} rows in shuffled, paired, reproducible batches of {batch_size}")
+    n_batches = -(-n // batch_size)
+    length = data["length"]
+    if length.get("kind") != "int" or length.get("value") != n_batches:
+        shown = (f"{length.get('type')} from len()" if length.get("kind") == "raised" else
+                 describe(length))
+        raise fail(f"len(loader) should be the number of batches per epoch, {n_batches}; got "
+                   f"{shown}: a DataLoader has it, and later cells use it")
+    return f"{n} rows in shuffled, paired, reproducible batches of {batch_size}"
 
 
-def _setup(seed: int = 62) -> tuple[nn.Module, DataLoader, nn.Module, torch.optim.Optimizer]:
-    X, y = _regression_data(30, seed)
-    net = nn.Sequential(nn.Linear(2, 1))
-    with torch.no_grad():
-        net[0].weight.copy_(torch.tensor([[0.5, 0.1]]))
-        net[0].bias.fill_(-0.3)
-    loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=False)
-    return net, loader, nn.MSELoss(), torch.optim.SGD(net.parameters(), lr=0.05)
+# ---- 06-train-epoch -----------------------------------------------------------------------------
 
-
-def _params(net: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+def _epoch_case(rng: np.random.Generator) -> dict[str, Any]:
+    """30 rows in batches of 8 (four steps), a drawn starting line, SGD with lr 0.05."""
+    return {**_regression(rng, 30), "batch_size": 8, "lr": 0.05,
+            "weight": rng.normal(scale=0.5, size=(1, 2)).astype(np.float32),
+            "bias": rng.normal(scale=0.5, size=1).astype(np.float32)}
 
 
 def _without_zero_grad(net: nn.Module, loader: DataLoader, loss_fn: nn.Module,
@@ -106,45 +148,69 @@ def _without_zero_grad(net: nn.Module, loader: DataLoader, loss_fn: nn.Module,
         optimizer.step()
 
 
+def _no_gradient(grad: Data) -> bool:
+    return grad.get("kind") == "none" or (grad.get("kind") == "array"
+                                          and not np.any(grad["value"]))
+
+
+def _judge_epoch(inputs: Data, data: Data) -> str:
+    losses = value(data["losses"])
+    grads = data["grads"]
+    if not isinstance(grads, list) or len(grads) != 2 or not all(
+            isinstance(g, dict) and g.get("kind") in ("none", "array") for g in grads):
+        raise fail("the check received malformed data")
+    start = np.concatenate([np.ravel(inputs["weight"]), np.ravel(inputs["bias"])])
+    after = expect_array(data["params"], start.shape, "the parameters")
+    reference = probes.epoch_run(inputs, reference_train_epoch)
+    want = np.asarray(reference["params"]["value"], dtype=np.float64)
+    if np.array_equal(after, start):
+        if all(_no_gradient(g) for g in grads):
+            raise fail("the parameters did not change and the gradients are empty: "
+                       "optimizer.zero_grad() goes before loss.backward(), not between "
+                       "backward() and step(), where it throws away the gradient step() needs")
+        raise fail("the parameters did not change: call optimizer.step() after "
+                   "loss.backward()")
+    if not close(after, want, **TOLERANCE):
+        never_zeroed = probes.epoch_run(inputs, _without_zero_grad)["params"]["value"]
+        if close(after, never_zeroed, **TOLERANCE):
+            raise fail("the parameters match a loop that never zeroes gradients: call "
+                       "optimizer.zero_grad() before each backward()")
+        raise fail(f"after one epoch the parameters should be {want.round(4)}, got "
+                   f"{after.round(4)}")
+    want_losses = [item["value"] for item in reference["losses"]["items"]]
+    if losses["kind"] != "list" or losses["type"] != "list":
+        raise fail(f"return a list with the loss of every step, got {describe(losses)}")
+    if losses["length"] != len(want_losses) or len(losses["items"]) != len(want_losses):
+        raise fail(f"expected {len(want_losses)} losses (one per batch), got "
+                   f"{losses['length']}")
+    if any(item.get("kind") == "array" and item.get("type") != "ndarray"
+           for item in losses["items"]):
+        raise fail("the losses are tensors: store loss.item(), a float; a tensor keeps its "
+                   "whole graph alive")
+    got_losses = [expect_scalar(item, "a loss") for item in losses["items"]]
+    if not close(got_losses, want_losses, **TOLERANCE):
+        raise fail(f"the recorded losses should be {[round(v, 4) for v in want_losses]}, got "
+                   f"{[round(v, 4) for v in got_losses]}: record each batch's loss as "
+                   "computed before its step")
+    return f"{len(want_losses)} steps match the reference: parameters and losses"
+
+
+LOADER = Exercise("06-loader", _loader_case, probes.loader_passes, _judge_loader,
+                  implemented_by=_IMPLEMENTED_BY["loader"])
+TRAIN_EPOCH = Exercise("06-train-epoch", _epoch_case, probes.epoch_run, _judge_epoch,
+                       implemented_by=_IMPLEMENTED_BY["epoch"])
+EXERCISES = registry(LOADER, TRAIN_EPOCH)
+
+
+def make_loader(
+    make: Callable[[torch.Tensor, torch.Tensor, int, torch.Generator], Any],
+) -> None:
+    """Check ``make_loader(X, y, batch_size, generator)``: shuffled, paired, reproducible."""
+    LOADER.check(make)
+
+
 def train_epoch(
     train: Callable[[nn.Module, Any, Any, torch.optim.Optimizer], Any],
 ) -> None:
     """Check ``train_epoch(net, loader, loss_fn, optimizer)`` against the reference loop."""
-    exercise = "06-train-epoch"
-    net, loader, loss_fn, optimizer = _setup()
-    start = _params(net)
-    losses = call(exercise, train, net, loader, loss_fn, optimizer)
-    after = _params(net)
-
-    ref_net, ref_loader, ref_loss, ref_opt = _setup()
-    want_losses = reference_train_epoch(ref_net, ref_loader, ref_loss, ref_opt)
-    want = _params(ref_net)
-    if torch.equal(after, start):
-        if all(p.grad is None or not torch.any(p.grad) for p in net.parameters()):
-            raise fail(exercise, "the parameters did not change and the gradients are empty: "
-                       "optimizer.zero_grad() goes before loss.backward(), not between "
-                       "backward() and step(), where it throws away the gradient step() needs")
-        raise fail(exercise, "the parameters did not change: call optimizer.step() after "
-                   "loss.backward()")
-    if not torch.allclose(after, want, atol=1e-6):
-        bug_net, bug_loader, bug_loss, bug_opt = _setup()
-        _without_zero_grad(bug_net, bug_loader, bug_loss, bug_opt)
-        if torch.allclose(after, _params(bug_net), atol=1e-6):
-            raise fail(exercise, "the parameters match a loop that never zeroes gradients: "
-                       "call optimizer.zero_grad() before each backward()")
-        raise fail(exercise, f"after one epoch the parameters should be "
-                   f"{want.numpy().round(4)}, got {after.numpy().round(4)}")
-    if not isinstance(losses, list):
-        raise fail(exercise, f"return a list with the loss of every step, got {describe(losses)}")
-    if len(losses) != len(want_losses):
-        raise fail(exercise, f"expected {len(want_losses)} losses (one per batch), got "
-                   f"{len(losses)}")
-    if any(isinstance(v, torch.Tensor) for v in losses):
-        raise fail(exercise, "the losses are tensors: store loss.item(), a float; a tensor keeps "
-                   "its whole graph alive")
-    if not all(abs(float(a) - b) <= 1e-5 * max(1.0, abs(b))
-               for a, b in zip(losses, want_losses, strict=True)):
-        raise fail(exercise, f"the recorded losses should be {[round(v, 4) for v in want_losses]}"
-                   f", got {[round(float(v), 4) for v in losses]}: record each batch's loss "
-                   "as computed before its step")
-    passed(exercise, f"{len(want_losses)} steps match the reference: parameters and losses")
+    TRAIN_EPOCH.check(train)

@@ -16,8 +16,22 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.checks._legacy import call, expect_array, fail, passed
-from coursekit.checks.lesson05 import IN_PLACE_ERROR, IN_PLACE_HINT
+from coursekit.checks._core import (
+    Data,
+    Exercise,
+    close,
+    describe,
+    expect_array,
+    fail,
+    raised_message,
+    registry,
+    value,
+)
+from coursekit.checks.lesson05 import IN_PLACE_HINT
+from coursekit.probes import lesson08 as probes
+
+#: How close the copied layer's outputs must be to the Dense layer's (both float64).
+TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
 
 
 def reference_copy_layer(dense: scratch.Dense, linear: nn.Linear) -> None:
@@ -35,11 +49,138 @@ def reference_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     return counts
 
 
-def _pair(n_in: int, n_out: int, seed: int) -> tuple[scratch.Dense, nn.Linear]:
-    rng = np.random.default_rng(seed)
-    dense = scratch.Dense(n_in, n_out, init="he", random_state=rng)
-    dense.params["b"][...] = rng.normal(0.0, 0.5, n_out)  # a bias that matters
-    return dense, nn.Linear(n_in, n_out, dtype=torch.float64)
+def _each(results: Data) -> list[Data]:
+    """The per-case list a probe returned, or the failure it reported instead."""
+    if isinstance(results, list):
+        return results
+    value(results)  # a probe that raised, or something not callable
+    raise fail("the check received malformed data")
+
+
+# ---- 08-copy-weights ----------------------------------------------------------------------------
+
+def _layers(rng: np.random.Generator) -> dict[str, Any]:
+    """Dense layers of three shapes (one square, where an untransposed copy fits silently) with
+    He-scaled weights, a bias that matters, and 7 input rows each."""
+    return {"cases": [{"W": rng.normal(scale=np.sqrt(2.0 / n_in), size=(n_in, n_out)),
+                       "b": rng.normal(0.0, 0.5, n_out), "X": rng.normal(size=(7, n_in))}
+                      for n_in, n_out in ((3, 5), (4, 4), (6, 2))]}
+
+
+def _judge_copy_call(call: Data, fine_under_no_grad: Any, where: str) -> None:
+    """Name what a copy that raised did wrong (keyed on the exception's type)."""
+    if call.get("kind") != "raised":
+        return
+    if call.get("type") == "RuntimeError" and fine_under_no_grad is True:
+        raise fail(f"{where}: {IN_PLACE_HINT}")
+    if call.get("type") == "TypeError":
+        raise fail(f"{where}: assigning a plain tensor to .weight is refused; copy into the "
+                   "existing parameter under torch.no_grad() with weight.copy_(...)")
+    if call.get("type") == "RuntimeError":
+        raise fail(f"{where}: shapes do not fit ({call.get('message')}): Dense W is "
+                   "(n_in, n_out), Linear.weight is (n_out, n_in); transpose W")
+    raise fail(raised_message(call))
+
+
+def _judge_copy(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, _each(results), strict=True):
+        W, b, X = (np.asarray(case[k], dtype=np.float64) for k in ("W", "b", "X"))
+        n_in, n_out = W.shape
+        where = f"for Dense({n_in}, {n_out})"
+        _judge_copy_call(got["call"], got.get("fine_under_no_grad"), where)
+        if value(got["call"])["kind"] != "none":
+            raise fail("the check received malformed data")
+        if got["dtypes"] != ["float64", "float64"]:
+            raise fail(f"{where}: the Linear's parameters are now {got['dtypes'][0]}, not "
+                       "float64: copy in float64 (torch.from_numpy keeps NumPy's float64)")
+        out = expect_array(got["out"], (len(X), n_out), f"Linear output {where}")
+        weight = expect_array(got["weight"], (n_out, n_in), f"Linear weight {where}")
+        bias = expect_array(got["bias"], (n_out,), f"Linear bias {where}")
+        if not close(out, X @ W + b, **TOLERANCE):
+            if np.array_equal(weight, W.T.astype(np.float32).astype(np.float64)) \
+                    and not np.array_equal(weight, W.T):
+                raise fail(f"{where}: the values were rounded to float32 on the way; copy in "
+                           "float64 (torch.from_numpy keeps NumPy's float64)")
+            if close(weight, W.reshape(weight.shape), **TOLERANCE):
+                raise fail(f"{where}: the Linear weight is W untransposed (or reshaped), which "
+                           "a square layer accepts silently; Linear computes x @ weight.T, so "
+                           "copy W.T")
+            if not close(bias, b, **TOLERANCE):
+                raise fail(f"{where}: the bias was not copied")
+            raise fail(f"{where}: after copying, the two layers give different outputs")
+        if got["shares_memory"] is not False:
+            raise fail("the torch parameters share memory with the NumPy arrays "
+                       "(torch.from_numpy without a copy): an update to one model changes the "
+                       "other; copy the values into the parameters with copy_()")
+        if got["call"].get("replaced") is not False:
+            raise fail(f"{where}: the parameters' tensors were swapped (`.data = ...`), not "
+                       "copied into: a swapped-in tensor keeps its own device (torch.tensor "
+                       "makes it on the CPU), so a model on the GPU breaks; copy into them with "
+                       "weight.copy_(...) under torch.no_grad()")
+    return f"outputs agree for {len(cases)} layers, and the copies are independent"
+
+
+# ---- 08-confusion -------------------------------------------------------------------------------
+
+def _label_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Two fixed cases (the second never shows classes 2 and 4), then three drawn ones."""
+    def labels(*values: int) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    cases = [
+        {"y_true": labels(0, 1, 2, 2, 1), "y_pred": labels(0, 2, 2, 1, 1), "n_classes": 3},
+        {"y_true": labels(0, 0, 1, 3), "y_pred": labels(0, 1, 1, 3), "n_classes": 5},
+    ]
+    for _ in range(3):
+        n, k = int(rng.integers(20, 60)), int(rng.integers(2, 11))
+        cases.append({"y_true": rng.integers(0, k, n), "y_pred": rng.integers(0, k, n),
+                      "n_classes": k})
+    return {"cases": cases}
+
+
+_FROM_LABELS = "take the number of classes from n_classes, not from the labels that happen to occur"
+
+
+def _judge_confusion(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, _each(results), strict=True):
+        y_true, y_pred = (np.asarray(case[k], dtype=np.int64) for k in ("y_true", "y_pred"))
+        k = int(case["n_classes"])
+        if got.get("kind") == "raised" and got.get("type") == "IndexError":
+            raise fail(f"for {k} classes your function raised IndexError (a label past the "
+                       f"end of the matrix): {_FROM_LABELS}")
+        got = value(got)
+        if got["kind"] == "array" and len(got["shape"]) == 2 and tuple(got["shape"]) != (k, k):
+            raise fail(f"expected shape ({k}, {k}) for {k} classes, got {tuple(got['shape'])}: "
+                       f"{_FROM_LABELS}")
+        counts = expect_array(got, (k, k), f"confusion matrix for {k} classes")
+        if got["type"] != "ndarray" or np.dtype(got["dtype"]).kind not in "iu":
+            raise fail(f"confusion matrix for {k} classes: expected a NumPy array of integers, "
+                       f"got {describe(got)} of {got['dtype']}: count in an integer array "
+                       "(np.zeros(..., dtype=int)); later cells print the counts as integers")
+        want = reference_confusion_matrix(y_true, y_pred, k)
+        if np.array_equal(counts, want):
+            continue
+        if np.array_equal(counts, want.T):
+            raise fail("the matrix is transposed: row i should count the points whose true "
+                       "class is i, column j those predicted as j")
+        buffered = np.zeros((k, k), dtype=np.int64)
+        buffered[y_true, y_pred] += 1  # what fancy-index += does with repeated pairs
+        if np.array_equal(counts, buffered):
+            raise fail(f"the counts add up to {counts.sum():g}, not {len(y_true)}: "
+                       "`counts[y_true, y_pred] += 1` adds 1 only once per repeated (true, "
+                       "predicted) pair; use np.add.at(counts, (y_true, y_pred), 1) or a loop")
+        if counts.sum() != len(y_true):
+            raise fail(f"the counts should add up to the {len(y_true)} points, got "
+                       f"{counts.sum():g}")
+        raise fail(f"for {k} classes expected\n{want}\ngot\n{counts.astype(int)}")
+    return f"confusion matrices match on {len(cases)} cases"
+
+
+COPY_WEIGHTS = Exercise("08-copy-weights", _layers, probes.copy_cases, _judge_copy)
+CONFUSION = Exercise("08-confusion", _label_cases, probes.confusion_cases, _judge_confusion)
+EXERCISES = registry(COPY_WEIGHTS, CONFUSION)
 
 
 def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
@@ -49,97 +190,9 @@ def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
     of shape (n_out,)) and an ``nn.Linear(n_in, n_out)`` in float64, and must change only the
     Linear, in place.
     """
-    exercise = "08-copy-weights"
-    shapes = ((3, 5), (4, 4), (6, 2))
-    for (n_in, n_out), seed in zip(shapes, (81, 82, 83), strict=True):
-        dense, linear = _pair(n_in, n_out, seed)
-        X = np.random.default_rng(seed + 10).normal(size=(7, n_in))
-        where = f"for Dense({n_in}, {n_out})"
-        try:
-            call(exercise, copy, dense, linear)
-        except AssertionError as exc:
-            text = str(exc)
-            if IN_PLACE_ERROR in text:
-                raise fail(exercise, f"{where}: {IN_PLACE_HINT}") from None
-            if "cannot assign" in text:
-                raise fail(exercise, f"{where}: assigning a plain tensor to .weight is refused; "
-                           "copy into the existing parameter under torch.no_grad() with "
-                           "weight.copy_(...)") from None
-            if "size" in text or "shape" in text:
-                raise fail(exercise, f"{where}: shapes do not fit ({text.split(': ', 2)[-1]}): "
-                           "Dense W is (n_in, n_out), Linear.weight is (n_out, n_in); "
-                           "transpose W") from None
-            raise
-        want = dense.forward(X)
-        if any(p.dtype != torch.float64 for p in linear.parameters()):
-            raise fail(exercise, f"{where}: the Linear's parameters are now "
-                       f"{linear.weight.dtype}, not float64: copy in float64 "
-                       "(torch.from_numpy keeps NumPy's float64)")
-        with torch.no_grad():
-            got = expect_array(exercise, linear(torch.from_numpy(X)), want.shape,
-                               f"Linear output {where}")
-        if not np.allclose(got, want, rtol=1e-10, atol=1e-12):
-            w = linear.weight.detach().numpy()
-            if np.allclose(w, dense.params["W"].reshape(w.shape)):
-                raise fail(exercise, f"{where}: the Linear weight is W untransposed (or "
-                           "reshaped), which a square layer accepts silently; Linear computes "
-                           "x @ weight.T, so copy W.T")
-            if not np.allclose(linear.bias.detach().numpy(), dense.params["b"]):
-                raise fail(exercise, f"{where}: the bias was not copied")
-            if np.allclose(got, want, rtol=1e-5, atol=1e-6) and np.array_equal(
-                    w, dense.params["W"].T.astype(np.float32).astype(np.float64)):
-                raise fail(exercise, f"{where}: the values were rounded to float32 on the way; "
-                           "copy in float64 (torch.from_numpy keeps NumPy's float64)")
-            raise fail(exercise, f"{where}: after copying, the two layers give different "
-                       "outputs")
-        # The copy must be a copy: training one framework must not move the other's weights.
-        before = [p.detach().clone() for p in linear.parameters()]
-        for p in dense.params.values():
-            p += 1.0
-        for p, b in zip(linear.parameters(), before, strict=True):
-            if not torch.equal(p.detach(), b):
-                raise fail(exercise, "the torch parameters share memory with the NumPy arrays "
-                           "(torch.from_numpy without a copy): an update to one model changes "
-                           "the other; copy the values into the parameters with copy_()")
-    passed(exercise, f"outputs agree for {len(shapes)} layers, and the copies are independent")
+    COPY_WEIGHTS.check(copy)
 
 
 def confusion_matrix(confusion: Callable[[np.ndarray, np.ndarray, int], Any]) -> None:
     """Check ``confusion_matrix(y_true, y_pred, n_classes)``: rows true, columns predicted."""
-    exercise = "08-confusion"
-    rng = np.random.default_rng(84)
-    cases = [
-        (np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 1, 1]), 3),
-        (np.array([0, 0, 1, 3]), np.array([0, 1, 1, 3]), 5),  # classes 2 and 4 never occur
-    ]
-    for _ in range(3):
-        n = int(rng.integers(20, 60))
-        k = int(rng.integers(2, 11))
-        cases.append((rng.integers(0, k, n), rng.integers(0, k, n), k))
-    for y_true, y_pred, k in cases:
-        raw = call(exercise, confusion, y_true.copy(), y_pred.copy(), k)
-        if isinstance(raw, list | tuple):  # a list of lists is a fine answer too
-            raw = np.asarray(raw)
-        shape = np.shape(raw)
-        if len(shape) == 2 and shape != (k, k):
-            raise fail(exercise, f"expected shape ({k}, {k}) for {k} classes, got {shape}: "
-                       "take the number of classes from n_classes, not from the labels that "
-                       "happen to occur")
-        got = expect_array(exercise, raw, (k, k), f"confusion matrix for {k} classes")
-        want = reference_confusion_matrix(y_true, y_pred, k)
-        if np.array_equal(got, want):
-            continue
-        if np.array_equal(got, want.T):
-            raise fail(exercise, "the matrix is transposed: row i should count the points whose "
-                       "true class is i, column j those predicted as j")
-        buffered = np.zeros((k, k), dtype=np.int64)
-        buffered[y_true, y_pred] += 1  # what fancy-index += does with repeated pairs
-        if np.array_equal(got, buffered):
-            raise fail(exercise, f"the counts add up to {got.sum():g}, not {len(y_true)}: "
-                       "`counts[y_true, y_pred] += 1` adds 1 only once per repeated (true, "
-                       "predicted) pair; use np.add.at(counts, (y_true, y_pred), 1) or a loop")
-        if got.sum() != len(y_true):
-            raise fail(exercise, f"the counts should add up to the {len(y_true)} points, got "
-                       f"{got.sum():g}")
-        raise fail(exercise, f"for {k} classes expected\n{want}\ngot\n{got.astype(int)}")
-    passed(exercise, f"confusion matrices match on {len(cases)} cases")
+    CONFUSION.check(confusion)

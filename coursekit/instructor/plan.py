@@ -84,6 +84,7 @@ def check_call(source: str, where: str) -> tuple[str, tuple[str, ...], tuple[tup
         raise LessonFormatError(f"{where}: a check cell must be exactly one call "
                                 f"`check.<name>(...)`, got {source.strip()[:80]!r}")
     call = body[0].value
+    assert isinstance(call.func, ast.Attribute)
     if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
             keyword.arg is None for keyword in call.keywords):
         raise LessonFormatError(f"{where}: no *args or **kwargs in a check call")

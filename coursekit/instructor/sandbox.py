@@ -112,7 +112,7 @@ def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> li
 
 def _environment(*, sandboxed: bool, view: Path | None = None,
                  scratch: Path | None = None) -> dict[str, str]:
-    home = "/tmp" if sandboxed else str(scratch / ".home")
+    home = "/tmp" if sandboxed or scratch is None else str(scratch / ".home")
     return {
         "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
         "HOME": home,

@@ -48,7 +48,8 @@ def student_edition(nb: NotebookNode, *, path: str) -> NotebookNode:
     region's indentation (markdown regions become ``YOUR ANSWER HERE``), hidden-test cells
     are dropped, outputs and execution counts are cleared, attachments not referenced by the
     remaining text are dropped, and metadata is reduced to an allow-list. Check cells are
-    marked read-only and undeletable in Jupyter.
+    marked read-only and undeletable in Jupyter; solution cells (code, and markdown answers)
+    undeletable, so the grader finds every answer where it expects it.
 
     Parameters
     ----------
@@ -91,7 +92,7 @@ def student_edition(nb: NotebookNode, *, path: str) -> NotebookNode:
                 raise MarkerError(f"{where}: solution markers in a {cell.cell_type} cell")
             source = strip_regions(source, regions, [ANSWER_PLACEHOLDER])
         cell.source = source
-        _clean_cell_metadata(cell, role)
+        _clean_cell_metadata(cell, role, answer=bool(regions))
         _keep_referenced_attachments(cell)
         cells.append(cell)
     student.cells = cells
@@ -104,7 +105,7 @@ def student_edition(nb: NotebookNode, *, path: str) -> NotebookNode:
     return student
 
 
-def _clean_cell_metadata(cell: NotebookNode, role: str | None) -> None:
+def _clean_cell_metadata(cell: NotebookNode, role: str | None, *, answer: bool) -> None:
     kept = {key: cell.metadata[key] for key in CELL_METADATA_KEYS if key in cell.metadata}
     meta = coursekit_metadata(cell)
     if meta:
@@ -113,6 +114,9 @@ def _clean_cell_metadata(cell: NotebookNode, role: str | None) -> None:
         kept.pop("coursekit", None)
     if role == "check":  # Jupyter then refuses to edit or delete it
         kept["editable"] = False
+        kept["deletable"] = False
+    elif role == "solution" or answer:  # the student writes here, and cannot delete it
+        kept["editable"] = True
         kept["deletable"] = False
     cell.metadata = NotebookNode(kept)
 

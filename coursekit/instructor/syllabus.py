@@ -186,6 +186,23 @@ def lesson_files(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob(LESSON_GLOB))
 
 
+def select_lessons(folder: Path, spec: str) -> list[Path]:
+    """The lessons of ``folder`` named by ``spec``, in course order.
+
+    ``spec`` is ``"all"`` or numbers and names separated by commas or spaces: ``"01,03"``,
+    ``"03_layers_from_scratch"`` or ``"03_layers_from_scratch.ipynb"``. Raises ``ValueError``
+    naming every item that matches no lesson.
+    """
+    paths = lesson_files(folder)
+    if spec.strip() == "all":
+        return paths
+    wanted = spec.replace(",", " ").split()
+    unknown = [w for w in wanted if not any(w in (p.stem[:2], p.stem, p.name) for p in paths)]
+    if unknown:
+        raise ValueError(f"no lesson matches {unknown}; have {[p.stem for p in paths]}")
+    return [p for p in paths if p.stem[:2] in wanted or p.stem in wanted or p.name in wanted]
+
+
 def sync_problems(syllabus: Syllabus, folder: Path) -> list[str]:
     """Every way ``syllabus`` and the lessons in ``folder`` disagree (empty when in step).
 

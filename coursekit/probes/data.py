@@ -218,7 +218,7 @@ def encode(value: Any) -> tuple[str, bytes]:
     arrays: dict[str, np.ndarray] = {}
     text = json.dumps(_flatten(value, arrays, 0), allow_nan=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return text, buffer.getvalue()
 
 

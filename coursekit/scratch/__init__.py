@@ -12,6 +12,7 @@ from coursekit.scratch.gradcheck import (
     check_layer,
     check_loss,
     check_model,
+    finite_difference_noise,
     numerical_gradient,
     relative_error,
 )
@@ -25,7 +26,9 @@ from coursekit.scratch.losses import (
     SoftmaxCrossEntropy,
 )
 from coursekit.scratch.model import Sequential, TrainingDiverged
+from coursekit.scratch.normalization import BatchNorm1d
 from coursekit.scratch.optim import SGD, Adagrad, Adam, Optimizer, RMSprop
+from coursekit.scratch.regularization import early_stopping_epoch, l2_penalty
 
 __all__ = [
     "Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout",
@@ -34,6 +37,7 @@ __all__ = [
     "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
     "Sequential", "TrainingDiverged",
-    "GradientCheckError", "numerical_gradient", "relative_error",
+    "GradientCheckError", "finite_difference_noise", "numerical_gradient", "relative_error",
     "check_layer", "check_loss", "check_model",
+    "BatchNorm1d", "l2_penalty", "early_stopping_epoch",
 ]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout"]
+from coursekit.seeding import RandomState, as_generator
+from coursekit.validation import check_choice, check_int, check_number
 
-RandomState = int | np.random.Generator | None
+__all__ = ["Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout"]
 
 
 class Layer:
@@ -86,19 +87,13 @@ class Dense(Layer):
         self, n_in: int, n_out: int, *, init: str = "small", random_state: RandomState = None
     ) -> None:
         super().__init__()
-        if int(n_in) < 1 or int(n_out) < 1:
-            raise ValueError(f"Dense needs n_in >= 1 and n_out >= 1, got ({n_in}, {n_out})")
-        if init == "small":
-            scale = 0.01
-        elif init == "he":
-            scale = np.sqrt(2.0 / n_in)
-        else:
-            raise ValueError(f"init must be 'small' or 'he', got {init!r}")
-        self.n_in, self.n_out, self.init = int(n_in), int(n_out), init
-        rng = np.random.default_rng(random_state)
+        self.n_in, self.n_out = check_int("n_in", n_in), check_int("n_out", n_out)
+        self.init = check_choice("init", init, ("small", "he"))
+        scale = 0.01 if init == "small" else float(np.sqrt(2.0 / self.n_in))
+        rng = as_generator(random_state)
         self.params = {
-            "W": scale * rng.standard_normal((self.n_in, self.n_out)),
-            "b": np.zeros(self.n_out),
+            "W": scale * rng.standard_normal((self.n_in, self.n_out), dtype=np.float64),
+            "b": np.zeros(self.n_out, dtype=np.float64),
         }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self._x: np.ndarray | None = None
@@ -252,22 +247,30 @@ class Dropout(Layer):
 
     def __init__(self, rate: float = 0.5, *, random_state: RandomState = None) -> None:
         super().__init__()
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
-        self.rng = np.random.default_rng(random_state)
+        self.rate = check_number("rate", rate, low=0.0, high=1.0, high_open=True)
+        self.rng = as_generator(random_state)
         self.mask: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
 
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        """x : ndarray of any shape -> same shape."""
+    def forward(self, x: ArrayLike, keep: ArrayLike | None = None) -> np.ndarray:
+        """x : ndarray of any shape -> same shape.
+
+        ``keep``, a boolean array of x's shape, replaces the drawn mask (True = kept) in
+        training mode, e.g. to replay the mask another framework drew.
+        """
         x = np.asarray(x)
         self._shape = x.shape
         if not self.training or self.rate == 0.0:
             self.mask = None
             return x
-        keep = self.rng.random(x.shape) >= self.rate
-        self.mask = keep / (1.0 - self.rate)
+        if keep is None:
+            keep = self.rng.random(x.shape) >= self.rate
+        else:
+            keep = np.asarray(keep)
+            if keep.shape != x.shape or keep.dtype != np.bool_:
+                raise ValueError(f"keep must be a boolean array of shape {x.shape}, "
+                                 f"got {keep.dtype} of shape {keep.shape}")
+        self.mask = keep / np.float64(1.0 - self.rate)
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

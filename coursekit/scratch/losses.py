@@ -174,7 +174,7 @@ class CategoricalCrossEntropy(Loss):
         n = p.shape[0]
         p = np.clip(p, EPS, 1.0 - EPS)
         if t.ndim == 1:
-            rows = np.arange(n)
+            rows = np.arange(n, dtype=np.int64)
             p_true = p[rows, t]
             self._grad = np.zeros_like(p)
             self._grad[rows, t] = -1.0 / (n * p_true)
@@ -209,7 +209,7 @@ class SoftmaxCrossEntropy(Loss):
         self.probs = exp / total
         grad = self.probs.copy()
         if t.ndim == 1:
-            rows = np.arange(n)
+            rows = np.arange(n, dtype=np.int64)
             grad[rows, t] -= 1.0
             # -log p[i, y_i] = log(total_i) - shifted[i, y_i]
             loss = np.sum(np.log(total[:, 0]) - shifted[rows, t]) / n

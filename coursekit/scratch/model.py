@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -11,10 +12,10 @@ from numpy.typing import ArrayLike
 from coursekit.scratch.layers import Layer
 from coursekit.scratch.losses import Loss
 from coursekit.scratch.optim import Optimizer
+from coursekit.seeding import RandomState, as_generator
+from coursekit.validation import check_int
 
 __all__ = ["Sequential", "TrainingDiverged"]
-
-RandomState = int | np.random.Generator | None
 
 
 class TrainingDiverged(FloatingPointError):
@@ -115,7 +116,8 @@ class Sequential:
             Samples per step; None means the full batch (one step per epoch).
         shuffle : bool
             Visit the samples in a new random order every epoch: with ``rng =
-            numpy.random.default_rng(random_state)``, epoch k's order is the k-th
+            coursekit.seeding.as_generator(random_state)`` (``numpy.random.default_rng`` for
+            an int seed), epoch k's order is the k-th
             ``rng.permutation(N)`` (so another framework can replay the same batches).
         random_state : int, numpy.random.Generator or None
             Seed or generator of the shuffling.
@@ -146,20 +148,17 @@ class Sequential:
             raise ValueError("X contains NaN or infinite values: clean the data before fit")
         if y.shape[:1] != (n,):
             raise ValueError(f"y must have {n} rows to match X of shape {X.shape}, got {y.shape}")
-        if int(epochs) < 0:
-            raise ValueError(f"epochs must be >= 0, got {epochs}")
-        batch = n if batch_size is None else int(batch_size)
-        if batch < 1:
-            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        epochs = check_int("epochs", epochs, minimum=0)
+        batch = n if batch_size is None else check_int("batch_size", batch_size)
         self._check_optimizer(optimizer)
-        rng = np.random.default_rng(random_state)
+        rng = as_generator(random_state)
 
         history: dict[str, list[float]] = {"loss": []}
         was_training = self.training
         try:
             # Overflow in a diverging network is reported once, as TrainingDiverged.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for epoch in range(1, int(epochs) + 1):
+                for epoch in range(1, epochs + 1):
                     self._fit_epoch(X, y, loss, optimizer, batch, shuffle, rng, epoch, history)
                     if validation_data is not None:
                         val_loss, val_acc = self.evaluate(*validation_data, loss=loss)
@@ -179,7 +178,7 @@ class Sequential:
     ) -> None:
         """One pass over (X, y) in training mode; appends the epoch's loss and accuracy."""
         n = X.shape[0]
-        order = rng.permutation(n) if shuffle else np.arange(n)
+        order = rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
         total_loss, correct, scored = 0.0, 0.0, False
         self.train()
         for start in range(0, n, batch):
@@ -229,8 +228,8 @@ class Sequential:
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must have shape (n_samples, n_features), got {X.shape}")
-        if batch_size is not None and int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size)
         was_training = self.training
         self.eval()
         try:
@@ -284,7 +283,8 @@ class Sequential:
 
         NumPy appends ``.npz`` to a path that lacks it.
         """
-        np.savez(path, **self.state_dict())
+        arrays: dict[str, Any] = self.state_dict()  # Any: so no key reads as a savez option
+        np.savez(path, **arrays)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read parameters written by ``save`` into this model (same architecture)."""

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from coursekit.scratch.layers import Layer
+from coursekit.validation import check_number
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
 
@@ -62,9 +63,9 @@ class Optimizer:
                     f"{type(self).__name__} expects layers with params and grads dicts, "
                     f"got {layer!r}"
                 )
-        _check_nonnegative("lr", lr, strict=True)
-        _check_nonnegative("decay", decay)
-        _check_nonnegative("weight_decay", weight_decay)
+        check_number("lr", lr, low=0.0, low_open=True)
+        check_number("decay", decay, low=0.0)
+        check_number("weight_decay", weight_decay, low=0.0)
         self.lr, self.decay, self.weight_decay = float(lr), float(decay), float(weight_decay)
         self.iterations = 0
         # state[i][name] holds the buffers of layers[i].params[name]
@@ -101,12 +102,6 @@ class Optimizer:
         return f"{type(self).__name__}(lr={self.lr}, decay={self.decay})"
 
 
-def _check_nonnegative(name: str, value: float, *, strict: bool = False) -> None:
-    if not np.isfinite(value) or value < 0 or (strict and value == 0):
-        bound = "> 0" if strict else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -120,7 +115,7 @@ class SGD(Optimizer):
         nesterov: bool = False, decay: float = 0.0, weight_decay: float = 0.0,
     ) -> None:
         super().__init__(layers, lr=lr, decay=decay, weight_decay=weight_decay)
-        _check_nonnegative("momentum", momentum)
+        check_number("momentum", momentum, low=0.0)
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
@@ -148,7 +143,7 @@ class Adagrad(Optimizer):
         decay: float = 0.0, weight_decay: float = 0.0,
     ) -> None:
         super().__init__(layers, lr=lr, decay=decay, weight_decay=weight_decay)
-        _check_nonnegative("eps", eps)
+        check_number("eps", eps, low=0.0)
         self.eps = float(eps)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State, lr: float) -> None:
@@ -169,9 +164,8 @@ class RMSprop(Optimizer):
         eps: float = 1e-8, decay: float = 0.0, weight_decay: float = 0.0,
     ) -> None:
         super().__init__(layers, lr=lr, decay=decay, weight_decay=weight_decay)
-        if not 0.0 <= alpha < 1.0:
-            raise ValueError(f"alpha must be in [0, 1), got {alpha}")
-        _check_nonnegative("eps", eps)
+        check_number("alpha", alpha, low=0.0, high=1.0, high_open=True)
+        check_number("eps", eps, low=0.0)
         self.alpha, self.eps = float(alpha), float(eps)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State, lr: float) -> None:
@@ -198,9 +192,9 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(layers, lr=lr, decay=decay, weight_decay=weight_decay)
         beta1, beta2 = betas
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"betas must both lie in [0, 1), got {betas}")
-        _check_nonnegative("eps", eps)
+        for name, beta in (("betas[0]", beta1), ("betas[1]", beta2)):
+            check_number(name, beta, low=0.0, high=1.0, high_open=True)
+        check_number("eps", eps, low=0.0)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State, lr: float) -> None:

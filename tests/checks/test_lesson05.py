@@ -2,13 +2,15 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from coursekit import torch_ref
 from coursekit.autograd import Value
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson05 as check
+from coursekit.checks import reference05 as torch_ref
+from coursekit.probes.data import round_trip
 
 # ---- 05-sigmoid-op ----
 
@@ -195,3 +197,129 @@ def _outside_no_grad(coeffs, lr):
 def test_update_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.update(wrong)
+
+
+# ---- known mistakes named since the probe + judge rewrite ----
+
+
+def _times_input_grad(x):
+    s = _s(x)
+    out = Value(s)
+    out._parents = (x,)
+
+    def backward():
+        x.grad += s * (1 - s) * x.grad  # the bug: x.grad where out.grad belongs
+
+    out._backward = backward
+    return out
+
+
+def _overwrites(x):
+    s = _s(x)
+    out = Value(s)
+    out._parents = (x,)
+
+    def backward():
+        x.grad = s * (1 - s) * out.grad  # the bug: = instead of +=
+
+    out._backward = backward
+    return out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_times_input_grad, r"the local derivative was multiplied by x.grad \(the input's own "
+         r"gradient\); the chain rule multiplies it by out.grad"),
+        (_overwrites, r"x.grad was overwritten instead of added to"),
+    ],
+)
+def test_sigmoid_names_the_gradient_bookkeeping_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.sigmoid_op(wrong)
+
+
+def test_sigmoid_built_by_hand_with_out_grad_passes(capsys):
+    def sigmoid(x):
+        s = _s(x)
+        out = Value(s)
+        out._parents = (x,)
+
+        def backward():
+            x.grad += s * (1 - s) * out.grad
+
+        out._backward = backward
+        return out
+
+    check.sigmoid_op(sigmoid)
+    assert "✔ 05-sigmoid-op" in capsys.readouterr().out
+
+
+def test_update_accepts_a_loop_over_named_fields(capsys):
+    def update_coeffs(coeffs, lr):
+        for c in coeffs:
+            with torch.no_grad():
+                c.sub_(c.grad * lr)
+            c.grad.zero_()
+
+    check.update(update_coeffs)
+    assert "✔ 05-update" in capsys.readouterr().out
+
+
+# ---- probe + judge: plain data, fresh inputs, hostile data ----
+
+_STUDENT = {
+    "05-sigmoid-op": (check.reference_sigmoid,),
+    "05-predict": (torch_ref.calc_preds, torch_ref.calc_logits),
+    "05-update": (torch_ref.update_coeffs,),
+}
+_WRONG = {
+    "05-sigmoid-op": (_no_chain,),
+    "05-predict": (lambda c, X: torch_ref.calc_logits(c, X),),
+    "05-update": (_ascends,),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
+    data = exercise.probe(inputs, *_STUDENT[exercise_id])
+    assert round_trip(data) is not None
+    assert exercise.verdict(inputs, round_trip(data))[0]
+    wrong = round_trip(exercise.probe(inputs, *_WRONG[exercise_id]))
+    assert not exercise.verdict(inputs, wrong)[0]
+
+
+def _hostile(data):
+    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys."""
+    yield None
+    yield 1.0
+    yield "✔ passed"
+    yield []
+    yield {}
+    yield {"kind": "none"}
+    if isinstance(data, list):
+        yield data[:-1]
+        yield data + data[-1:]
+        yield [{"kind": "float", "type": "float", "value": 0.5}] * len(data)
+    if isinstance(data, dict):
+        for key in data:
+            yield {k: v for k, v in data.items() if k != key}
+            yield {**data, key: None}
+            yield {**data, key: []}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+def test_a_judge_fails_malformed_data(exercise_id):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, *_STUDENT[exercise_id]))
+    # Without calc_logits the probe reports no logits, and only the probabilities are judged.
+    valid = [data, {**data, "logits": None}] if exercise_id == "05-predict" else [data]
+    for bad in _hostile(data):
+        if bad in valid:
+            continue
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok, (bad, message)

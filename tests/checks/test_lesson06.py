@@ -1,11 +1,13 @@
 """Lesson 06 checks pass the reference and name the mistake in realistic wrong versions."""
 
+import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson06 as check
+from coursekit.probes.data import round_trip
 
 # ---- 06-loader ----
 
@@ -153,3 +155,109 @@ def _returns_nothing(net, loader, loss_fn, optimizer):
 def test_train_epoch_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.train_epoch(wrong)
+
+
+# ---- more versions: valid ones written differently, and mistakes named since probe + judge ----
+
+
+class _PermutedBatches:
+    """A loader written by hand: a fresh permutation from the generator in every pass."""
+
+    def __init__(self, X, y, batch_size, generator):
+        self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.X), generator=self.generator)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield self.X[rows], self.y[rows]
+
+
+class _NoLength(_PermutedBatches):
+    __len__ = None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b,
+                                      sampler=RandomSampler(range(len(X)), generator=g)),
+        _PermutedBatches,
+    ],
+)
+def test_loader_accepts_other_valid_versions(make, capsys):
+    check.make_loader(make)
+    assert "✔ 06-loader" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b, shuffle=True,
+                                       generator=g, drop_last=True),
+         r"the last, smaller batch is missing; leave drop_last=False"),
+        (_NoLength, r"len\(loader\) should be the number of batches per epoch, 5"),
+    ],
+)
+def test_loader_names_drop_last_and_a_missing_length(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.make_loader(wrong)
+
+
+def test_train_epoch_accepts_another_valid_loop(capsys):
+    def train_epoch(net, loader, loss_fn, optimizer):
+        recorded = []
+        for inputs, targets in loader:
+            net.zero_grad(set_to_none=False)
+            loss = loss_fn(net(inputs), targets)
+            recorded.append(loss.detach().item())
+            loss.backward()
+            optimizer.step()
+        return recorded
+
+    check.train_epoch(train_epoch)
+    assert "✔ 06-train-epoch" in capsys.readouterr().out
+
+
+# ---- probe + judge: plain data, fresh inputs, hostile data ----
+
+_STUDENT = {"06-loader": check.reference_make_loader,
+            "06-train-epoch": check.reference_train_epoch}
+_WRONG = {"06-loader": lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b,
+                                                     generator=g),
+          "06-train-epoch": _no_zero}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
+    data = exercise.probe(inputs, _STUDENT[exercise_id])
+    assert exercise.verdict(inputs, round_trip(data))[0]
+    assert not exercise.verdict(inputs, round_trip(exercise.probe(inputs,
+                                                                  _WRONG[exercise_id])))[0]
+
+
+def _hostile(data):
+    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys."""
+    yield from (None, 1.0, "✔ passed", [], {}, {"kind": "none"})
+    for key in data:
+        yield {k: v for k, v in data.items() if k != key}
+        for odd in (None, [], {"kind": "float", "type": "float", "value": 0.5},
+                    {"kind": "pass", "batches": []}, {"kind": "list", "type": "list",
+                                                     "length": 0, "items": []}):
+            yield {**data, key: odd}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+def test_a_judge_fails_malformed_data(exercise_id):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, _STUDENT[exercise_id]))
+    for bad in _hostile(data):
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok, (bad, message)

@@ -1,11 +1,13 @@
 """Lesson 07 checks pass the reference and name the mistake in realistic wrong versions."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson07 as check
+from coursekit.probes.data import round_trip
 
 
 class Reference(nn.Module):
@@ -99,3 +101,75 @@ def _percentage_integer_division(logits, y):  # the blog post's formula
 def test_accuracy_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.accuracy(wrong)
+
+
+# ---- more versions: valid ones written differently, and mistakes named since probe + judge ----
+
+
+def test_forward_accepts_another_valid_version(capsys):
+    def forward(self, x):
+        h = self.hidden(x).clamp(min=0)
+        return h @ self.output.weight.T + self.output.bias
+
+    check.module_forward(_variant(forward))
+    assert "✔ 07-forward" in capsys.readouterr().out
+
+
+class _WrongWidth(Reference):
+    def __init__(self, n_hidden, generator):
+        super().__init__(n_hidden, generator)
+        self.hidden = nn.Linear(3, n_hidden)
+
+
+def test_forward_names_layers_of_the_wrong_shape():
+    with pytest.raises(ExerciseFailed, match=r"with n_hidden=5 the layers should be "
+                       r"nn.Linear\(2, 5\) and nn.Linear\(5, 1\)"):
+        check.module_forward(_WrongWidth)
+
+
+def test_accuracy_accepts_another_valid_version(capsys):
+    def accuracy(logits, y):
+        return ((logits > 0).squeeze(1) == y.bool()).sum().item() / len(y)
+
+    check.accuracy(accuracy)
+    assert "✔ 07-accuracy" in capsys.readouterr().out
+
+
+# ---- probe + judge: plain data, fresh inputs, hostile data ----
+
+_STUDENT = {"07-forward": Reference, "07-accuracy": check.reference_accuracy}
+_WRONG = {"07-forward": _variant(lambda self, x: self.output(self.hidden(x))),
+          "07-accuracy": _integer_division}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
+    data = exercise.probe(inputs, _STUDENT[exercise_id])
+    assert exercise.verdict(inputs, round_trip(data))[0]
+    assert not exercise.verdict(inputs, round_trip(exercise.probe(inputs,
+                                                                  _WRONG[exercise_id])))[0]
+
+
+def _hostile(data):
+    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys."""
+    yield from (None, 1.0, "✔ passed", [], {}, {"kind": "none"}, data[:-1], data + data[-1:])
+    yield [{"kind": "float", "type": "float", "value": 0.5}] * len(data)
+    yield [{"kind": "bool", "value": True}] * len(data)
+    if isinstance(data[0], dict) and "made" in data[0]:
+        for key in data[0]:
+            yield [{k: v for k, v in case.items() if k != key} for case in data]
+            yield [{**case, key: None} for case in data]
+            yield [{**case, key: {"kind": "none"}} for case in data]
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+def test_a_judge_fails_malformed_data(exercise_id):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, _STUDENT[exercise_id]))
+    for bad in _hostile(data):
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok, (bad, message)

@@ -6,6 +6,7 @@ import torch
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson08 as check
+from coursekit.probes.data import round_trip
 
 # ---- 08-copy-weights ----
 
@@ -15,13 +16,24 @@ def test_copy_layer_passes_the_reference(capsys):
     assert capsys.readouterr().out.startswith("✔ 08-copy-weights")
 
 
-def test_copy_layer_accepts_torch_tensor_copies(capsys):
+def test_copy_layer_accepts_copies_into_data(capsys):
+    def copy_layer(dense, linear):
+        linear.weight.data.copy_(torch.tensor(dense.params["W"]).T)
+        linear.bias.data.copy_(torch.tensor(dense.params["b"]))
+
+    check.copy_layer(copy_layer)
+    assert "✔ 08-copy-weights" in capsys.readouterr().out
+
+
+def test_copy_layer_refuses_swapped_tensors():
+    """Accepted before probe + judge; refused since: the lesson's model lives on the GPU when
+    there is one, and a CPU tensor swapped into it breaks the cell after the check."""
     def copy_layer(dense, linear):
         linear.weight.data = torch.tensor(dense.params["W"].T)
         linear.bias.data = torch.tensor(dense.params["b"])
 
-    check.copy_layer(copy_layer)
-    assert "✔ 08-copy-weights" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed, match=r"swapped \(`.data = ...`\), not copied into"):
+        check.copy_layer(copy_layer)
 
 
 def _untransposed_reshaped(dense, linear):
@@ -121,12 +133,48 @@ def test_confusion_accepts_a_loop(capsys):
     assert "✔ 08-confusion" in capsys.readouterr().out
 
 
-def test_confusion_accepts_a_list_of_lists(capsys):
+def test_confusion_accepts_bincount(capsys):
     def confusion(y_true, y_pred, n_classes):
-        return check.reference_confusion_matrix(y_true, y_pred, n_classes).tolist()
+        flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+        return flat.reshape(n_classes, n_classes)
 
     check.confusion_matrix(confusion)
     assert "✔ 08-confusion" in capsys.readouterr().out
+
+
+# A list of lists was accepted before probe + judge; the heatmap cell after the check needs an
+# int ndarray (counts.sum(), np.diag, fmt="d"), so it is now refused, as are float counts.
+def _list_of_lists(y_true, y_pred, n_classes):
+    return check.reference_confusion_matrix(y_true, y_pred, n_classes).tolist()
+
+
+def _float_counts(y_true, y_pred, n_classes):
+    counts = np.zeros((n_classes, n_classes))
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def _sized_by_present_labels(y_true, y_pred, n_classes):
+    k = len(np.unique(np.concatenate([y_true, y_pred])))
+    counts = np.zeros((k, k), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_list_of_lists, r"expected an array of shape \(3, 3\), got a list of length 3: "
+         r"return a NumPy array"),
+        (_float_counts, r"expected a NumPy array of integers, got an array of shape \(3, 3\) "
+         r"of float64"),
+        (_sized_by_present_labels, r"for 5 classes your function raised IndexError \(a label "
+         r"past the end of the matrix\): take the number of classes from n_classes"),
+    ],
+)
+def test_confusion_refuses_what_later_cells_cannot_use(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.confusion_matrix(wrong)
 
 
 def _from_present_classes(y_true, y_pred, n_classes):
@@ -156,3 +204,55 @@ def _fancy_index_assign(y_true, y_pred, n_classes):
 def test_confusion_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.confusion_matrix(wrong)
+
+
+def test_copy_layer_accepts_load_state_dict(capsys):
+    def copy_layer(dense, linear):
+        linear.load_state_dict({"weight": torch.tensor(dense.params["W"].T),
+                                "bias": torch.tensor(dense.params["b"])})
+
+    check.copy_layer(copy_layer)
+    assert "✔ 08-copy-weights" in capsys.readouterr().out
+
+
+# ---- probe + judge: plain data, fresh inputs, hostile data ----
+
+_STUDENT = {"08-copy-weights": check.reference_copy_layer,
+            "08-confusion": check.reference_confusion_matrix}
+_WRONG = {"08-copy-weights": _no_bias, "08-confusion": _fancy_index_assign}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
+    data = exercise.probe(inputs, _STUDENT[exercise_id])
+    assert exercise.verdict(inputs, round_trip(data))[0]
+    assert not exercise.verdict(inputs, round_trip(exercise.probe(inputs,
+                                                                  _WRONG[exercise_id])))[0]
+
+
+def _hostile(data):
+    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys."""
+    yield from (None, 1.0, "✔ passed", [], {}, {"kind": "none"}, data[:-1], data + data[-1:])
+    yield [{"kind": "float", "type": "float", "value": 0.5}] * len(data)
+    yield [{"kind": "list", "type": "list", "length": 0, "items": []}] * len(data)
+    if "call" not in data[0]:  # described matrices: of floats, or not a NumPy array
+        yield [{**case, "dtype": "float64"} for case in data]
+        yield [{**case, "type": "Tensor"} for case in data]
+    else:
+        for key in data[0]:
+            yield [{k: v for k, v in case.items() if k != key} for case in data]
+            yield [{**case, key: None} for case in data]
+            yield [{**case, key: {"kind": "none"}} for case in data]
+
+
+@pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
+def test_a_judge_fails_malformed_data(exercise_id):
+    exercise = check.EXERCISES[exercise_id]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, _STUDENT[exercise_id]))
+    for bad in _hostile(data):
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok, (bad, message)

@@ -9,7 +9,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from coursekit.instructor.cells import cell_source, role_by_metadata
-from coursekit.instructor.markers import find_regions
+from coursekit.instructor.markers import find_regions, solution_lines
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -48,10 +48,10 @@ def secret_lines(instructor: NotebookNode) -> tuple[set[str], str]:
         if tagged and tagged[1] == "hidden":
             secret.update(line.strip() for line in lines)
             continue
-        inside: set[int] = set()
-        for region in find_regions(cell_source(cell), where=f"cell {index + 1}"):
-            inside.update(range(region.begin, region.end + 1))
-            secret.update(line.strip() for line in lines[region.begin + 1 : region.end])
+        regions = find_regions(cell_source(cell), where=f"cell {index + 1}")
+        secret.update(line.strip() for line in solution_lines(cell_source(cell), regions))
+        # the marker lines themselves belong to neither side
+        inside = {n for region in regions for n in range(region.begin, region.end + 1)}
         shared.update(line.strip() for number, line in enumerate(lines) if number not in inside)
     return secret - shared - {""}, "\n".join(sorted(shared))
 

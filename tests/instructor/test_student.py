@@ -47,6 +47,24 @@ def test_check_cells_keep_their_id_and_metadata_and_are_read_only(edition):
     }
 
 
+def test_solution_cells_and_written_answers_are_editable_but_undeletable(edition):
+    for cell_id in ("99-double-solution", "99-square-solution", "why"):
+        cell = next(cell for cell in edition.cells if cell.id == cell_id)
+        assert cell.metadata["editable"] is True and cell.metadata["deletable"] is False
+    # Teaching cells stay as they were: the student may edit or delete them.
+    for cell_id in ("title", "setup", "end"):
+        cell = next(cell for cell in edition.cells if cell.id == cell_id)
+        assert "deletable" not in cell.metadata and "editable" not in cell.metadata
+
+
+def test_nbgrader_metadata_stays_in_the_instructor_notebook():
+    from coursekit.instructor.nbgrader import synced
+
+    nb = synced(fake_lesson.instructor_notebook(), path="99_fake.ipynb")
+    edition = student_edition(nb, path="99_fake.ipynb")
+    assert not [cell.id for cell in edition.cells if "nbgrader" in cell.metadata]
+
+
 def test_the_instructor_notebook_is_left_alone():
     nb = fake_lesson.instructor_notebook()
     before = json.dumps(nb, sort_keys=True)

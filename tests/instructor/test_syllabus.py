@@ -117,3 +117,16 @@ def test_the_course_map_lists_every_lesson_with_its_exercises(tmp_path):
     assert text.splitlines()[0] == "| # | Lesson | You will | Exercises (points) | Runtime |"
     assert "| 02 | [A title](notebooks/02_b.ipynb) | learn | `02-b` (3) | ~3 s |" in text
     assert text.endswith("2 lessons, 4 points in all.\n")
+
+
+def test_select_lessons_by_number_name_or_all(tmp_path):
+    from coursekit.instructor.syllabus import select_lessons
+
+    for name in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb"):
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    assert [p.name for p in select_lessons(tmp_path, "all")] == ["01_a.ipynb", "02_b.ipynb",
+                                                                 "03_c.ipynb"]
+    assert [p.stem for p in select_lessons(tmp_path, "03, 01_a")] == ["01_a", "03_c"]
+    assert [p.stem for p in select_lessons(tmp_path, "02_b.ipynb")] == ["02_b"]
+    with pytest.raises(ValueError, match=r"no lesson matches \['07'\]"):
+        select_lessons(tmp_path, "01,07")

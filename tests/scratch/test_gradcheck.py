@@ -25,6 +25,7 @@ from coursekit.scratch import (
     check_layer,
     check_loss,
     check_model,
+    finite_difference_noise,
     numerical_gradient,
     relative_error,
 )
@@ -230,3 +231,53 @@ def test_relative_error():
     assert relative_error(np.zeros(3), np.full(3, 1e-12)) < 1e-3  # the floor: both are ~0
     with pytest.raises(ValueError, match="same shape"):
         relative_error(np.zeros(3), np.zeros(4))
+
+
+# --- tiny gradients: a correct network passes, a wrong one still fails ---------------------
+
+
+class ReLUWithoutMask(ReLU):
+    def backward(self, dout):
+        return dout  # lets the gradient through dead units too
+
+
+def _tiny_gradient_net(seed: int, relu=ReLU) -> Sequential:
+    """1-7-6-4-5 ReLU net with Dense's default 0.01·randn init: gradients near 1e-7."""
+    rng = np.random.default_rng(seed)
+    return Sequential(Dense(1, 7, random_state=rng), relu(), Dense(7, 6, random_state=rng),
+                      relu(), Dense(6, 4, random_state=rng), relu(),
+                      Dense(4, 5, random_state=rng))
+
+
+TINY_X = np.random.default_rng(0).standard_normal((20, 1))
+TINY_Y = np.random.default_rng(1).integers(0, 5, 20)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("h", [1e-5, 1e-6, 1e-7])
+def test_a_correct_network_with_tiny_gradients_passes(seed, h):
+    model = _tiny_gradient_net(seed)
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(TINY_X), TINY_Y)
+    model.backward(loss.backward())
+    assert np.abs(model.layers[0].grads["W"]).max() < 1e-5  # the situation: tiny gradients
+    errors = check_model(model, loss, TINY_X, TINY_Y, h=h)
+    assert set(errors) == {f"{i}.{p}" for i in (0, 2, 4, 6) for p in "Wb"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_wrong_backward_on_the_tiny_gradient_network_still_fails(seed):
+    model = _tiny_gradient_net(seed, relu=ReLUWithoutMask)
+    with pytest.raises(GradientCheckError, match=r"off both one-sided slopes"):
+        check_model(model, SoftmaxCrossEntropy(), TINY_X, TINY_Y)
+
+
+def test_the_noise_bound_grows_with_the_loss_and_shrinks_with_h():
+    assert finite_difference_noise(1.6, 1e-6) == pytest.approx(4 * 2.22e-16 * 1.6 / 1e-6,
+                                                                rel=1e-3)
+    assert finite_difference_noise(3.2, 1e-6) == pytest.approx(2 * finite_difference_noise(1.6,
+                                                                                        1e-6))
+    assert finite_difference_noise(1.6, 1e-7) == pytest.approx(10 * finite_difference_noise(
+        1.6, 1e-6))
+    with pytest.raises(ValueError, match="h must be > 0"):
+        finite_difference_noise(1.0, 0.0)

@@ -190,10 +190,12 @@ def test_backward_needs_forward_and_a_dout_of_the_output_shape():
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: Dense(0, 3), "n_in >= 1"),
-        (lambda: Dense(2, 3, init="xavier"), "init must be 'small' or 'he'"),
-        (lambda: Dropout(1.0), r"rate must be in \[0, 1\)"),
-        (lambda: Dropout(-0.1), r"rate must be in \[0, 1\)"),
+        (lambda: Dense(0, 3), "n_in must be an int >= 1"),
+        (lambda: Dense(2, 3.5), "n_out must be an int >= 1"),
+        (lambda: Dense(2, 3, init="xavier"), "init must be one of 'small', 'he'"),
+        (lambda: Dense(2, 3, random_state=-1), "random_state must be a non-negative int"),
+        (lambda: Dropout(1.0), "rate must be a finite number >= 0 and < 1"),
+        (lambda: Dropout(-0.1), "rate must be a finite number >= 0 and < 1"),
     ],
 )
 def test_bad_layer_arguments(build, message):

@@ -1,0 +1,123 @@
+"""Probes of lesson 05: the student's sigmoid on engine Values, the forward pass and the update
+of the bare-tensor classifier."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from coursekit.autograd import Value
+from coursekit.probes.data import attempt, describe_value, guarded, raised
+
+
+class Coeffs(NamedTuple):
+    """The classifier's four tensors as the lesson's functions receive them (a tuple that also
+    answers ``coeffs.w_hidden``)."""
+
+    w_hidden: torch.Tensor
+    b_hidden: torch.Tensor
+    w_out: torch.Tensor
+    b_out: torch.Tensor
+
+
+def _coeffs(arrays: dict[str, Any]) -> Coeffs:
+    """Leaf tensors that require grad, float32 as in the lesson, rebuilt from plain arrays."""
+    return Coeffs(*(torch.tensor(np.array(arrays[name], dtype=np.float32)).requires_grad_()
+                    for name in Coeffs._fields))
+
+
+def _looks_like_value(obj: Any) -> bool:
+    # Duck-typed: in grading the student's Value class may be another copy of the engine.
+    return all(hasattr(obj, name) for name in ("data", "grad", "backward"))
+
+
+def _sigmoid_run(sigmoid: Any, x0: float, start_grad: float) -> dict[str, Any]:
+    """``out = sigmoid(x)`` with ``x.grad`` starting at ``start_grad``, then
+    ``(out * 3).backward()``: out.data and x.grad, or what went wrong."""
+    x = Value(x0)
+    x.grad = start_grad
+    try:
+        out = sigmoid(x)
+    except Exception as exc:
+        return raised(exc)
+    if not _looks_like_value(out):
+        return describe_value(out)
+    result: dict[str, Any] = {"kind": "value", "data": describe_value(out.data)}
+    try:  # the result inside a bigger expression, so the chain rule must carry out.grad
+        (out * 3.0).backward()
+    except Exception as exc:
+        result["backward"] = raised(exc)
+        return result
+    result["grad"] = describe_value(x.grad)
+    return result
+
+
+@guarded
+def sigmoid_points(inputs: dict[str, Any], sigmoid: Any) -> Any:
+    """At every point: one run from ``x.grad = 0`` (``"fresh"``) and one from
+    ``x.grad = inputs["start_grad"]`` (``"started"``), which tells an input gradient that is
+    overwritten, or used in place of out.grad, from a correct one."""
+    if not callable(sigmoid):
+        return {"kind": "not_callable", "got": describe_value(sigmoid)}
+    start = float(inputs["start_grad"])
+    return [{"fresh": _sigmoid_run(sigmoid, float(x0), 0.0),
+             "started": _sigmoid_run(sigmoid, float(x0), start)}
+            for x0 in inputs["points"]]
+
+
+@guarded
+def forward_cases(inputs: dict[str, Any], calc_preds: Any, calc_logits: Any = None
+                  ) -> dict[str, Any]:
+    """``calc_logits(coeffs, X)`` (when given) and ``calc_preds(coeffs, X)`` on every case."""
+    def run(fn: Any) -> list[dict[str, Any]]:
+        return [attempt(fn, _coeffs(case["coeffs"]),
+                        torch.tensor(np.array(case["X"], dtype=np.float32)))
+                for case in inputs["cases"]]
+
+    return {"logits": None if calc_logits is None else run(calc_logits),
+            "preds": run(calc_preds)}
+
+
+def _update_call(update_coeffs: Any, inputs: dict[str, Any], *, no_grad: bool
+                 ) -> tuple[Coeffs, dict[str, Any]]:
+    coeffs = _coeffs(inputs["coeffs"])
+    for c, name in zip(coeffs, Coeffs._fields, strict=True):
+        c.grad = torch.tensor(np.array(inputs["grads"][name], dtype=np.float32))
+    lr = float(inputs["lr"])
+    try:
+        if no_grad:
+            with torch.no_grad():
+                update_coeffs(coeffs, lr)
+        else:
+            update_coeffs(coeffs, lr)
+    except AttributeError as exc:
+        # Whether the attribute was looked up on None (``c.grad.zero_()`` with no grad).
+        return coeffs, {**raised(exc), "on_none": getattr(exc, "obj", 0) is None}
+    except Exception as exc:
+        return coeffs, raised(exc)
+    return coeffs, {"kind": "none"}
+
+
+@guarded
+def update_step(inputs: dict[str, Any], update_coeffs: Any) -> dict[str, Any]:
+    """``update_coeffs(coeffs, lr)`` on coefficients whose ``.grad`` is given: what it raised,
+    and every coefficient afterwards (values, gradient, leaf and requires_grad flags).
+
+    When the call raised, ``"fine_under_no_grad"`` says whether the same call on fresh
+    coefficients succeeds inside ``torch.no_grad()``: then recording was the problem.
+    """
+    if not callable(update_coeffs):
+        return {"call": {"kind": "not_callable", "got": describe_value(update_coeffs)}}
+    coeffs, call = _update_call(update_coeffs, inputs, no_grad=False)
+    result: dict[str, Any] = {"call": call}
+    if call["kind"] == "raised":
+        _, again = _update_call(update_coeffs, inputs, no_grad=True)
+        result["fine_under_no_grad"] = again["kind"] != "raised"
+        return result
+    result["coeffs"] = {
+        name: {"value": describe_value(c), "grad": describe_value(c.grad),
+               "is_leaf": bool(c.is_leaf), "requires_grad": bool(c.requires_grad)}
+        for name, c in zip(Coeffs._fields, coeffs, strict=True)}
+    return result

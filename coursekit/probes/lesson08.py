@@ -1,0 +1,78 @@
+"""Probes of lesson 08: the student's layer copy (a ``scratch.Dense`` into an ``nn.Linear``,
+both built by the probe from plain arrays) and the confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from coursekit import scratch
+from coursekit.probes.data import attempt, describe_value, guarded, raised
+
+
+def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
+    """A Dense layer holding the case's W and b, and a fresh float64 nn.Linear of its size."""
+    W = np.array(case["W"], dtype=np.float64)
+    n_in, n_out = W.shape
+    dense = scratch.Dense(n_in, n_out, init="he", random_state=0)
+    dense.params["W"][...] = W
+    dense.params["b"][...] = np.array(case["b"], dtype=np.float64)
+    return dense, nn.Linear(n_in, n_out, dtype=torch.float64)
+
+
+def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
+          ) -> tuple[scratch.Dense, nn.Linear, dict[str, Any]]:
+    dense, linear = _pair(case)
+    storage = [p.data_ptr() for p in linear.parameters()]
+    try:
+        if no_grad:
+            with torch.no_grad():
+                copy_layer(dense, linear)
+        else:
+            copy_layer(dense, linear)
+    except Exception as exc:
+        return dense, linear, raised(exc)
+    # Whether a parameter's tensor was swapped (``.data = ...``) rather than written into: the
+    # swapped-in tensor keeps its own device, not the model's.
+    replaced = [p.data_ptr() for p in linear.parameters()] != storage
+    return dense, linear, {"kind": "none", "replaced": replaced}
+
+
+def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:
+    dense, linear, call = _copy(copy_layer, case, no_grad=False)
+    if call["kind"] == "raised":
+        _, _, again = _copy(copy_layer, case, no_grad=True)
+        return {"call": call, "fine_under_no_grad": again["kind"] != "raised"}
+    result: dict[str, Any] = {
+        "call": call,
+        "dtypes": [str(p.dtype).removeprefix("torch.") for p in linear.parameters()],
+        "weight": describe_value(linear.weight), "bias": describe_value(linear.bias)}
+    with torch.no_grad():
+        result["out"] = attempt(linear, torch.from_numpy(np.array(case["X"], np.float64)))
+    before = [p.detach().clone() for p in linear.parameters()]
+    for p in dense.params.values():  # training one framework must not move the other
+        p += 1.0
+    result["shares_memory"] = any(not torch.equal(p.detach(), b)
+                                  for p, b in zip(linear.parameters(), before, strict=True))
+    return result
+
+
+@guarded
+def copy_cases(inputs: dict[str, Any], copy_layer: Any) -> Any:
+    """Per case: what ``copy_layer(dense, linear)`` raised (and whether the same call succeeds
+    under ``torch.no_grad()``), or the Linear afterwards: dtypes, weight, bias, its output on
+    the case's X, and whether it changes when the Dense layer's arrays do."""
+    if not callable(copy_layer):
+        return {"kind": "not_callable", "got": describe_value(copy_layer)}
+    return [_copy_case(copy_layer, case) for case in inputs["cases"]]
+
+
+@guarded
+def confusion_cases(inputs: dict[str, Any], confusion_matrix: Any) -> list[dict[str, Any]]:
+    """``confusion_matrix(y_true, y_pred, n_classes)`` on every case (int64 label arrays)."""
+    return [attempt(confusion_matrix, np.array(case["y_true"], dtype=np.int64),
+                    np.array(case["y_pred"], dtype=np.int64), int(case["n_classes"]))
+            for case in inputs["cases"]]

@@ -1,0 +1,314 @@
+"""Lesson 09 checks: pass valid versions written differently (which also run the lesson's later
+cells), and name the mistake in realistic wrong ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit import scratch
+from coursekit.checks import ExerciseFailed
+from coursekit.checks import lesson09 as check
+
+# --- exercise 1: the L2 term ---------------------------------------------------------------
+
+
+def _l2_loop(loss, params, grads, weight_decay):
+    total = loss
+    new = {}
+    for name in params:
+        total += weight_decay / 2 * np.sum(params[name] ** 2)
+        new[name] = grads[name] + weight_decay * params[name]
+    return total, new
+
+
+def _l2_norms(loss, params, grads, weight_decay):
+    squares = sum(np.linalg.norm(p.ravel()) ** 2 for p in params.values())
+    return loss + 0.5 * weight_decay * squares, {k: g + weight_decay * params[k]
+                                                 for k, g in grads.items()}
+
+
+def _l2_step_like_the_lesson(l2_regularize):
+    """The lesson's cell after the check: a hand step with l2_regularize equals SGD's."""
+    rng = np.random.default_rng(0)
+    nets = [scratch.Sequential(scratch.Dense(4, 3, init="he", random_state=1), scratch.ReLU(),
+                               scratch.Dense(3, 2, init="he", random_state=2)) for _ in range(2)]
+    X, y = rng.normal(size=(6, 4)), rng.integers(0, 2, 6)
+    loss_fn, lam, lr = scratch.SoftmaxCrossEntropy(), 0.01, 0.05
+    for net in nets:
+        loss_fn.forward(net.forward(X), y)
+        net.backward(loss_fn.backward())
+    by_hand, by_optimizer = nets
+    total, steps = 1.0, []
+    for layer in by_hand.layers:
+        if layer.params:
+            total, new_grads = l2_regularize(total, layer.params, layer.grads, lam)
+            steps.append((layer, new_grads))
+    for layer, new_grads in steps:
+        for name, param in layer.params.items():
+            param -= lr * new_grads[name]
+    scratch.SGD(by_optimizer.layers, lr=lr, weight_decay=lam).step()
+    for a, b in zip(by_hand.layers, by_optimizer.layers, strict=True):
+        for key in a.params:
+            np.testing.assert_allclose(a.params[key], b.params[key], rtol=0, atol=1e-12)
+    assert f"{total - 1.0:.4f}"
+
+
+@pytest.mark.parametrize("valid", [check.reference_l2, _l2_loop, _l2_norms],
+                         ids=["reference", "loop", "norms"])
+def test_l2_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
+    check.l2_regularize(valid)
+    assert capsys.readouterr().out.startswith("✔ 09-l2-term")
+    _l2_step_like_the_lesson(valid)
+
+
+def _penalty(params):
+    return sum(float(np.sum(p * p)) for p in params.values())
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda loss, ps, gs, lam: (loss + lam * _penalty(ps),
+                                    {k: gs[k] + lam * p for k, p in ps.items()}),
+         "with the ½"),
+        (lambda loss, ps, gs, lam: (loss + 0.5 * lam * _penalty(ps),
+                                    {k: gs[k] + 2 * lam * p for k, p in ps.items()}),
+         "λp, not 2λp"),
+        (lambda loss, ps, gs, lam: (loss + 0.5 * lam * _penalty(ps),
+                                    {k: gs[k] - lam * p for k, p in ps.items()}),
+         "check the sign"),
+        (lambda loss, ps, gs, lam: (loss + 0.5 * lam * float(np.sum(ps["W"] ** 2)),
+                                    {k: gs[k] + lam * p for k, p in ps.items()}),
+         "biases included"),
+        (lambda loss, ps, gs, lam: (0.5 * lam * _penalty(ps),
+                                    {k: gs[k] + lam * p for k, p in ps.items()}),
+         "not the penalty alone"),
+        (lambda loss, ps, gs, lam: (loss + 0.5 * lam * _penalty(ps), gs), "gradient unchanged"),
+        (lambda loss, ps, gs, lam: ({k: gs[k] + lam * p for k, p in ps.items()},
+                                    loss + 0.5 * lam * _penalty(ps)), "wrong way round"),
+        (lambda loss, ps, gs, lam: loss + 0.5 * lam * _penalty(ps), "expected a pair"),
+    ],
+    ids=["no-half", "2-lambda", "sign", "weights-only", "penalty-alone", "grads-unchanged",
+         "swapped", "loss-only"],
+)
+def test_l2_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.l2_regularize(wrong)
+
+
+def test_l2_refuses_a_version_that_decays_the_parameters_themselves():
+    def decays_params(loss, params, grads, weight_decay):
+        for p in params.values():
+            p *= 1 - weight_decay  # the optimizer's job, done twice
+        return check.reference_l2(loss, params, grads, weight_decay)
+
+    with pytest.raises(ExerciseFailed):
+        check.l2_regularize(decays_params)
+
+
+# --- exercise 2: dropout -------------------------------------------------------------------
+
+
+def _dropout_binomial(x, rate, rng, training=True):
+    if not training:
+        return x.copy(), np.ones(x.shape)
+    mask = rng.binomial(1, 1.0 - rate, size=x.shape) / (1.0 - rate)
+    return x * mask, mask
+
+
+def _dropout_where(x, rate, rng, training=True):
+    mask = np.ones_like(x)
+    if training:
+        mask = np.where(rng.uniform(size=x.shape) < rate, 0.0, 1.0 / (1.0 - rate))
+    return mask * x, mask
+
+
+def _backward_einsum(dout, mask):
+    return np.einsum("...,...->...", dout, mask)
+
+
+def _dropout_figure_like_the_lesson(forward):
+    """The lesson's figure cell: 1-d images, training=False by keyword, the mean of draws."""
+    rng = np.random.default_rng(0)
+    image = np.random.default_rng(1).normal(size=64)
+    views = [forward(image, 0.5, rng)[0] for _ in range(3)]
+    views.append(forward(image, 0.5, rng, training=False)[0])
+    average = np.mean([forward(image, 0.5, rng)[0] for _ in range(2000)], axis=0)
+    assert all(view.reshape(8, 8).shape == (8, 8) for view in views)
+    assert np.abs(average - image).max() < 0.6
+
+
+@pytest.mark.parametrize(
+    ("forward", "backward"),
+    [(None, None), (_dropout_binomial, _backward_einsum), (_dropout_where, np.multiply)],
+    ids=["reference", "binomial", "where"],
+)
+def test_dropout_accepts_valid_versions_that_run_the_later_cell(forward, backward, capsys):
+    if forward is None:  # the lesson's own solution
+        def forward(x, rate, rng, training=True):
+            if training and rate > 0:
+                mask = (rng.random(x.shape) >= rate) / (1.0 - rate)
+            else:
+                mask = np.ones_like(x)
+            return x * mask, mask
+
+        def backward(dout, mask):
+            return dout * mask
+    check.dropout(forward, backward)
+    assert "✔ 09-dropout" in capsys.readouterr().out
+    _dropout_figure_like_the_lesson(forward)
+
+
+def _forward(keep_where, scale, evaluation=None, global_rng=False):
+    def forward(x, rate, rng, training=True):
+        if not training:
+            return (x.copy(), np.ones_like(x)) if evaluation is None else evaluation(x, rate)
+        # global_rng: a generator of its own (as np.random.random would be), not the one passed
+        u = np.random.default_rng().random(x.shape) if global_rng else rng.random(x.shape)
+        mask = keep_where(u, rate) * scale(rate)
+        return x * mask, mask
+    return forward
+
+
+def _right_backward(dout, mask):
+    return dout * mask
+
+
+KEEP = lambda u, r: (u >= r).astype(float)  # noqa: E731
+INVERTED = lambda r: 1.0 / (1.0 - r) if r < 1 else 1.0  # noqa: E731
+
+
+@pytest.mark.parametrize(
+    ("forward", "backward", "message"),
+    [
+        (_forward(KEEP, lambda r: 1.0), _right_backward, "scales kept entries by 1/"),
+        (_forward(KEEP, lambda r: 1.0 - r), _right_backward, "don't multiply"),
+        (_forward(KEEP, lambda r: 1.0 / r if r else 1.0), _right_backward, "not by rate"),
+        (_forward(lambda u, r: (u < r).astype(float), INVERTED), _right_backward,
+         "probability of dropping"),
+        (_forward(KEEP, INVERTED, global_rng=True), _right_backward,
+         "draw the mask from the rng passed in"),
+        (_forward(KEEP, INVERTED, evaluation=lambda x, r: (x * (1 - r), np.ones_like(x))),
+         _right_backward, "must not scale by"),
+        (_forward(KEEP, INVERTED), lambda dout, mask: dout, "dropped entries get no gradient"),
+        (_forward(KEEP, INVERTED), lambda dout, mask: mask, "not the mask alone"),
+        (_forward(KEEP, INVERTED), lambda dout, mask: dout * (mask > 0),
+         "dL/dx should be dout \\* mask"),
+    ],
+    ids=["unscaled", "times-keep", "over-rate", "keep-prob-swapped", "global-rng",
+         "eval-scaled", "backward-no-mask", "backward-mask-only", "backward-unscaled-mask"],
+)
+def test_dropout_names_the_mistake(forward, backward, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.dropout(forward, backward)
+
+
+def test_dropout_in_eval_mode_must_not_drop():
+    def always_drops(x, rate, rng, training=True):
+        mask = (rng.random(x.shape) >= rate) / (1.0 - rate)
+        return x * mask, mask
+
+    with pytest.raises(ExerciseFailed, match="nothing may be dropped"):
+        check.dropout(always_drops, _right_backward)
+
+
+# --- exercise 3: early stopping ------------------------------------------------------------
+
+
+def _stopping_while(val_losses, patience):
+    best, i, since = 0, 1, 0
+    while i < len(val_losses) and since < patience:
+        if val_losses[i] < val_losses[best]:
+            best, since = i, 0
+        else:
+            since += 1
+        i += 1
+    return best
+
+
+def _stopping_numpy(val_losses, patience):
+    curve = np.asarray(val_losses)
+    best_so_far = np.minimum.accumulate(curve)
+    improved = np.r_[True, curve[1:] < best_so_far[:-1]]
+    last, best = 0, 0
+    for i, better in enumerate(improved):
+        if better:
+            best, last = i, i
+        elif i - last >= patience:
+            break
+    return int(best)
+
+
+def _stopping_like_the_lesson(stopping_epoch):
+    """The lesson's cell after the check, on a curve shaped like its plain run."""
+    curve = [1.7, 0.9, 0.69, 0.72, 0.75, 0.78, 0.8, 0.8, 0.81, 0.83] + [0.85] * 20
+    epochs = list(range(5, 5 * len(curve) + 1, 5))
+    weights = [{"epoch": e} for e in epochs]
+    stop = stopping_epoch(curve, 5)
+    assert weights[stop]["epoch"] == 15
+    assert stop == scratch.early_stopping_epoch(curve, patience=5)
+
+
+@pytest.mark.parametrize("valid", [check.reference_stopping_epoch, _stopping_while,
+                                   _stopping_numpy], ids=["reference", "while", "numpy"])
+def test_stopping_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
+    check.stopping_epoch(valid)
+    assert "✔ 09-early-stopping" in capsys.readouterr().out
+    _stopping_like_the_lesson(valid)
+
+
+def _stop_index(val_losses, patience):
+    best, waited = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] < val_losses[best]:
+            best, waited = i, 0
+        else:
+            waited += 1
+            if waited == patience:
+                return i
+    return len(val_losses) - 1
+
+
+def _never_reset(val_losses, patience):
+    best, count = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] < val_losses[best]:
+            best = i
+        else:
+            count += 1
+            if count == patience:
+                break
+    return best
+
+
+def _ties_improve(val_losses, patience):
+    best, waited = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] <= val_losses[best]:
+            best, waited = i, 0
+        else:
+            waited += 1
+            if waited == patience:
+                break
+    return best
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda curve, patience: int(np.argmin(curve)), "looked past the stop"),
+        (_stop_index, "not the index where you stopped"),
+        (lambda curve, patience: check.reference_stopping_epoch(curve, patience) + 1,
+         "indices count from 0"),
+        (_never_reset, "reset the count"),
+        (_ties_improve, "strictly lower"),
+        (lambda curve, patience: float(check.reference_stopping_epoch(curve, patience)),
+         "expected an int index"),
+        (lambda curve, patience: int(np.argmax(curve)), "lowest, not the highest"),
+    ],
+    ids=["argmin", "stop-index", "from-1", "never-reset", "ties", "float", "argmax"],
+)
+def test_stopping_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.stopping_epoch(wrong)

@@ -1,0 +1,290 @@
+"""Lesson 10 checks: pass valid versions written differently (which also run the lesson's later
+cells), and name the mistake in realistic wrong ones."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from coursekit.checks import ExerciseFailed
+from coursekit.checks import lesson10 as check
+
+# --- exercise 1: the initialisation scale --------------------------------------------------
+
+
+def _init_math(fan_in, fan_out, nonlinearity):
+    gain = {"tanh": 2.0 / (fan_in + fan_out), "relu": 2.0 / fan_in}[nonlinearity]
+    return math.sqrt(gain)
+
+
+def _init_numpy(fan_in, fan_out, nonlinearity):
+    variance = 2 / fan_in if nonlinearity == "relu" else 2 / (fan_in + fan_out)
+    return np.sqrt(variance)  # a NumPy float64 is a number too
+
+
+def _init_like_the_lesson(init_std):
+    """The lesson's torch comparison and its deep-net use of the scale."""
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.empty(200, 300, dtype=torch.float64)
+    nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=gen)
+    assert abs(weight.std().item() / init_std(300, 200, "relu") - 1) < 0.02
+    nn.init.xavier_normal_(weight, generator=gen)
+    assert abs(weight.std().item() / init_std(300, 200, "tanh") - 1) < 0.02
+    W = init_std(64, 64, "relu") * np.random.default_rng(0).standard_normal((64, 64))
+    assert W.shape == (64, 64) and W.dtype == np.float64
+
+
+@pytest.mark.parametrize("valid", [check.reference_init_std, _init_math, _init_numpy],
+                         ids=["reference", "math", "numpy"])
+def test_init_accepts_valid_versions_that_run_the_later_cells(valid, capsys):
+    check.init_std(valid)
+    assert "✔ 10-init-scale" in capsys.readouterr().out
+    _init_like_the_lesson(valid)
+
+
+def _swap(rule):
+    return lambda i, o, kind: check.reference_init_std(i, o, "relu" if kind == "tanh" else
+                                                       "tanh") if rule else None
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda i, o, kind: check.reference_init_std(i, o, kind) ** 2, "that is the variance"),
+        (_swap(True), "that is the rule for"),
+        (lambda i, o, kind: math.sqrt(2 / o) if kind == "relu" else
+         check.reference_init_std(i, o, kind), "uses fan_in"),
+        (lambda i, o, kind: math.sqrt(1 / i) if kind == "relu" else
+         check.reference_init_std(i, o, kind), "missing the factor 2"),
+        (lambda i, o, kind: math.sqrt(1 / i) if kind == "tanh" else
+         check.reference_init_std(i, o, kind), "LeCun"),
+        (lambda i, o, kind: math.sqrt(1 / (i + o)) if kind == "tanh" else
+         check.reference_init_std(i, o, kind), "has a 2 over the sum"),
+        (lambda i, o, kind: None, "expected a float, got None"),
+    ],
+    ids=["variance", "swapped", "he-fan-out", "he-no-2", "lecun", "glorot-no-2", "none"],
+)
+def test_init_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.init_std(wrong)
+
+
+# --- exercise 2: batchnorm forward ---------------------------------------------------------
+
+
+def _forward_explicit(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                      eps=1e-5):
+    if training:
+        n = len(x)
+        mean = x.sum(axis=0) / n
+        var = ((x - mean) ** 2).sum(axis=0) / n
+        unbiased = ((x - mean) ** 2).sum(axis=0) / (n - 1)
+        new_mean = running_mean + momentum * (mean - running_mean)
+        new_var = running_var + momentum * (unbiased - running_var)
+    else:
+        mean, var, new_mean, new_var = running_mean, running_var, running_mean, running_var
+    return gamma * ((x - mean) / np.sqrt(var + eps)) + beta, new_mean, new_var
+
+
+def _forward_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                      eps=1e-5):
+    """Updates the running arrays in place, as nn.BatchNorm1d does, and returns them."""
+    if training:
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+        running_var *= 1 - momentum
+        running_var += momentum * x.var(axis=0, ddof=1)
+        x_hat = (x - mean) / np.sqrt(var + eps)
+    else:
+        x_hat = (x - running_mean) / np.sqrt(running_var + eps)
+    return gamma * x_hat + beta, running_mean, running_var
+
+
+def _batchnorm_like_the_lesson(forward, backward):
+    """The lesson's comparison with nn.BatchNorm1d: two training batches, then evaluation."""
+    rng = np.random.default_rng(0)
+    d = 5
+    gamma, beta = rng.uniform(0.5, 2.0, d), rng.standard_normal(d)
+    bn = nn.BatchNorm1d(d, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.from_numpy(gamma))
+        bn.bias.copy_(torch.from_numpy(beta))
+    running_mean, running_var = np.zeros(d), np.ones(d)
+    for step in range(3):
+        training = step < 2
+        bn.train(training)
+        x = 3.0 * rng.standard_normal((16, d)) + 2.0
+        dout = rng.standard_normal((16, d))
+        out, running_mean, running_var = forward(x, gamma, beta, running_mean, running_var,
+                                                 training)
+        xt = torch.tensor(x, requires_grad=True)
+        bn.zero_grad()
+        out_t = bn(xt)
+        out_t.backward(torch.tensor(dout))
+        pairs = [(out, out_t), (running_mean, bn.running_mean), (running_var, bn.running_var)]
+        if training:
+            dx, dgamma, dbeta = backward(dout, x, gamma)
+            pairs += [(dx, xt.grad), (dgamma, bn.weight.grad), (dbeta, bn.bias.grad)]
+        for a, b in pairs:
+            assert np.abs(a - b.detach().numpy()).max() < 1e-10
+
+
+@pytest.mark.parametrize("valid", [check.reference_batchnorm_forward, _forward_explicit,
+                                   _forward_in_place], ids=["reference", "explicit", "in-place"])
+def test_forward_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
+    check.batchnorm_forward(valid)
+    assert "✔ 10-batchnorm-forward" in capsys.readouterr().out
+    _batchnorm_like_the_lesson(valid, check.reference_batchnorm_backward)
+
+
+def _forward_variant(kind):
+    def forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+        n = x.shape[0]
+        axis = 1 if kind == "axis 1" else 0
+        mean = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, keepdims=True, ddof=1 if kind == "unbiased" else 0)
+        unbiased = x.var(axis=0) * n / (n - 1)
+        if kind == "fixed eps":
+            eps = 1e-5
+        if kind == "fixed momentum":
+            momentum = 0.1
+        if training:
+            if kind in ("running in training",):
+                mean, var = running_mean, running_var
+            new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=0)
+            new_var = (1 - momentum) * running_var + momentum * (
+                x.var(axis=0) if kind == "biased running" else unbiased)
+            if kind == "momentum swapped":
+                new_mean = momentum * running_mean + (1 - momentum) * x.mean(axis=0)
+                new_var = momentum * running_var + (1 - momentum) * unbiased
+        else:
+            new_mean, new_var = running_mean, running_var
+            if kind != "batch in evaluation":
+                mean, var = running_mean, running_var
+            if kind == "updates in evaluation":
+                new_mean = 0.9 * running_mean + 0.1 * x.mean(axis=0)
+        if kind == "eps outside":
+            x_hat = (x - mean) / (np.sqrt(var) + eps)
+        else:
+            x_hat = (x - mean) / np.sqrt(var + eps)
+        if kind == "gamma beta swapped":
+            return beta * x_hat + gamma, new_mean, new_var
+        return gamma * x_hat + beta, new_mean, new_var
+    return forward
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("axis 1", "over axis 0, not axis 1"),
+        ("unbiased", "biased batch variance"),
+        ("running in training", "batch's own mean and variance"),
+        ("batch in evaluation", "normalise with the running mean"),
+        ("eps outside", "inside the square root"),
+        ("fixed eps", "eps passed in"),
+        ("gamma beta swapped", "gamma scales and beta shifts"),
+        ("biased running", "unbiased batch variance"),
+        ("momentum swapped", "weight of the new batch"),
+        ("fixed momentum", "momentum passed in"),
+        ("updates in evaluation", "running mean unchanged"),
+    ],
+)
+def test_forward_names_the_mistake(kind, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.batchnorm_forward(_forward_variant(kind))
+
+
+def test_forward_must_return_three_things():
+    with pytest.raises(ExerciseFailed, match="expected \\(out, new_running_mean"):
+        check.batchnorm_forward(lambda x, g, b, rm, rv, training, momentum=0.1, eps=1e-5:
+                                check.reference_batchnorm_forward(x, g, b, rm, rv,
+                                                                  training)[0])
+
+
+# --- exercise 3: batchnorm backward --------------------------------------------------------
+
+
+def _backward_staged(dout, x, gamma, eps=1e-5):
+    """The computational-graph version: through var, then mean, step by step."""
+    n = x.shape[0]
+    mu = x.mean(axis=0)
+    xc = x - mu
+    var = (xc**2).mean(axis=0)
+    std = np.sqrt(var + eps)
+    x_hat = xc / std
+    dx_hat = dout * gamma
+    dvar = np.sum(dx_hat * xc * -0.5 * std**-3, axis=0)
+    dmu = np.sum(-dx_hat / std, axis=0) + dvar * np.mean(-2.0 * xc, axis=0)
+    dx = dx_hat / std + dvar * 2.0 * xc / n + dmu / n
+    return dx, np.sum(dout * x_hat, axis=0), np.sum(dout, axis=0)
+
+
+def _backward_centred(dout, x, gamma, eps=1e-5):
+    """dx as the centred g minus its projection on x_hat."""
+    inv_std = 1 / np.sqrt(x.var(axis=0) + eps)
+    x_hat = (x - x.mean(axis=0)) * inv_std
+    g = dout * gamma
+    dx = inv_std * (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0))
+    return dx, np.einsum("nd,nd->d", dout, x_hat), dout.sum(axis=0)
+
+
+@pytest.mark.parametrize("valid", [check.reference_batchnorm_backward, _backward_staged,
+                                   _backward_centred], ids=["reference", "staged", "centred"])
+def test_backward_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
+    check.batchnorm_backward(valid)
+    assert "✔ 10-batchnorm-backward" in capsys.readouterr().out
+    _batchnorm_like_the_lesson(check.reference_batchnorm_forward, valid)
+
+
+def _backward_variant(kind):
+    def backward(dout, x, gamma, eps=1e-5):
+        n = x.shape[0]
+        if kind == "fixed eps":
+            eps = 1e-5
+        inv_std = 1 / np.sqrt(x.var(axis=0, ddof=1 if kind == "unbiased" else 0) + eps)
+        x_hat = (x - x.mean(axis=0)) * inv_std
+        g = dout if kind == "no gamma" else dout * gamma
+        if kind == "constants":
+            dx = g * inv_std
+        elif kind == "no variance path":
+            dx = inv_std / n * (n * g - g.sum(axis=0))
+        else:
+            dx = inv_std / n * (n * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0))
+        dgamma, dbeta = (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+        if kind == "swapped":
+            dgamma, dbeta = dbeta, dgamma
+        if kind == "raw x":
+            dgamma = (dout * x).sum(axis=0)
+        return dx, dgamma, dbeta
+    return backward
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("constants", "treats them as constants"),
+        ("no variance path", "path through the variance is missing"),
+        ("no gamma", "multiply dout by gamma first"),
+        ("unbiased", "use the biased variance"),
+        ("fixed eps", "eps passed in"),
+        ("swapped", "swapped"),
+        ("raw x", "not the raw x"),
+    ],
+)
+def test_backward_names_the_mistake(kind, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.batchnorm_backward(_backward_variant(kind))
+
+
+def test_backward_with_sums_over_the_wrong_axis_is_a_shape_error():
+    def wrong_axis(dout, x, gamma, eps=1e-5):
+        dx, _, _ = check.reference_batchnorm_backward(dout, x, gamma, eps)
+        return dx, dout.sum(axis=1), dout.sum(axis=1)
+
+    with pytest.raises(ExerciseFailed, match="dgamma: expected shape"):
+        check.batchnorm_backward(wrong_axis)
