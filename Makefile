@@ -143,6 +143,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/regularization.py
+	$(BIN)/python benchmarks/conv.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py

@@ -6,6 +6,7 @@ Layers (``forward``/``backward``, ``params``/``grads`` under the same names), lo
 ``evaluate``/``save``/``load``, and gradient checks.
 """
 
+from coursekit.scratch.conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from coursekit.scratch.gradcheck import (
     GradientCheckError,
     check_layer,
@@ -31,6 +32,7 @@ from coursekit.scratch.regularization import early_stopping_epoch, l2_penalty
 
 __all__ = [
     "Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout",
+    "Conv2d", "MaxPool2d", "Flatten", "Unflatten",
     "Loss", "MSE", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
     "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
