@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import round_trip
+from coursekit.probes.data import consistent, round_trip
 
 #: Plain data as a probe returns it and a judge receives it.
 Data = Any
@@ -71,6 +71,9 @@ class Exercise:
         """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
         if isinstance(data, dict) and data.get("kind") == "raised":
             return False, raised_message(data)  # the probe itself was stopped or broke
+        if not consistent(data):
+            return False, ("the check received data that contradicts itself (an array not of "
+                           "the shape it claims); was the notebook tampered with?")
         try:
             return True, self.judge(inputs, data)
         except Failure as exc:
@@ -180,9 +183,11 @@ def expect_array(got: Data, shape: tuple[int, ...], what: str) -> np.ndarray:
 
 
 def close(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    """Whether two numbers or arrays (plain, never the student's objects) agree."""
+    """Whether two numbers or arrays (plain, never the student's objects) agree, entry by
+    entry: the same number of entries (never broadcast; an empty array matches nothing but an
+    empty array), and each within tolerance."""
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    if got.shape != expected.shape and got.size != expected.size:
+    if got.size != expected.size:
         return False
     return bool(np.allclose(got.reshape(expected.shape), expected, rtol=rtol, atol=atol))
 

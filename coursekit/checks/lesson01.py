@@ -14,6 +14,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    close,
     diagnose,
     expect_array,
     expect_scalar,
@@ -123,7 +124,7 @@ def _judge_descent(inputs: Data, results: Data) -> str:
                        f"({n_steps},): put the starting θ first, then θ after each step")
         path = expect_array(got, (n_steps + 1,), f"path for {n_steps} steps")
         want = reference_descend(theta0, lr, n_steps, inputs["x"], inputs["y"])
-        if np.allclose(path, want, **TOLERANCE):
+        if close(path, want, **TOLERANCE):
             continue
         if path[0] != theta0:
             raise fail(f"the path should start at θ0={theta0:g}, got {path[0]:g}")
@@ -135,8 +136,11 @@ def _judge_descent(inputs: Data, results: Data) -> str:
     return f"descent paths match on {len(runs)} runs"
 
 
-MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost)
-MSE_GRADIENT = Exercise("01-mse-gradient", _cases, probes.each_case, _judge_gradient)
+#: coursekit's own mean squared error: a cost or gradient built on it is flagged.
+_MSE = ("coursekit.scratch.MSE", "coursekit.scratch.losses.MSE")
+MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost, implemented_by=_MSE)
+MSE_GRADIENT = Exercise("01-mse-gradient", _cases, probes.each_case, _judge_gradient,
+                        implemented_by=_MSE)
 DESCENT_PATH = Exercise("01-descent-path", _runs, probes.descent_runs, _judge_descent)
 EXERCISES = registry(MSE_COST, MSE_GRADIENT, DESCENT_PATH)
 

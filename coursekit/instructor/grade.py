@@ -18,12 +18,16 @@ An exercise earns its points when its judge passes; otherwise 0 with the judge's
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import secrets
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +46,6 @@ from coursekit.instructor.plan import (
     copy_assets,
     lesson_plan,
     match_lesson,
-    python_source,
 )
 from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
 from coursekit.instructor.syllabus import Lesson, Syllabus
@@ -51,8 +54,13 @@ from coursekit.probes.data import PlainDataError, decode, encode
 __all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "grade_batch",
            "match_lesson", "summary", "write_csv"]
 
-#: Largest probe result the grader reads (each of the JSON and the array archive).
-PROBE_FILE_LIMIT = 64 * 1024**2
+#: Largest probe result the grader reads: the JSON, and the arrays (uncompressed, in all).
+PROBE_JSON_LIMIT = 4 * 1024**2
+PROBE_ARRAYS_LIMIT = 64 * 1024**2
+#: Largest submission file the grader opens.
+SUBMISSION_LIMIT = 20 * 1024**2
+#: Largest solution cell the copy flags look into.
+FLAG_SOURCE_LIMIT = 200_000
 
 
 @dataclass
@@ -104,7 +112,9 @@ class Grader:
         for lesson in self.syllabus.lessons if lessons is None else lessons:
             self.plan(lesson)
         if self._workspace is None:
-            self._workspace = tempfile.TemporaryDirectory(prefix="coursekit-grader-")
+            sandbox.clean_leftovers()
+            self._workspace = tempfile.TemporaryDirectory(
+                prefix=f"coursekit-grader-pid{os.getpid()}-")
             root = Path(self._workspace.name)
             build_view(root / "view", package=self.package, package_dir=self.package_dir)
             copy_assets(Path(self.lessons_dir), root / "assets", exclude=self.package_dir,
@@ -125,6 +135,10 @@ class Grader:
     def grade_file(self, path: Path, name: str) -> SubmissionResult:
         """Grade the submission at ``path`` (reported as ``name``); never raises for a bad
         submission, and never writes to ``path``."""
+        if Path(path).stat().st_size > SUBMISSION_LIMIT:
+            lesson, how = match_lesson(name, None, self.syllabus)
+            return _unrunnable(name, lesson, how, f"the file is larger than "
+                               f"{SUBMISSION_LIMIT // 1024**2} MiB: nothing could be run")
         raw = Path(path).read_bytes()
         try:
             nb = nbformat.reads(raw.decode("utf-8"), as_version=4, capture_validation_error={})
@@ -153,8 +167,9 @@ class Grader:
         inputs = {item.id: decode(*encode(item.exercise.inputs(rng))) for item in plan.exercises}
         steps, notes = _steps(nb, plan)
         verdicts: dict[str, tuple[bool, str]] = {}
-        with tempfile.TemporaryDirectory(prefix="coursekit-submission-") as tmp:
-            scratch = Path(tmp) / "run"
+        tmp = Path(tempfile.mkdtemp(prefix=f"coursekit-submission-pid{os.getpid()}-"))
+        try:
+            scratch = tmp / "run"
             shutil.copytree(self._root / "assets", scratch)
             (scratch / "inputs").mkdir()
             for exercise_id, data in inputs.items():
@@ -165,22 +180,34 @@ class Grader:
             (scratch / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
             limits = self.limits or sandbox.Limits()
             limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
-            report = sandbox.run(scratch, self._root / "view", limits, sandboxed=self.sandboxed)
-            for item in plan.exercises:
-                if item.id in notes and notes[item.id][0]:
-                    verdicts[item.id] = (False, notes[item.id][1])
-                    continue
-                data = _read_probe(scratch / "probes", item.id)
-                if data is None:
-                    why = report.stopped or "the check did not run"
-                    verdicts[item.id] = (False, f"not checked: {why}")
-                    continue
-                passed, message = item.exercise.verdict(inputs[item.id], data)
-                note = notes.get(item.id, (False, ""))[1]
-                if note and not passed:
-                    message = f"{message} ({note})"
-                verdicts[item.id] = (passed, message)
+            report = sandbox.run(scratch, self._root / "view", limits, steps=len(steps),
+                                 sandboxed=self.sandboxed)
+            probes = {item.id: _read_probe(scratch, item.id) for item in plan.exercises}
+        finally:
+            _remove(tmp)
+        for item in plan.exercises:
+            if item.id in notes and notes[item.id][0]:
+                verdicts[item.id] = (False, notes[item.id][1])
+                continue
+            data = probes[item.id]
+            if data is None:
+                why = report.stopped or "the check did not run"
+                verdicts[item.id] = (False, f"not checked: {why}")
+                continue
+            passed, message = item.exercise.verdict(inputs[item.id], data)
+            note = notes.get(item.id, (False, ""))[1]
+            if note and not passed:
+                message = f"{message} ({note})"
+            verdicts[item.id] = (passed, message)
         return verdicts
+
+
+def _remove(folder: Path) -> None:
+    """Delete a run's scratch folder however deep or odd its tree (never follows links)."""
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _steps(nb: NotebookNode, plan: LessonPlan
@@ -228,25 +255,59 @@ def _probe_step(item: ExercisePlan, *, before_solution: bool) -> dict[str, objec
             "early": before_solution}
 
 
-def _read_small(path: Path) -> bytes | None:
-    """A regular file's bytes (no symlinks, at most :data:`PROBE_FILE_LIMIT`), else None."""
+def _open_under(folder_fd: int, name: str, *, directory: bool = False) -> int:
+    """Open ``name`` inside the folder ``folder_fd``, never through a symbolic link."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if directory else os.O_NONBLOCK)
+    return os.open(name, flags, dir_fd=folder_fd)
+
+
+def _read_at(folder_fd: int, name: str, limit: int) -> bytes | None:
+    """A regular file's bytes (at most ``limit``) from an open folder, else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        fd = _open_under(folder_fd, name)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = handle.read(PROBE_FILE_LIMIT + 1)
-    return data if len(data) <= PROBE_FILE_LIMIT else None
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
 
 
-def _read_probe(folder: Path, exercise: str) -> object | None:
+def _archive_fits(data: bytes) -> bool:
+    """Whether an ``.npz`` holds only uncompressed entries whose sizes fit the budget."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return (all(entry.compress_type == zipfile.ZIP_STORED for entry in entries)
+            and sum(entry.file_size for entry in entries) <= PROBE_ARRAYS_LIMIT)
+
+
+def _read_probe(scratch: Path, exercise: str) -> object | None:
     """The plain data a probe wrote, or None (missing, oversized, malformed)."""
-    text, arrays = _read_small(folder / f"{exercise}.json"), _read_small(folder / f"{exercise}.npz")
+    try:
+        run_fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        try:
+            probes_fd = _open_under(run_fd, "probes", directory=True)
+        except OSError:
+            return None
+        try:
+            text = _read_at(probes_fd, f"{exercise}.json", PROBE_JSON_LIMIT)
+            arrays = _read_at(probes_fd, f"{exercise}.npz", PROBE_ARRAYS_LIMIT)
+        finally:
+            os.close(probes_fd)
+    finally:
+        os.close(run_fd)
     if text is None or arrays is None:
         return None
     try:
+        if not _archive_fits(arrays):
+            raise PlainDataError("the arrays are compressed or too large")
         return decode(text.decode("utf-8"), arrays)
     except (PlainDataError, UnicodeDecodeError):
         return {"kind": "raised", "type": "PlainDataError",
@@ -290,9 +351,14 @@ def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str
         if not tagged:
             continue
         exercise = tagged[0][0]
+        source = cell_source(cell)[:FLAG_SOURCE_LIMIT]
+        # Magics and shell lines blanked cheaply (IPython's own transform is slow on
+        # hostile cells), so the rest parses as Python.
+        plain = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                          for line in source.splitlines())
         try:
-            tree = ast.parse(python_source(cell_source(cell)))
-        except (SyntaxError, ValueError):
+            tree = ast.parse(plain)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         names: set[str] = set()
         for node in ast.walk(tree):
@@ -309,6 +375,9 @@ def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str
         if any(n == package or n.startswith(package + ".")
                or (n.startswith("check.") and "reference" in n) for n in names):
             reasons.append(f"uses {package}")
+        if names & {"importlib", "importlib.import_module", "__import__", "exec", "eval",
+                    "compile"}:
+            reasons.append("imports or runs code dynamically")
         for piece in by_id[exercise].exercise.implemented_by:
             parts = piece.split(".")
             tails = {".".join(parts[i:]) for i in range(len(parts) - 1)}
@@ -364,7 +433,11 @@ def grade_batch(
                 name, "", "", 0, 0, False,
                 f"grading failed: {type(exc).__name__}: {clean(str(exc), limit=200)}")])
         if progress is not None:
-            progress(index, result)
+            try:
+                progress(index, result)
+            except Exception as exc:  # a report that cannot be written must not end the batch
+                print(f"warning: could not record {clean(name)!r}: {type(exc).__name__}: "
+                      f"{clean(str(exc), limit=200)}", file=sys.stderr)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -28,6 +28,9 @@ MESSAGE_LIMIT = 400
 #: Bidirectional formatting marks (they reorder what a reader sees) and zero-width characters.
 _INVISIBLE = set("\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                  "\u2066\u2067\u2068\u2069\ufeff")
+#: Unicode categories never shown as they are: controls, formats, surrogates (undecodable
+#: bytes of a file name), private use, and line and paragraph separators.
+_HIDDEN = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 _ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)")
 
 
@@ -39,7 +42,7 @@ def clean(text: str, *, limit: int = MESSAGE_LIMIT) -> str:
     for char in text:
         if char in "\n\r\t":
             kept.append(" ")
-        elif char in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
+        elif char in _INVISIBLE or unicodedata.category(char) in _HIDDEN:
             continue
         else:
             kept.append(char)
@@ -51,7 +54,7 @@ def shown_name(name: str) -> str:
     """A submission's file name for a report: controls and bidi marks shown as escapes."""
     out = []
     for char in name:
-        if char in _INVISIBLE or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
+        if char in _INVISIBLE or unicodedata.category(char) in _HIDDEN:
             out.append(ascii(char)[1:-1])
         else:
             out.append(char)
@@ -60,7 +63,9 @@ def shown_name(name: str) -> str:
 
 def csv_cell(text: str) -> str:
     """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = text.lstrip(" \u00a0\u2007\u202f\u3000")[:1]
+    risky = first in ("=", "+", "-", "@") or text[:1] in ("\t", "\r")
+    return "'" + text if risky else text
 
 
 def md_cell(text: str) -> str:
@@ -109,7 +114,7 @@ class SubmissionResult:
         """The result as JSON (what a run folder holds per submission)."""
         return json.dumps({"submission": self.submission, "lesson": self.lesson,
                            "matched_by": self.matched_by,
-                           "rows": [asdict(row) for row in self.rows]}, ensure_ascii=False)
+                           "rows": [asdict(row) for row in self.rows]}, ensure_ascii=True)
 
     @classmethod
     def from_json(cls, text: str) -> SubmissionResult:
@@ -120,11 +125,18 @@ class SubmissionResult:
 
 
 def _write_new(path: Path, text: str) -> None:
-    """Create ``path`` (it must not exist; a symlink there is refused) and write ``text``."""
+    """Create ``path`` whole or not at all: written to a new hidden file first, then linked
+    into place, which fails if anything (a file, a symbolic link) is already there."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+    fd = os.open(temporary, flags, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.link(temporary, path)  # never replaces: FileExistsError if the name is taken
+    finally:
+        os.unlink(temporary)
 
 
 class RunFolder:

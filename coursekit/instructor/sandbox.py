@@ -60,11 +60,20 @@ def bubblewrap() -> str | None:
     return shutil.which("bwrap")
 
 
+#: What a Python process needs of /etc (libraries, fonts, time zone, user names); the rest of
+#: /etc (shadow files, keys) stays out of the sandbox.
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
+       "nsswitch.conf", "passwd", "group", "hosts", "mime.types", "matplotlibrc")
+
+
 def _system_binds() -> list[str]:
     binds: list[str] = []
-    for folder in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
+    for folder in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.exists(folder):
             binds += ["--ro-bind", folder, folder]
+    for name in ETC:
+        if os.path.exists(f"/etc/{name}"):
+            binds += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     seen: set[str] = set()
     for prefix in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))):
         real = os.path.realpath(prefix)
@@ -146,48 +155,88 @@ def _own_processes() -> int:
     return count
 
 
-class _PidsCgroup:
-    """A cgroup capping the number of processes, where the grader may make one (root with a
-    writable pids controller); for other users, RLIMIT_NPROC does the job."""
+class _Cgroups:
+    """Control groups capping one run's processes and memory (tmpfs pages included), where
+    the grader may make them (root with writable cgroup v1 controllers, or cgroup v2 with
+    them enabled); elsewhere RLIMIT_NPROC and RLIMIT_AS are the caps."""
 
-    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-
-    def __init__(self, processes: int) -> None:
-        self.path: Path | None = None
+    def __init__(self, processes: int, memory_bytes: int) -> None:
+        self.paths: list[Path] = []
         if os.geteuid() != 0:
             return
-        for root in self.ROOTS:
-            if not os.access(root, os.W_OK) or not os.path.exists(f"{root}/cgroup.procs"):
+        name = f"coursekit-grade-{os.getpid()}-{time.monotonic_ns()}"
+        for controller, limits in (
+                ("pids", {"pids.max": str(processes)}),
+                ("memory", {"memory.limit_in_bytes": str(memory_bytes)})):
+            parent = self._v1_parent(controller)
+            if parent is None:
                 continue
-            path = Path(root) / f"coursekit-grade-{os.getpid()}-{time.monotonic_ns()}"
+            path = parent / name
             try:
                 path.mkdir()
-                (path / "pids.max").write_text(str(processes))
+                for key, value in limits.items():
+                    (path / key).write_text(value)
             except OSError:
                 if path.exists():
                     path.rmdir()
                 continue
-            self.path = path
-            return
+            self.paths.append(path)
+
+    @staticmethod
+    def _v1_parent(controller: str) -> Path | None:
+        """The grader's own cgroup of ``controller`` (v1), where children may be made."""
+        root = Path("/sys/fs/cgroup") / controller
+        if not (root / "cgroup.procs").exists():
+            return None
+        try:
+            for line in Path("/proc/self/cgroup").read_text().splitlines():
+                _, controllers, relative = line.split(":", 2)
+                if controller in controllers.split(","):
+                    parent = root / relative.lstrip("/")
+                    return parent if os.access(parent, os.W_OK) else None
+        except (OSError, ValueError):
+            return None
+        return None
 
     def enter(self) -> None:
-        """Move the calling (child) process into the cgroup."""
-        if self.path is not None:
-            with open(self.path / "cgroup.procs", "w") as handle:
+        """Move the calling (child) process into the groups."""
+        for path in self.paths:
+            with open(path / "cgroup.procs", "w") as handle:
                 handle.write(str(os.getpid()))
 
     def remove(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.1)
+        for path in self.paths:
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
-def _limit(limits: Limits, nproc: int | None, cgroup: _PidsCgroup) -> None:
+def _dead(pid_text: str) -> bool:
+    return pid_text.isdigit() and not os.path.exists(f"/proc/{pid_text}")
+
+
+def clean_leftovers() -> None:
+    """Remove what a grader killed mid-run left behind: its empty control groups and its
+    temporary folders (their names carry the dead grader's process id)."""
+    import tempfile
+
+    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory")):
+        parent = _Cgroups._v1_parent(root.name)
+        for folder in (parent.glob("coursekit-grade-*") if parent else []):
+            if _dead(folder.name.split("-")[2]):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+    for folder in Path(tempfile.gettempdir()).glob("coursekit-*-pid*-*"):
+        if _dead(folder.name.split("-pid")[1].split("-")[0]) and not folder.is_symlink():
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False)
+
+
+def _limit(limits: Limits, nproc: int | None, cgroup: _Cgroups) -> None:
     """Resource limits, set in the child before it executes (inherited by everything)."""
     cgroup.enter()
     caps = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
@@ -222,11 +271,16 @@ class _Output(threading.Thread):
 
 
 class _Status(threading.Thread):
-    """Reads ``start N`` / ``done N`` lines from the runner; remembers when a step began."""
+    """Reads ``start N`` lines from the runner and remembers when the current step began.
 
-    def __init__(self, fd: int) -> None:
+    The runner shares its process with the submission, so the channel may be forged: only a
+    step index greater than the current one is taken (each step starts the clock once), and
+    ``done`` lines are ignored, so the clock can be restarted at most once per step.
+    """
+
+    def __init__(self, fd: int, steps: int) -> None:
         super().__init__(daemon=True)
-        self.fd = fd
+        self.fd, self.steps = fd, steps
         self.current: int | None = None
         self.since = time.monotonic()
 
@@ -243,19 +297,20 @@ class _Status(threading.Thread):
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 word, _, number = line.decode(errors="replace").partition(" ")
-                if word == "start" and number.isdigit():
+                if word != "start" or not number.isdigit() or int(number) >= self.steps:
+                    continue
+                if self.current is None or int(number) > self.current:
                     self.current, self.since = int(number), time.monotonic()
-                elif word == "done":
-                    self.current, self.since = None, time.monotonic()
 
 
-def run(scratch: Path, view: Path, limits: Limits, *, sandboxed: bool = True) -> RunReport:
+def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
+        sandboxed: bool = True) -> RunReport:
     """Run the cell runner on ``scratch/spec.json`` under ``limits``; never raises for
     anything the submission does."""
     read_fd, write_fd = os.pipe()
     argv = command(scratch=scratch, view=view, sandboxed=sandboxed, status_fd=write_fd)
     env = None if sandboxed else _environment(sandboxed=False, view=view, scratch=scratch)
-    cgroup = _PidsCgroup(limits.processes)
+    cgroup = _Cgroups(limits.processes, limits.memory_bytes)
     nproc = None if os.geteuid() == 0 else _own_processes() + limits.processes
     start = time.monotonic()
     try:
@@ -270,7 +325,7 @@ def run(scratch: Path, view: Path, limits: Limits, *, sandboxed: bool = True) ->
     finally:
         os.close(write_fd)
     output = _Output(process.stdout, keep=8192)
-    status = _Status(read_fd)
+    status = _Status(read_fd, steps)
     output.start()
     status.start()
     stopped = ""

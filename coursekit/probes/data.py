@@ -282,3 +282,31 @@ def decode(text: str, npz: bytes) -> Any:
 def round_trip(value: Any) -> Any:
     """``decode(*encode(value))``: what the judge would receive over the wire."""
     return decode(*encode(value))
+
+
+def consistent(value: Any, *, depth: int = 0) -> bool:
+    """Whether every described value in ``value`` (``{"kind": ...}`` dicts) is what it claims:
+    an ``array`` holds an ndarray of exactly its ``shape``, a number is a number, a list's
+    items are its ``items``. Judges read claims such as ``shape``; a tampered probe must not
+    make a claim its data does not keep."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, list):
+        return all(consistent(item, depth=depth + 1) for item in value)
+    if not isinstance(value, dict):
+        return True
+    kind = value.get("kind")
+    if kind == "array":
+        array, shape = value.get("value"), value.get("shape")
+        if not isinstance(array, np.ndarray) or not isinstance(shape, list):
+            return False
+        return list(array.shape) == shape
+    if kind in ("int", "float"):
+        number = value.get("value")
+        return isinstance(number, int | float) and not isinstance(number, bool)
+    if kind == "bool":
+        return isinstance(value.get("value"), bool)
+    if kind == "list":
+        items = value.get("items")
+        return isinstance(items, list) and consistent(items, depth=depth + 1)
+    return all(consistent(item, depth=depth + 1) for item in value.values())

@@ -66,10 +66,11 @@ def loader_passes(inputs: dict[str, Any], make_loader: Any) -> dict[str, Any]:
 def epoch_run(inputs: dict[str, Any], train_epoch: Any) -> dict[str, Any]:
     """``train_epoch(net, loader, loss_fn, optimizer)`` on a one-layer regression set up from
     the inputs: what it returned, the parameters after it and their gradients."""
-    net = nn.Sequential(nn.Linear(2, 1))
+    layer = nn.Linear(2, 1)
+    net = nn.Sequential(layer)
     with torch.no_grad():
-        net[0].weight.copy_(_tensor(inputs["weight"]))
-        net[0].bias.copy_(_tensor(inputs["bias"]))
+        layer.weight.copy_(_tensor(inputs["weight"]))
+        layer.bias.copy_(_tensor(inputs["bias"]))
     loader = DataLoader(TensorDataset(_tensor(inputs["X"]), _tensor(inputs["y"])),
                         batch_size=int(inputs["batch_size"]), shuffle=False)
     optimizer = torch.optim.SGD(net.parameters(), lr=float(inputs["lr"]))

@@ -14,7 +14,7 @@ from coursekit.probes.data import attempt, describe_value, guarded, raised
 _LAYERS = ("hidden", "output")
 
 
-def _tensor(array: Any, dtype: np.dtype = np.float32) -> torch.Tensor:
+def _tensor(array: Any, dtype: Any = np.float32) -> torch.Tensor:
     return torch.tensor(np.array(array, dtype=dtype))
 
 
@@ -23,7 +23,7 @@ def _forward_case(model_class: Any, case: dict[str, Any]) -> dict[str, Any]:
         model = model_class(int(case["n_hidden"]), torch.Generator().manual_seed(case["seed"]))
     except Exception as exc:
         return {"made": raised(exc)}
-    layers = {name: getattr(model, name, None) for name in _LAYERS}
+    layers: dict[str, Any] = {name: getattr(model, name, None) for name in _LAYERS}
     result: dict[str, Any] = {
         "made": {"kind": "made"},
         "linear": {name: isinstance(layer, nn.Linear) for name, layer in layers.items()}}

@@ -8,6 +8,8 @@ exhausting resources, and injecting text into the reports.
 
 from __future__ import annotations
 
+import os
+
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
@@ -76,6 +78,42 @@ lie.__globals__["GUESS"] = GUESS
 data.attempt.__code__ = lie.__code__
 def double(x):
     raise NotImplementedError
+""",
+    "claims_a_shape_it_lacks": """
+import coursekit.probes.data as data
+import numpy as np
+real_encode = data.encode
+def forged(value):
+    if isinstance(value, list):
+        value = [{"kind": "array", "type": "ndarray", "dtype": "float64", "shape": [],
+                  "value": np.zeros((0, 1))} for _ in value]
+    return real_encode(value)
+data.encode = forged
+def double(x):
+    raise NotImplementedError
+""",
+    "sends_a_zip_bomb": """
+import io, zipfile
+import coursekit.probes.data as data
+def bomb(value):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        header = (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
+                  b"'shape': (50000000,), }")
+        header = header + b" " * (127 - len(header)) + b"\n"
+        archive.writestr("a0.npy", header + bytes(400_000_000))
+    return '{"$array": "a0"}', buffer.getvalue()
+data.encode = bomb
+def double(x):
+    raise NotImplementedError
+""",
+    "forges_the_status_channel": """
+import os, signal, sys, time
+fd = int(sys.argv[sys.argv.index("--status-fd") + 1])
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+for step in range(1000):
+    os.write(fd, f"done {step}\nstart 0\n".encode())
+    time.sleep(0.05)
 """,
     # --- forging the pass line
     "forges_the_output": """
@@ -172,6 +210,21 @@ for pid in (os.getppid(), 1):
 def double(x):
     raise NotImplementedError
 """,
+    "reads_host_secrets": """
+def double(x):
+    for path in ("/etc/shadow", "/etc/gshadow", "/etc/machine-id"):
+        open(path).read()
+    return 2 * x
+""",
+    "leaves_a_deep_tree": """
+import os
+for _ in range(1500):
+    os.mkdir("d")
+    os.chdir("d")
+os.chdir("/submission")
+def double(x):
+    raise NotImplementedError
+""",
     "uses_the_network": """
 import socket
 def double(x):
@@ -224,6 +277,8 @@ def double(x):
 #: Techniques that need their own file name (report injection through the name).
 _NAMES = {
     "injects_controls": "=cmd|' calc'!A0 99_fake\n| forged | 99_fake.ipynb | 3 / 3 |.ipynb",
+    "leaves_a_deep_tree": " @SUM(1) 99_fake\u2028,99-double,1,1,true,forged.ipynb",
+    "reads_host_secrets": os.fsdecode(b"\xff\xfe 99_fake.ipynb"),
 }
 
 

@@ -197,6 +197,11 @@ def test_the_reports_cannot_be_forged_or_injected(batch):
     assert any(row[0].startswith("'=") for row in rows[1:])
 
 
+def test_a_forged_status_channel_does_not_lift_the_cell_limit(batch):
+    graded = grades(batch, hostile.file_name("forges_the_status_channel"))
+    assert graded["99-double"][2].startswith("not checked: a cell ran longer than")
+
+
 def test_an_untouched_student_edition_earns_nothing(batch):
     graded = grades(batch, "student/99_fake.ipynb")
     assert [points for points, _, _ in graded.values()] == [0, 0]
