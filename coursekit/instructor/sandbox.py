@@ -109,11 +109,13 @@ def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> li
     if bwrap is None:
         raise RuntimeError(INSTALL_HINT)
     binds = _system_binds()
+    # Mounts apply in order, a later one covering an earlier: the empty /tmp first, so a
+    # virtual environment or Python installed under /tmp is bound on top of it, not hidden.
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", *binds, *_hide_installed_checks(binds),
+            "--cap-drop", "ALL", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+            *binds, *_hide_installed_checks(binds),
             "--ro-bind", str(view), "/coursekit-view",
             "--bind", str(scratch), "/submission",
-            "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
             "--chdir", "/submission", "--clearenv",
             *_env_args(sandboxed=True),
             *runner, "/submission/spec.json"]

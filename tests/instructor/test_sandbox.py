@@ -43,3 +43,13 @@ def test_the_sandbox_command_has_no_network_and_a_read_only_system(tmp_path):
     assert ["--bind", str(tmp_path), "/submission"] == argv[argv.index("--bind"):][:3]
     writable = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--bind"]
     assert writable == [str(tmp_path)]
+
+
+def test_the_empty_tmp_is_mounted_before_what_may_live_under_it(tmp_path, monkeypatch):
+    if sandbox.bubblewrap() is None:
+        return
+    monkeypatch.setattr(sandbox.sys, "prefix", "/tmp/clone/.venv")
+    argv = sandbox.command(scratch=tmp_path, view=tmp_path, sandboxed=True, status_fd=9)
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    binds = [i for i, arg in enumerate(argv) if arg == "--ro-bind"]
+    assert all(i > tmpfs for i in binds)
