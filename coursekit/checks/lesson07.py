@@ -175,8 +175,9 @@ def _judge_accuracy(inputs: Data, results: Data) -> str:
 FORWARD = Exercise("07-forward", _forward_cases, probes.forward_cases, _judge_forward,
                    implemented_by=(f"{torch_ref.__name__}.MLP",))
 ACCURACY = Exercise("07-accuracy", _accuracy_cases, probes.accuracy_cases, _judge_accuracy,
-                    implemented_by=tuple(f"{torch_ref.__name__}.{name}" for name in
-                                         ("accuracy", "predict_labels", "model_accuracy")))
+                    implemented_by=(f"{torch_ref.__name__}.accuracy",
+                                    f"{torch_ref.__name__}.predict_labels",
+                                    "coursekit.checks.reference05.model_accuracy"))
 EXERCISES = registry(FORWARD, ACCURACY)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
@@ -293,15 +291,3 @@ def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> No
         with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
             exercise.check(wrong, seed=seed)
 
-
-@pytest.mark.parametrize("exercise", list(check.EXERCISES.values()), ids=list(check.EXERCISES))
-def test_implemented_by_names_real_coursekit_pieces(exercise) -> None:
-    for dotted in exercise.implemented_by:
-        parts = dotted.split(".")
-        target = importlib.import_module(parts[0])
-        for depth, part in enumerate(parts[1:], start=2):
-            try:  # a submodule, or else an attribute
-                target = importlib.import_module(".".join(parts[:depth]))
-            except ModuleNotFoundError:
-                target = getattr(target, part)
-        assert callable(target), dotted

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -399,12 +397,3 @@ def test_an_accepted_maxpool_backward_equals_coursekit_on_relu_maps(backward):
     np.testing.assert_allclose(backward(dout, maps, 2), layer.backward(dout), rtol=1e-9,
                                atol=1e-11)
 
-
-@pytest.mark.parametrize("exercise", check.EXERCISES.values(), ids=list(check.EXERCISES))
-def test_implemented_by_names_real_coursekit_pieces(exercise):
-    for dotted in exercise.implemented_by:
-        module_name, _, rest = dotted.partition(".scratch.")
-        target = importlib.import_module(module_name + ".scratch")
-        for part in rest.split("."):
-            target = getattr(target, part)
-        assert callable(target), dotted

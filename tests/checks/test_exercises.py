@@ -1,0 +1,38 @@
+"""Every lesson's checks, together: registered as the syllabus says, probes where the sandbox
+can import them, and copy flags naming real coursekit pieces."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from coursekit.checks._core import Exercise
+from coursekit.instructor.syllabus import load_syllabus
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = load_syllabus(ROOT / "syllabus.toml").lessons
+
+
+def _resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    target: object = importlib.import_module(parts[0])
+    for depth, part in enumerate(parts[1:], start=2):
+        try:  # a submodule, or else an attribute
+            target = importlib.import_module(".".join(parts[:depth]))
+        except ModuleNotFoundError:
+            target = getattr(target, part)
+    return target
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.number for lesson in LESSONS])
+def test_each_lesson_registers_its_syllabus_exercises(lesson):
+    module = importlib.import_module(f"coursekit.checks.lesson{lesson.number}")
+    assert list(module.EXERCISES) == [item.id for item in lesson.exercises]
+    for exercise in module.EXERCISES.values():
+        assert isinstance(exercise, Exercise)
+        assert exercise.probe.__module__.startswith("coursekit.probes."), exercise.id
+        assert callable(_resolve(f"{exercise.probe.__module__}.{exercise.probe.__qualname__}"))
+        for dotted in exercise.implemented_by:
+            assert callable(_resolve(dotted)), (exercise.id, dotted)
