@@ -98,9 +98,9 @@ import coursekit.probes.data as data
 def bomb(value):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        header = (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
+        header = (b"\\x93NUMPY\\x01\\x00v\\x00{'descr': '<f8', 'fortran_order': False, "
                   b"'shape': (50000000,), }")
-        header = header + b" " * (127 - len(header)) + b"\n"
+        header = header + b" " * (127 - len(header)) + b"\\n"
         archive.writestr("a0.npy", header + bytes(400_000_000))
     return '{"$array": "a0"}', buffer.getvalue()
 data.encode = bomb
@@ -112,7 +112,7 @@ import os, signal, sys, time
 fd = int(sys.argv[sys.argv.index("--status-fd") + 1])
 signal.signal(signal.SIGALRM, signal.SIG_IGN)
 for step in range(1000):
-    os.write(fd, f"done {step}\nstart 0\n".encode())
+    os.write(fd, f"done {step}\\nstart 0\\n".encode())
     time.sleep(0.05)
 """,
     # --- forging the pass line

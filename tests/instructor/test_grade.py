@@ -339,3 +339,14 @@ def test_exercise_cells_win_over_a_misleading_file_name(tmp_path):
         cell.metadata = {}  # only the stable cell ids are left to go by
     lesson, how = match_lesson("01_other.ipynb", nb, load_syllabus(syllabus_path))
     assert (lesson.notebook, how) == ("99_fake.ipynb", "its exercise cells")
+
+
+@pytest.mark.parametrize("technique", sorted(hostile.TECHNIQUES))
+def test_every_hostile_technique_is_valid_python(technique):
+    # a technique that does not even compile would score 0 without testing anything
+    paths = {key: "/x" for key in ("classmate", "lessons", "site", "package", "out")}
+    paths["port"] = "1"
+    nb = hostile.submissions(fake_lesson.instructor_notebook(), **paths)[
+        hostile.file_name(technique)]
+    source = next(cell.source for cell in nb.cells if cell.get("id") == "99-double-solution")
+    compile(source, technique, "exec")
