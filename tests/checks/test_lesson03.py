@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-import json
-from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -17,6 +11,7 @@ from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson03 as check
 from coursekit.probes import lesson03 as probes
 from coursekit.probes.data import round_trip
+from tests.checks._cells import run_lesson_with
 
 
 def _numerical(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -316,31 +311,6 @@ def test_implemented_by_names_real_coursekit_pieces(exercise) -> None:
 
 # ---- 03-dense-forward and 03-numerical-gradient ----
 
-LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "03_layers_from_scratch.ipynb"
-
-
-def _run_lesson_with(solutions: dict[str, str], until: str) -> dict:
-    """Run lesson 03's code cells in order, up to and including cell ``until``, with the
-    solution cells of ``solutions`` (exercise id -> source) replaced: the later cells then use
-    the given version. Magics are dropped and figures drawn off screen."""
-    matplotlib.use("Agg")
-    namespace: dict = {}
-    for cell in json.loads(LESSON.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        source = "".join(cell["source"])
-        exercise = cell["metadata"].get("coursekit", {}).get("exercise")
-        if exercise in solutions and cell["metadata"]["coursekit"]["role"] == "solution":
-            source = solutions[exercise]
-        source = "\n".join(line for line in source.splitlines() if not line.startswith("%"))
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(source, f"<cell {cell['id']}>", "exec"), namespace)
-        plt.close("all")
-        if cell["id"] == until:
-            return namespace
-    raise AssertionError(f"no cell {until}")
-
-
 def _define(source: str, name: str):
     namespace = {"np": np}
     exec(source, namespace)
@@ -363,7 +333,8 @@ def test_dense_forward_accepts_valid_versions_that_run_the_later_cells(
         check.DENSE_FORWARD.check(forward, **({} if seed is None else {"seed": seed}))
     assert capsys.readouterr().out.count("✔ 03-dense-forward") == 3
     # every Dense layer of the lesson runs through it, up to the whole-network gradient check
-    namespace = _run_lesson_with({"03-dense-forward": FORWARD_VALID[name]}, until="55843b08")
+    namespace = run_lesson_with("03_layers_from_scratch.ipynb",
+                                {"03-dense-forward": FORWARD_VALID[name]}, until="55843b08")
     assert namespace["worst"] < 1e-7
 
 
@@ -445,7 +416,8 @@ def test_numerical_gradient_accepts_valid_versions_that_run_the_later_cells(
         check.NUMERICAL_GRADIENT.check(gradient, **({} if seed is None else {"seed": seed}))
     assert capsys.readouterr().out.count("✔ 03-numerical-gradient") == 4
     # the lesson's gradient checks of Dense, ReLU, Softmax, CrossEntropy and the whole network
-    namespace = _run_lesson_with({"03-numerical-gradient": NUMGRAD_VALID[name]}, until="55843b08")
+    namespace = run_lesson_with("03_layers_from_scratch.ipynb",
+                                {"03-numerical-gradient": NUMGRAD_VALID[name]}, until="55843b08")
     assert max(namespace["dense_errors"].values()) < 1e-7
     assert namespace["relu_errors"]["x"] < 1e-7 and namespace["ce_error"] < 1e-7
     assert namespace["worst"] < 1e-7
