@@ -547,3 +547,16 @@ def test_new_judges_fail_odd_data(exercise: str) -> None:
         ok, message = exercise.verdict(inputs, data)
         assert not ok, data
         assert message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "student"),
+    [(check.DENSE_FORWARD, fn) for fn in [check.reference_dense_forward,
+                                          *(wrong for wrong, _ in FORWARD_MISTAKES)]] +
+    [(check.NUMERICAL_GRADIENT, fn) for fn in [_numgrad("right"),
+                                               *(wrong for wrong, _ in NUMGRAD_MISTAKES)]],
+)
+def test_new_probes_data_survives_the_wire(exercise, student) -> None:
+    inputs = _inputs(exercise)
+    data = exercise.probe(inputs, student)
+    assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)

@@ -475,3 +475,12 @@ def test_training_loop_judge_fails_odd_data() -> None:
         ok, message = exercise.verdict(inputs, data_)
         assert not ok, data_
         assert message
+
+
+@pytest.mark.parametrize("kind", ["right"] + [kind for kind, _ in LOOP_MISTAKES])
+def test_training_loop_data_survives_the_wire(kind: str) -> None:
+    exercise = check.TRAINING_LOOP
+    inputs = round_trip(exercise.inputs(np.random.default_rng(7)))
+    data_ = exercise.probe(inputs, _loop(kind))
+    assert exercise.verdict(inputs, round_trip(data_)) == exercise.verdict(inputs, data_)
+    assert exercise.verdict(inputs, data_)[0] == (kind == "right")
