@@ -1,5 +1,11 @@
 """Checks for lesson 03, layers from scratch.
 
+The Dense layer's forward is ``out = x @ W + b``: (N, D) @ (D, H) + (H,) -> (N, H).
+
+The numerical gradient is the central difference (f(x + h·e_k) − f(x − h·e_k)) / 2h for every
+entry k of x, perturbed in place and restored; it is judged against the known gradients of a
+few functions, entry by entry, so a tiny gradient next to large ones is judged as strictly.
+
 Backward passes take the upstream gradient ``dout`` = dL/d(output) and return dL/d(input):
 
 - Dense, ``out = x @ W + b``: dx = dout @ Wᵀ, dW = xᵀ @ dout, db = Σ_batch dout;
@@ -61,6 +67,167 @@ def reference_softmax_ce_gradient(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     onehot = np.zeros((n, n_classes), dtype=np.float64)
     onehot[np.arange(n), y] = 1.0
     return (reference_softmax(z) - onehot) / n
+
+
+# ---- 03-dense-forward ----
+
+#: (N, D, H): all different, a batch of one, D = H (where x @ W.T runs), N = H (where b[:, None]
+#: broadcasts).
+_FORWARD_SHAPES = [(5, 3, 4), (1, 4, 3), (6, 3, 3), (4, 3, 4)]
+
+
+def reference_dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, D), W (D, H), b (H,) -> x @ W + b of shape (N, H)."""
+    return x @ W + b
+
+
+def _dense_forward_cases(rng: np.random.Generator) -> dict[str, Any]:
+    return {"cases": [{"x": rng.normal(size=(n, d)), "W": rng.normal(size=(d, h)),
+                       "b": rng.normal(size=h)} for n, d, h in _FORWARD_SHAPES]}
+
+
+def _judge_dense_forward(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
+        x, W, b = case["x"], case["W"], case["b"]
+        (n, d), h = x.shape, W.shape[1]
+        where = f"x {x.shape}, W {W.shape}, b {b.shape}"
+        if isinstance(got, dict) and got.get("kind") == "raised" and not got.get("stub") \
+                and got.get("type") in ("ValueError", "TypeError"):
+            raise fail(f"{where}: {raised_message(got)}. The shapes chain as (N, D) @ (D, H) "
+                       "+ (H,): out = x @ W + b, with x on the left")
+        out = expect_array(got, (n, h), f"{where}: out")
+        want = reference_dense_forward(x, W, b)
+        if close(out, want, **TOLERANCE):
+            continue
+        raise mistake(out, {
+            "the bias is missing: out = x @ W + b": x @ W,
+            "that is x @ W.T; W already has shape (D, H) = (n_in, n_out), so out = x @ W + b":
+                x @ W.T + b if d == h else None,
+            "b is added down the rows (b[:, None] or b.reshape(-1, 1)); it has one entry per "
+            "output unit, so it adds along each row: x @ W + b": x @ W + b[:, None]
+                if n == h else None,
+            "b is subtracted: out = x @ W + b": x @ W - b,
+        }, where=where, otherwise=f"{where}: out differs from x @ W + b", **TOLERANCE)
+    return f"x @ W + b matches on {len(cases)} shapes, a batch of one and D = H included"
+
+
+# ---- 03-numerical-gradient ----
+
+#: How close a numerical gradient must be to the exact one, entry by entry: central differences
+#: with h between 1e-6 and 1e-4 land within about 1e-9 on these functions (rounding eps·|f|/h,
+#: truncation h²·f'''/6); a one-sided difference is off by about h·f''/2, near 1e-5.
+FD_TOLERANCE = {"rtol": 1e-7, "atol": 1e-8}
+#: The step the lesson's numerical_gradient uses by default (for naming mistakes).
+FD_STEP = 1e-5
+
+
+def _numerical_gradient_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """A quadratic in 8 entries with two tiny gradients (about 1e-7, where the curvature makes
+    a one-sided difference 100 times too large) next to two large ones (about 500), a sine on
+    a 3×4 array with two entries where cos x is about 1e-7, and a tanh layer's weights (3, 2)."""
+    x = rng.uniform(-1.0, 1.0, size=8)
+    a, b = rng.uniform(0.5, 3.0, size=8), rng.normal(size=8)
+    tiny = rng.choice([-1.0, 1.0], size=2) * rng.uniform(1e-7, 3e-7, size=2)
+    b[[1, 5]] = -2.0 * a[[1, 5]] * x[[1, 5]] + tiny  # the gradient 2ax + b is tiny there
+    x[[2, 6]] = rng.uniform(1e-3, 2e-3, size=2) * rng.choice([-1.0, 1.0], size=2)
+    b[[2, 6]] = rng.uniform(400.0, 600.0, size=2) * rng.choice([-1.0, 1.0], size=2)
+    quadratic = {"kind": "quadratic", "what": "f = Σ a·x² + b·x on x of shape (8,)",
+                 "x": x, "a": a, "b": b}
+    x = rng.uniform(-3.0, 3.0, size=(3, 4))
+    x[0, 1], x[2, 3] = np.pi / 2 + rng.uniform(1e-7, 3e-7, size=2)  # cos x is about -2e-7
+    sine = {"kind": "sine", "what": "f = Σ w·sin(x) on x of shape (3, 4)", "x": x,
+            "w": rng.uniform(1.0, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))}
+    tanh = {"kind": "tanh", "what": "f = Σ tanh(X @ W) ⊙ R on W of shape (3, 2)",
+            "x": rng.normal(size=(3, 2)) * 0.5, "X": rng.normal(size=(5, 3)),
+            "R": rng.normal(size=(5, 2))}
+    return {"cases": [quadratic, sine, tanh]}
+
+
+def exact_gradient(case: Data) -> np.ndarray:
+    """The known gradient of a numerical-gradient case at its ``x``."""
+    x = case["x"]
+    if case["kind"] == "quadratic":
+        return np.asarray(2.0 * case["a"] * x + case["b"], dtype=np.float64)
+    if case["kind"] == "sine":
+        return np.asarray(case["w"] * np.cos(x), dtype=np.float64)
+    z = np.tanh(case["X"] @ x)
+    return np.asarray(case["X"].T @ ((1.0 - z * z) * case["R"]), dtype=np.float64)
+
+
+def _one_sided(case: Data, h: float) -> np.ndarray:
+    """(f(x + h·e_k) − f(x)) / h for every k (h < 0 gives the backward difference)."""
+    x = np.array(case["x"], dtype=np.float64)
+    f0, grad = probes.evaluate(case, x), np.zeros(x.shape, dtype=np.float64)
+    for k in range(x.size):
+        moved = x.copy()
+        moved.flat[k] += h
+        grad.flat[k] = (probes.evaluate(case, moved) - f0) / h
+    return grad
+
+
+def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
+    x = case["x"]
+    where = case["what"]
+    if not isinstance(got, dict) or not isinstance(got.get("with_args"), bool) \
+            or not isinstance(got.get("calls"), int) or isinstance(got.get("calls"), bool):
+        raise fail("the check received malformed data")
+    if got["with_args"]:
+        raise fail(f"{where}: you called f with an argument, as in lessons 01–02; here f() "
+                   "takes none: it reads the array x itself, so nudge x in place "
+                   "(x.flat[k] = old + h), call f(), and put the entry back")
+    grad = expect_array(got["result"], x.shape, f"{where}: the gradient")
+    if got["calls"] == 0:
+        raise fail(f"{where}: your function never called f(); each entry needs "
+                   "f() with that entry at x + h and at x − h")
+    after = expect_array(got["x_after"], x.shape, f"{where}: x after your call")
+    moved = np.abs(after - x) > 4 * np.spacing(np.abs(x))
+    if np.any(moved):
+        k = int(np.flatnonzero(moved.ravel())[0])
+        raise fail(f"{where}: x was not restored: after your call, entry {k} (flat index) is "
+                   f"off by {after.flat[k] - x.flat[k]:.3g}. Keep the original value "
+                   "(old = x.flat[k]) and set it back after the two calls of f(), or every "
+                   "later use of x (the layer's next forward) sees the wrong numbers")
+    if not np.all(np.isfinite(grad)):
+        raise fail(f"{where}: the gradient contains nan or inf")
+    want = exact_gradient(case)
+    if close(grad, want, **FD_TOLERANCE):
+        return
+    if np.all(grad == 0.0):
+        raise fail(f"{where}: every entry is 0: f() never saw your nudges. f reads x itself, "
+                   "so change x in place (x.flat[k] = old + h); x + h, x.copy() or "
+                   "x.flatten() make a new array that f never reads")
+    hints: dict[str, Any] = {
+        "twice the gradient: the central difference divides by 2h, the distance between "
+        "x − h and x + h": 2.0 * want,
+        "the sign is flipped: (f(x + h) − f(x − h)) / 2h, the plus side first": -want,
+        "that is a one-sided difference (f(x + h) − f(x)) / h: its error is about h·f''/2, "
+        "larger than the small gradients here; use the central difference "
+        "(f(x + h) − f(x − h)) / (2h)": [_one_sided(case, FD_STEP), _one_sided(case, -FD_STEP)],
+        "about half the gradient: your minus side was evaluated at x, not at x − h (after "
+        "x + h, subtract 2h, or set the entry to old − h)": _one_sided(case, FD_STEP) / 2.0,
+        "tiny everywhere: `/ 2 * h` divides by 2 and then multiplies by h; write / (2 * h)":
+            want * FD_STEP**2,
+    }
+    if x.ndim == 2:
+        hints["each row holds one repeated value: you nudged a whole row x[i] at once; nudge "
+              "one entry at a time (loop over x.size with x.flat[k], or np.ndindex(x.shape))"] \
+            = np.broadcast_to(want.sum(axis=1, keepdims=True), x.shape)
+    excess = np.abs(grad - want) - FD_TOLERANCE["rtol"] * np.abs(want)
+    worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+    index = worst[0] if x.ndim == 1 else tuple(int(i) for i in worst)
+    raise mistake(grad, hints, where=where, otherwise=(
+        f"{where}: entry {index} is {grad[worst]:.6g}, the exact gradient there is "
+        f"{want[worst]:.6g}; each entry k is (f() with x_k + h − f() with x_k − h) / (2h), "
+        "every other entry unchanged"), **FD_TOLERANCE)
+
+
+def _judge_numerical_gradient(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
+        _judge_numerical_gradient_case(case, got)
+    return (f"central differences match the exact gradients of {len(cases)} functions entry "
+            "by entry, tiny gradients next to large ones included, and x is restored")
 
 
 # ---- 03-dense-backward ----
@@ -226,6 +393,11 @@ def _judge_softmax_ce(inputs: Data, data: Data) -> str:
             "logits included")
 
 
+DENSE_FORWARD = Exercise("03-dense-forward", _dense_forward_cases, probes.dense_forward_cases,
+                         _judge_dense_forward, implemented_by=("coursekit.scratch.Dense.forward",))
+NUMERICAL_GRADIENT = Exercise("03-numerical-gradient", _numerical_gradient_cases,
+                              probes.numerical_gradient_cases, _judge_numerical_gradient,
+                              implemented_by=("coursekit.scratch.numerical_gradient",))
 DENSE_BACKWARD = Exercise("03-dense-backward", _dense_cases, probes.dense_cases, _judge_dense,
                           implemented_by=("coursekit.scratch.Dense.backward",))
 RELU_BACKWARD = Exercise("03-relu-backward", _relu_cases, probes.relu_cases, _judge_relu,
@@ -233,7 +405,20 @@ RELU_BACKWARD = Exercise("03-relu-backward", _relu_cases, probes.relu_cases, _ju
 SOFTMAX_CE_GRADIENT = Exercise("03-softmax-ce-gradient", _softmax_ce_cases,
                                probes.softmax_ce_cases, _judge_softmax_ce,
                                implemented_by=("coursekit.scratch.SoftmaxCrossEntropy.backward",))
-EXERCISES = registry(DENSE_BACKWARD, RELU_BACKWARD, SOFTMAX_CE_GRADIENT)
+EXERCISES = registry(DENSE_FORWARD, DENSE_BACKWARD, NUMERICAL_GRADIENT, RELU_BACKWARD,
+                     SOFTMAX_CE_GRADIENT)
+
+
+def dense_forward(forward: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> None:
+    """Check ``forward(x, W, b)`` returns ``x @ W + b`` of shape (N, H)."""
+    DENSE_FORWARD.check(forward)
+
+
+def numerical_gradient(gradient: Callable[..., Any]) -> None:
+    """Check ``gradient(f, x)`` returns the central differences of ``f()`` over every entry of
+    ``x``, nudged in place and restored."""
+    NUMERICAL_GRADIENT.check(gradient)
+
 
 
 def dense_backward(

@@ -8,7 +8,11 @@ The update rules are the ones ``coursekit.scratch`` (and ``torch.optim``) use:
   Ba's "efficient" form ``p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m / (√v + ε)`` differs only in where
   ε sits and is accepted too.
 
-Each step is judged from the state the student's own previous step returned (the probe feeds
+The training loop is judged by training small networks from their seeds next to the reference
+loop: the same batches (``coursekit.data.batches``, a new order every epoch), the loss of every
+step and the same weights afterwards.
+
+Each update step is judged from the state the student's own previous step returned (the probe feeds
 it forward), so a valid variant whose rounding drifts a little is never blamed for the drift.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from coursekit import data
 from coursekit.checks._core import (
     Data,
     Exercise,
@@ -27,8 +32,10 @@ from coursekit.checks._core import (
     expect_tuple,
     fail,
     mistake,
+    raised_message,
     registry,
     results,
+    value,
 )
 from coursekit.probes import lesson04 as probes
 
@@ -251,11 +258,180 @@ def _judge_adam(inputs: Data, data: Data) -> str:
             f"{len(runs)} runs")
 
 
+# ---- 04-training-loop ----
+
+
+def reference_train_loop(model: Any, loss_fn: Any, optimizer: Any, X: np.ndarray, y: np.ndarray,
+                         *, n_epochs: int, batch_size: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Mini-batch training: per batch of ``data.batches`` (a new order every epoch), forward,
+    loss, backward, step; returns the loss of every step, shape (n_epochs · steps_per_epoch,)."""
+    losses = []
+    for _ in range(n_epochs):
+        for X_batch, y_batch in data.batches(X, y, batch_size=batch_size, random_state=rng):
+            logits = model.forward(X_batch)
+            losses.append(loss_fn.forward(logits, y_batch))
+            model.backward(loss_fn.backward())
+            optimizer.step()
+    return np.array(losses, dtype=np.float64)
+
+
+#: (n, batch_size, n_epochs, optimizer, lr, hidden): a last batch smaller than the others,
+#: Adam (whose state follows the steps), and a batch larger than the data (one step an epoch).
+_TRAINING_CASES = [(50, 16, 3, "SGD", 0.5, 8), (36, 12, 2, "Adam", 0.05, 6),
+                   (20, 32, 2, "SGD", 0.2, 5)]
+
+
+def _training_cases(rng: np.random.Generator) -> dict[str, Any]:
+    cases = []
+    for n, batch_size, n_epochs, optimizer, lr, hidden in _TRAINING_CASES:
+        cases.append({"X": rng.normal(size=(n, 2)), "y": rng.integers(0, 3, n).astype(np.int64),
+                      "sizes": [2, hidden, 3], "init_seed": int(rng.integers(0, 2**31)),
+                      "shuffle_seed": int(rng.integers(0, 2**31)), "n_epochs": n_epochs,
+                      "batch_size": batch_size, "optimizer": optimizer, "lr": lr})
+    return {"cases": cases}
+
+
+def _train(case: Data, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """(losses, all final parameters concatenated) of the case trained with the batches of
+    ``order``: "batches" (data.batches, the reference), "fixed" (one permutation reused by
+    every epoch), "none" (the rows in their stored order), "step first" (data.batches, but
+    the optimizer steps before backward, on the previous batch's gradients) or "loss after"
+    (data.batches, each loss recomputed after its step)."""
+    model, loss_fn, optimizer = probes.build_network(case)
+    X, y, batch_size = case["X"], case["y"], int(case["batch_size"])
+    rng = np.random.default_rng(int(case["shuffle_seed"]))
+    if order == "loss after":
+        losses = np.zeros(0, dtype=np.float64)
+        for _ in range(int(case["n_epochs"])):
+            for X_batch, y_batch in data.batches(X, y, batch_size=batch_size, random_state=rng):
+                loss_fn.forward(model.forward(X_batch), y_batch)
+                model.backward(loss_fn.backward())
+                optimizer.step()
+                after = loss_fn.forward(model.forward(X_batch), y_batch)
+                losses = np.append(losses, after)
+    elif order == "batches":
+        losses = reference_train_loop(model, loss_fn, optimizer, X, y,
+                                      n_epochs=int(case["n_epochs"]), batch_size=batch_size,
+                                      rng=rng)
+    else:
+        rows = rng.permutation(len(X)) if order == "fixed" else np.arange(len(X))
+        steps = []
+        for _ in range(int(case["n_epochs"])):
+            if order == "step first":
+                rows = rng.permutation(len(X))
+            for start in range(0, len(X), batch_size):
+                batch = rows[start:start + batch_size]
+                steps.append(loss_fn.forward(model.forward(X[batch]), y[batch]))
+                if order == "step first":
+                    optimizer.step()
+                    model.backward(loss_fn.backward())
+                    continue
+                model.backward(loss_fn.backward())
+                optimizer.step()
+        losses = np.array(steps, dtype=np.float64)
+    return losses, _concat(*probes.parameters(model.layers))
+
+
+def _judge_training_case(case: Data, got: Data) -> None:
+    n, batch_size, n_epochs = len(case["X"]), int(case["batch_size"]), int(case["n_epochs"])
+    per_epoch = -(-n // batch_size)
+    steps = n_epochs * per_epoch
+    where = (f"{n} samples, batch_size={batch_size}, n_epochs={n_epochs}, "
+             f"{case['optimizer']}")
+    if not isinstance(got, dict) or not isinstance(got.get("steps"), int) \
+            or isinstance(got.get("steps"), bool) or not isinstance(got.get("weights"), list):
+        raise fail("the check received malformed data")
+    result = got["result"]
+    if isinstance(result, dict) and result.get("kind") == "raised" and not result.get("stub") \
+            and result.get("type") == "KeyError":
+        raise fail(f"{where}: {raised_message(result)}. optimizer.step() reads every layer's "
+                   "grads, which model.backward(loss_fn.backward()) fills: per batch, forward, "
+                   "loss, backward, then step")
+    value(result)
+    model, _, _ = probes.build_network(case)
+    initial = _concat(*probes.parameters(model.layers))
+    shapes = [w.shape for w in probes.parameters(model.layers)]
+    if len(got["weights"]) != len(shapes):
+        raise fail("the check received malformed data")
+    weights = _concat(*(expect_array(w, shape, f"{where}: the parameters after training")
+                        for w, shape in zip(got["weights"], shapes, strict=True)))
+    ran = got["steps"]
+    if ran == 0:
+        raise fail(f"{where}: the weights never changed: call optimizer.step() after "
+                   "model.backward(loss_fn.backward()) for every mini-batch")
+    if close(weights, initial, rtol=0.0, atol=0.0):
+        raise fail(f"{where}: optimizer.step() ran {ran} times but the weights never moved: "
+                   "its gradients were all zero: call model.backward(loss_fn.backward()) "
+                   "before each step, which fills every layer's grads")
+    if ran != steps:
+        hint = {n_epochs: "one step per epoch: that is full-batch training; loop over "
+                          "data.batches(X, y, batch_size=batch_size, random_state=rng) inside "
+                          "each epoch",
+                per_epoch: "only one epoch's steps: repeat the pass over the data n_epochs "
+                           "times",
+                n_epochs * (n // batch_size): "the last, smaller batch of each epoch was "
+                                              "skipped: data.batches keeps the remainder "
+                                              f"({n % batch_size} samples here)"}
+        raise fail(f"{where}: the optimizer took {ran} steps, expected {steps} "
+                   f"({n_epochs} epochs × {per_epoch} mini-batches)"
+                   + (f": {hint[ran]}" if ran in hint and ran > 0 else ""))
+    shown = value(result)
+    if shown["kind"] == "array" and tuple(shown["shape"]) == (n_epochs,) and n_epochs != steps:
+        raise fail(f"{where}: you returned {n_epochs} losses, one per epoch; return the loss "
+                   f"of every step, {steps} in all (later cells plot each step)")
+    losses = expect_array(result, (steps,), f"{where}: the losses")
+    want_losses, want_weights = _train(case, "batches")
+    if close(losses, want_losses, **TOLERANCE) and close(weights, want_weights, **TOLERANCE):
+        return
+    for order, hint in (("fixed", "every epoch visits the batches in the same order: draw a new "
+                                  "order each epoch by calling data.batches(X, y, "
+                                  "batch_size=batch_size, random_state=rng) inside the epoch loop"),
+                        ("none", "the batches follow the rows' stored order: the order must be "
+                                 "data.batches' (a new rng.permutation of the rows every "
+                                 "epoch); call data.batches(X, y, batch_size=batch_size, "
+                                 "random_state=rng) with the rng you were given"),
+                        ("step first", "optimizer.step() ran before model.backward: each step "
+                                       "used the previous batch's gradients; per batch: "
+                                       "forward, loss, backward, then step")):
+        other_losses, other_weights = _train(case, order)
+        if close(weights, other_weights, **TOLERANCE) and not close(other_weights, want_weights,
+                                                                     **TOLERANCE):
+            raise fail(f"{where}: {hint}")
+    if not close(losses, want_losses, **TOLERANCE):
+        if close(losses, _train(case, "loss after")[0], **TOLERANCE):
+            raise fail(f"{where}: each loss was computed after its step, with the updated "
+                       "weights; record loss_fn.forward(logits, y_batch) from the forward pass "
+                       "that backward and the step use, before the step")
+        k = int(np.argmax(~np.isclose(losses, want_losses, **TOLERANCE)))
+        first = (" The very first loss is off: the first mini-batch is not data.batches' first "
+                 "(the order must come from data.batches(X, y, batch_size=batch_size, "
+                 "random_state=rng), not from rng.choice or a shuffle of your own), or the "
+                 "loss is not loss_fn.forward(model.forward(X_batch), y_batch)")
+        raise fail(f"{where}: the loss of step {k} is {losses[k]:.6g}, expected "
+                   f"{want_losses[k]:.6g}: record loss_fn.forward(logits, y_batch) of each "
+                   "mini-batch, before its step, with the batches in data.batches' order."
+                   + ("" if k else first))
+    raise fail(f"{where}: the losses match but the weights after training differ: per batch, "
+               "model.backward(loss_fn.backward()) and then one optimizer.step()")
+
+
+def _judge_training(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results(data, len(cases)), strict=True):
+        _judge_training_case(case, got)
+    return (f"the losses of every step and the final weights match the reference loop on "
+            f"{len(cases)} runs (SGD and Adam, a smaller last batch, a batch larger than the "
+            "data)")
+
+
 MOMENTUM_UPDATE = Exercise("04-momentum-update", _momentum_runs, probes.momentum_runs,
                            _judge_momentum, implemented_by=("coursekit.scratch.SGD",))
 ADAM_UPDATE = Exercise("04-adam-update", _adam_runs, probes.adam_runs, _judge_adam,
                        implemented_by=("coursekit.scratch.Adam",))
-EXERCISES = registry(MOMENTUM_UPDATE, ADAM_UPDATE)
+TRAINING_LOOP = Exercise("04-training-loop", _training_cases, probes.training_runs,
+                         _judge_training, implemented_by=("coursekit.scratch.Sequential.fit",))
+EXERCISES = registry(TRAINING_LOOP, MOMENTUM_UPDATE, ADAM_UPDATE)
 
 
 def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:
@@ -266,3 +442,9 @@ def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> Non
 def adam_update(update: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     """Check ``update(param, grad, m, v, t, lr=, beta1=, beta2=, eps=)`` over successive steps."""
     ADAM_UPDATE.check(update)
+
+
+def training_loop(train_loop: Callable[..., Any]) -> None:
+    """Check ``train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng)``
+    trains over ``data.batches`` and returns the loss of every step."""
+    TRAINING_LOOP.check(train_loop)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.probes.data import attempt, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -34,3 +34,49 @@ def softmax_ce_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, An
     with np.errstate(all="ignore"):
         return [attempt(gradient, _floats(case["z"]), np.array(case["y"], dtype=np.int64))
                 for case in inputs["cases"]]
+
+
+@guarded
+def dense_forward_cases(inputs: dict[str, Any], forward: Any) -> list[dict[str, Any]]:
+    """``forward(x, W, b)`` on every case."""
+    return [attempt(forward, _floats(case["x"]), _floats(case["W"]), _floats(case["b"]))
+            for case in inputs["cases"]]
+
+
+def evaluate(case: dict[str, Any], x: np.ndarray) -> float:
+    """The scalar function of a numerical-gradient case at the point ``x``.
+
+    ``"quadratic"``: Σ a·x² + b·x; ``"sine"``: Σ w·sin(x); ``"tanh"``: Σ tanh(X @ x) ⊙ R.
+    """
+    kind = case["kind"]
+    if kind == "quadratic":
+        return float(np.sum(case["a"] * x * x + case["b"] * x))
+    if kind == "sine":
+        return float(np.sum(case["w"] * np.sin(x)))
+    if kind == "tanh":
+        return float(np.sum(np.tanh(case["X"] @ x) * case["R"]))
+    raise ValueError(f"unknown case kind {kind!r}")
+
+
+def _numerical_gradient_case(case: dict[str, Any], numerical_gradient: Any) -> dict[str, Any]:
+    x = _floats(case["x"])
+    seen = {"calls": 0, "with_args": False}
+
+    def f(*args: Any, **kwargs: Any) -> float:
+        if args or kwargs:
+            seen["with_args"] = True
+            raise TypeError("f() takes no arguments: it reads the array you perturb")
+        seen["calls"] += 1
+        return evaluate(case, x)
+
+    result = attempt(numerical_gradient, f, x)
+    return {"result": result, "x_after": describe_value(x), "calls": int(seen["calls"]),
+            "with_args": bool(seen["with_args"])}
+
+
+@guarded
+def numerical_gradient_cases(inputs: dict[str, Any], numerical_gradient: Any) -> list[Any]:
+    """``numerical_gradient(f, x)`` on every case, where ``f()`` takes no argument and reads
+    the very array ``x`` the student perturbs. Returns, per case, what the call gave, ``x``
+    after the call, how many times ``f`` ran, and whether it was called with arguments."""
+    return [_numerical_gradient_case(case, numerical_gradient) for case in inputs["cases"]]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.probes.data import attempt, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -77,4 +77,41 @@ def adam_runs(inputs: dict[str, Any], update: Any) -> list[dict[str, Any]]:
         runs.append({"steps": steps, "restart": _adam_call(
             update, run, _floats(run["param"]), run["grads"][0], _floats(restart["m"]),
             _floats(restart["v"]), int(restart["t"]))})
+    return runs
+
+
+def build_network(case: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The model, loss and optimizer of a training-loop case, from its seeds:
+    Dense(d, hidden) → ReLU → Dense(hidden, classes), softmax cross-entropy, SGD or Adam."""
+    from coursekit.scratch import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy
+
+    d, hidden, classes = case["sizes"]
+    seed = int(case["init_seed"])
+    model = Sequential(Dense(d, hidden, init="he", random_state=seed), ReLU(),
+                       Dense(hidden, classes, init="he", random_state=seed + 1))
+    kind = SGD if case["optimizer"] == "SGD" else Adam
+    return model, SoftmaxCrossEntropy(), kind(model.layers, lr=float(case["lr"]))
+
+
+def parameters(layers: list[Any]) -> list[np.ndarray]:
+    """Every parameter array of ``layers``, layer by layer, names sorted."""
+    return [layer.params[name] for layer in layers for name in sorted(layer.params)]
+
+
+@guarded
+def training_runs(inputs: dict[str, Any], train_loop: Any) -> list[dict[str, Any]]:
+    """``train_loop(model, loss_fn, optimizer, X, y, n_epochs=..., batch_size=..., rng=...)``
+    on a freshly built network per case; returns what it gave, the parameters afterwards (read
+    through the layers as built) and how many optimizer steps ran."""
+    runs = []
+    for case in inputs["cases"]:
+        model, loss_fn, optimizer = build_network(case)
+        layers = list(model.layers)
+        result = attempt(train_loop, model, loss_fn, optimizer, _floats(case["X"]),
+                         np.array(case["y"], dtype=np.int64), n_epochs=int(case["n_epochs"]),
+                         batch_size=int(case["batch_size"]),
+                         rng=np.random.default_rng(int(case["shuffle_seed"])))
+        steps = optimizer.iterations
+        runs.append({"result": result, "weights": [describe_value(w) for w in parameters(layers)],
+                     "steps": int(steps) if isinstance(steps, int) else -1})
     return runs

@@ -7,7 +7,9 @@ import pytest
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson03 as check
+from coursekit.probes import lesson03 as probes
 from coursekit.probes.data import round_trip
+from tests.checks._cells import run_lesson_with
 
 
 def _numerical(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -291,3 +293,256 @@ def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> No
         with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
             exercise.check(wrong, seed=seed)
 
+
+
+# ---- 03-dense-forward and 03-numerical-gradient ----
+
+def _define(source: str, name: str):
+    namespace = {"np": np}
+    exec(source, namespace)
+    return namespace[name]
+
+
+FORWARD_VALID = {
+    "matmul": "def dense_forward(x, W, b):\n    return x @ W + b\n",
+    "dot": "def dense_forward(x, W, b):\n    return np.dot(x, W) + b.reshape(1, -1)\n",
+    "einsum": "def dense_forward(x, W, b):\n"
+              "    out = np.einsum('nd,dh->nh', x, W)\n    out += b\n    return out\n",
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARD_VALID))
+def test_dense_forward_accepts_valid_versions_that_run_the_later_cells(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    forward = _define(FORWARD_VALID[name], "dense_forward")
+    for seed in (None, 1, 2):
+        check.DENSE_FORWARD.check(forward, **({} if seed is None else {"seed": seed}))
+    assert capsys.readouterr().out.count("✔ 03-dense-forward") == 3
+    # every Dense layer of the lesson runs through it, up to the whole-network gradient check
+    namespace = run_lesson_with("03_layers_from_scratch.ipynb",
+                                {"03-dense-forward": FORWARD_VALID[name]}, until="55843b08")
+    assert namespace["worst"] < 1e-7
+
+
+FORWARD_MISTAKES = [
+    (lambda x, W, b: x @ W, "the bias is missing"),
+    (lambda x, W, b: x @ W.T + b, r"that is x @ W.T|raised ValueError.*x on the left"),
+    (lambda x, W, b: x @ W + b[:, None], r"b is added down the rows|raised ValueError"),
+    (lambda x, W, b: W @ x + b, r"raised ValueError.*x @ W \+ b, with x on the left"),
+    (lambda x, W, b: (x @ W + b).T, "looks transposed"),
+    (lambda x, W, b: x @ W - b, "b is subtracted"),
+    (lambda x, W, b: x @ W + b.sum(), "out differs from x @ W"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), FORWARD_MISTAKES)
+def test_dense_forward_names_the_mistake(wrong, message: str) -> None:
+    for seed in range(4):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.DENSE_FORWARD.check(wrong, seed=seed)
+
+
+def test_dense_forward_names_the_square_case_mistakes() -> None:
+    with pytest.raises(ExerciseFailed, match=r"x \(6, 3\), W \(3, 3\).*that is x @ W.T"):
+        check.dense_forward(lambda x, W, b: x @ W.T + b if W.shape[0] == W.shape[1]
+                            else x @ W + b)
+    with pytest.raises(ExerciseFailed, match=r"x \(4, 3\), W \(3, 4\).*b is added down the rows"):
+        check.dense_forward(lambda x, W, b: x @ W + b[:, None] if len(x) == len(b)
+                            else x @ W + b)
+
+
+NUMGRAD_VALID = {
+    "flat": ("def numerical_gradient(f, x, h=1e-5):\n"
+             "    grad = np.zeros_like(x)\n"
+             "    for k in range(x.size):\n"
+             "        old = x.flat[k]\n"
+             "        x.flat[k] = old + h\n        plus = f()\n"
+             "        x.flat[k] = old - h\n        minus = f()\n"
+             "        x.flat[k] = old\n"
+             "        grad.flat[k] = (plus - minus) / (2 * h)\n"
+             "    return grad\n"),
+    # CS231n's form: a multi-index iterator, nudges by += and -=, restored by adding h back
+    "nditer": ("def numerical_gradient(f, x, h=1e-5):\n"
+               "    grad = np.empty(x.shape)\n"
+               "    it = np.nditer(x, flags=['multi_index'], op_flags=[['readwrite']])\n"
+               "    while not it.finished:\n"
+               "        i = it.multi_index\n"
+               "        x[i] += h\n        plus = f()\n"
+               "        x[i] -= 2 * h\n        minus = f()\n"
+               "        x[i] += h\n"
+               "        grad[i] = 0.5 * (plus - minus) / h\n"
+               "        it.iternext()\n"
+               "    return grad\n"),
+    "ndindex": ("def numerical_gradient(f, x, h=1e-5):\n"
+                "    values = []\n"
+                "    for index in np.ndindex(*x.shape):\n"
+                "        saved = x[index].copy()\n"
+                "        x[index] = saved + h\n        up = f()\n"
+                "        x[index] = saved - h\n        down = f()\n"
+                "        x[index] = saved\n"
+                "        values.append((up - down) / h / 2)\n"
+                "    return np.array(values).reshape(x.shape)\n"),
+    "view": ("def numerical_gradient(f, x, h=1e-5):\n"
+             "    flat = x.reshape(-1)  # a view of a contiguous x: writing it writes x\n"
+             "    grad = np.zeros(flat.size)\n"
+             "    for k, old in enumerate(flat.copy()):\n"
+             "        flat[k] = old + h\n        plus = f()\n"
+             "        flat[k] = old - h\n        minus = f()\n"
+             "        flat[k] = old\n"
+             "        grad[k] = (plus - minus) / (2 * h)\n"
+             "    return grad.reshape(x.shape)\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(NUMGRAD_VALID))
+def test_numerical_gradient_accepts_valid_versions_that_run_the_later_cells(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gradient = _define(NUMGRAD_VALID[name], "numerical_gradient")
+    for seed in (None, 1, 2, 3):
+        check.NUMERICAL_GRADIENT.check(gradient, **({} if seed is None else {"seed": seed}))
+    assert capsys.readouterr().out.count("✔ 03-numerical-gradient") == 4
+    # the lesson's gradient checks of Dense, ReLU, Softmax, CrossEntropy and the whole network
+    namespace = run_lesson_with("03_layers_from_scratch.ipynb",
+                                {"03-numerical-gradient": NUMGRAD_VALID[name]}, until="55843b08")
+    assert max(namespace["dense_errors"].values()) < 1e-7
+    assert namespace["relu_errors"]["x"] < 1e-7 and namespace["ce_error"] < 1e-7
+    assert namespace["worst"] < 1e-7
+
+
+def _numgrad(kind: str):
+    """Realistic wrong numerical gradients."""
+    def gradient(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        f0 = f()
+        for k in range(x.size):
+            old = x.flat[k]
+            x.flat[k] = old + h
+            plus = f()
+            x.flat[k] = old if kind == "half" else old - h
+            minus = f()
+            if kind != "unrestored":
+                x.flat[k] = old
+            grad.flat[k] = {"forward": (plus - f0) / h, "over h": (plus - minus) / h,
+                            "swapped": (minus - plus) / (2 * h),
+                            "precedence": (plus - minus) / 2 * h}.get(kind,
+                                                                      (plus - minus) / (2 * h))
+        return grad
+    return gradient
+
+
+def _on_a_copy(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for k in range(x.size):
+        nudged = x.copy()
+        nudged.flat[k] += h
+        plus = f()
+        nudged.flat[k] -= 2 * h
+        minus = f()
+        grad.flat[k] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _rows(f, x, h=1e-5):  # lesson 01-02's loop over len(x), on a 2-D x nudges whole rows
+    grad = np.zeros_like(x)
+    for i in range(len(x)):
+        old = x[i].copy()
+        x[i] = old + h
+        plus = f()
+        x[i] = old - h
+        minus = f()
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _with_argument(f, x, h=1e-5):  # lessons 01-02 called f(theta ± h)
+    grad = np.zeros_like(x)
+    for k in range(x.size):
+        step = np.zeros_like(x)
+        step.flat[k] = h
+        grad.flat[k] = (f(x + step) - f(x - step)) / (2 * h)
+    return grad
+
+
+NUMGRAD_MISTAKES = [
+    (_numgrad("forward"), "one-sided difference"),
+    (_numgrad("half"), "minus side was evaluated at x"),
+    (_numgrad("over h"), "divides by 2h"),
+    (_numgrad("swapped"), "the sign is flipped"),
+    (_numgrad("precedence"), r"/ 2 \* h` divides by 2"),
+    (_numgrad("unrestored"), "x was not restored"),
+    (_on_a_copy, "f\\(\\) never saw your nudges"),
+    (_rows, "nudged a whole row"),
+    (_with_argument, "you called f with an argument"),
+    (lambda f, x, h=1e-5: [0.0] * x.size, r"return a NumPy array"),
+    (lambda f, x, h=1e-5: _numgrad("right")(f, x, h).ravel(),
+     r"expected shape \(3, 4\), got \(12,\): right number of entries"),
+    (lambda f, x, h=1e-5: np.zeros(x.shape), "never called f"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), NUMGRAD_MISTAKES)
+def test_numerical_gradient_names_the_mistake(wrong, message: str) -> None:
+    for seed in range(5):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.NUMERICAL_GRADIENT.check(wrong, seed=seed)
+
+
+def test_numerical_gradient_judges_tiny_gradients_entry_by_entry() -> None:
+    # right everywhere except where the gradient is tiny: a relative error over the whole
+    # array would not see it, the entry-by-entry judge does
+    reference = _define(NUMGRAD_VALID["flat"], "numerical_gradient")
+
+    def sloppy_on_tiny(f, x, h=1e-5):
+        grad = reference(f, x, h)
+        grad[np.abs(grad) < 1e-6] = 0.0
+        return grad
+
+    inputs = round_trip(check.NUMERICAL_GRADIENT.inputs(np.random.default_rng(0)))
+    whole = check.exact_gradient(inputs["cases"][0])
+    with pytest.raises(ExerciseFailed, match=r"entry 1 is 0, the exact gradient there is"):
+        check.numerical_gradient(sloppy_on_tiny)
+    # the tiny entries sit next to large ones
+    assert np.max(np.abs(whole)) > 300 and np.min(np.abs(whole)) < 1e-6
+
+
+def test_the_exact_gradients_match_central_differences() -> None:
+    inputs = round_trip(check.NUMERICAL_GRADIENT.inputs(np.random.default_rng(3)))
+    for case in inputs["cases"]:
+        x = np.array(case["x"])
+        numeric = _numerical(lambda case=case, x=x: probes.evaluate(case, x), x, h=1e-5)
+        np.testing.assert_allclose(numeric, check.exact_gradient(case), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("exercise", ["DENSE_FORWARD", "NUMERICAL_GRADIENT"])
+def test_new_judges_fail_odd_data(exercise: str) -> None:
+    exercise = getattr(check, exercise)
+    inputs = _inputs(exercise)
+    valid = (check.reference_dense_forward if exercise is check.DENSE_FORWARD
+             else _define(NUMGRAD_VALID["flat"], "numerical_gradient"))
+    honest = round_trip(exercise.probe(inputs, valid))
+    assert exercise.verdict(inputs, honest)[0]
+    odd = list(_hostile(honest))
+    if exercise is check.NUMERICAL_GRADIENT:  # each case's record: result, x after, calls
+        odd += [[{**item, "calls": True} for item in honest],
+                [{**item, "with_args": 1} for item in honest],
+                [{**item, "x_after": item["result"]["value"]} for item in honest],
+                [{k: v for k, v in item.items() if k != "x_after"} for item in honest],
+                [{**item, "result": item["x_after"]} for item in honest]]
+    for data in odd:
+        ok, message = exercise.verdict(inputs, data)
+        assert not ok, data
+        assert message
+
+
+@pytest.mark.parametrize(
+    ("exercise", "student"),
+    [(check.DENSE_FORWARD, fn) for fn in [check.reference_dense_forward,
+                                          *(wrong for wrong, _ in FORWARD_MISTAKES)]] +
+    [(check.NUMERICAL_GRADIENT, fn) for fn in [_numgrad("right"),
+                                               *(wrong for wrong, _ in NUMGRAD_MISTAKES)]],
+)
+def test_new_probes_data_survives_the_wire(exercise, student) -> None:
+    inputs = _inputs(exercise)
+    data = exercise.probe(inputs, student)
+    assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coursekit import data as datasets
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson04 as check
+from coursekit.probes import lesson04 as probes
 from coursekit.probes.data import round_trip
 from coursekit.scratch import SGD, Adam, Dense
+from tests.checks._cells import run_lesson_with
 
 # ---- the references are coursekit.scratch's optimizers, step for step ----
 
@@ -279,3 +282,191 @@ def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> No
         with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
             exercise.check(wrong, seed=seed)
 
+
+
+# ---- 04-training-loop ----
+
+
+def test_reference_loop_is_what_sequential_fit_does() -> None:
+    inputs = round_trip(check.TRAINING_LOOP.inputs(np.random.default_rng(0)))
+    for case in inputs["cases"]:
+        model, loss_fn, optimizer = probes.build_network(case)
+        check.reference_train_loop(model, loss_fn, optimizer, case["X"], case["y"],
+                                   n_epochs=case["n_epochs"], batch_size=case["batch_size"],
+                                   rng=np.random.default_rng(case["shuffle_seed"]))
+        fitted, fit_loss, fit_optimizer = probes.build_network(case)
+        fitted.fit(case["X"], case["y"], loss=fit_loss, optimizer=fit_optimizer,
+                   epochs=case["n_epochs"], batch_size=case["batch_size"],
+                   random_state=case["shuffle_seed"])
+        for mine, theirs in zip(probes.parameters(model.layers),
+                                probes.parameters(fitted.layers), strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+
+
+LOOP_VALID = {
+    "reference": (
+        "def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):\n"
+        "    losses = []\n"
+        "    for _ in range(n_epochs):\n"
+        "        for X_batch, y_batch in data.batches(X, y, batch_size=batch_size,\n"
+        "                                             random_state=rng):\n"
+        "            logits = model.forward(X_batch)\n"
+        "            losses.append(loss_fn.forward(logits, y_batch))\n"
+        "            model.backward(loss_fn.backward())\n"
+        "            optimizer.step()\n"
+        "    return np.array(losses)\n"),
+    # the permutation written out (what data.batches draws), the model called, a preallocated
+    # array of losses
+    "by hand": (
+        "def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):\n"
+        "    per_epoch = -(-len(X) // batch_size)\n"
+        "    losses = np.zeros(n_epochs * per_epoch)\n"
+        "    step = 0\n"
+        "    for epoch in range(n_epochs):\n"
+        "        order = rng.permutation(len(X))\n"
+        "        for start in range(0, len(X), batch_size):\n"
+        "            rows = order[start:start + batch_size]\n"
+        "            out = model(X[rows])\n"
+        "            losses[step] = loss_fn.forward(out, y[rows])\n"
+        "            model.backward(loss_fn.backward())\n"
+        "            optimizer.step()\n"
+        "            step += 1\n"
+        "    return losses\n"),
+    # layer by layer, the losses as float32 would not be fair; np.fromiter over a generator is
+    "layers": (
+        "def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):\n"
+        "    def steps():\n"
+        "        for _ in range(n_epochs):\n"
+        "            for xb, yb in data.batches(X, y, batch_size=batch_size, random_state=rng):\n"
+        "                out = xb\n"
+        "                for layer in model.layers:\n"
+        "                    out = layer.forward(out)\n"
+        "                loss = loss_fn.forward(out, yb)\n"
+        "                grad = loss_fn.backward()\n"
+        "                for layer in reversed(model.layers):\n"
+        "                    grad = layer.backward(grad)\n"
+        "                optimizer.step()\n"
+        "                yield loss\n"
+        "    return np.fromiter(steps(), dtype=float)\n"),
+}
+
+
+def _define_loop(source: str):
+    namespace = {"np": np, "data": datasets}
+    exec(source, namespace)
+    return namespace["train_loop"]
+
+
+@pytest.mark.parametrize("name", list(LOOP_VALID))
+def test_training_loop_accepts_valid_versions_that_run_the_later_cells(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    loop = _define_loop(LOOP_VALID[name])
+    for seed in (None, 1, 2):
+        check.TRAINING_LOOP.check(loop, **({} if seed is None else {"seed": seed}))
+    assert capsys.readouterr().out.count("✔ 04-training-loop") == 3
+    # the lesson's own use: two epochs matching Sequential.fit, then the divergence runs
+    namespace = run_lesson_with("04_training_numpy_network.ipynb",
+                                {"04-training-loop": LOOP_VALID[name]}, until="507ab490")
+    assert namespace["same"] and namespace["losses"].shape == (2 * namespace["steps"],)
+    assert namespace["test_accuracy"](namespace["diverging"][100.0][0]) < 0.4
+
+
+def _loop(kind: str):
+    """Realistic wrong training loops."""
+    def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):
+        losses = []
+        fixed = rng.permutation(len(X)) if kind == "fixed order" else None
+        for _ in range(1 if kind == "one epoch" else n_epochs):
+            if kind == "full batch":
+                batches = [(X, y)]
+            elif kind == "no shuffle":
+                batches = [(X[i:i + batch_size], y[i:i + batch_size])
+                           for i in range(0, len(X), batch_size)]
+            elif kind == "drop last":
+                batches = [(X[i:i + batch_size], y[i:i + batch_size])
+                           for i in range(0, len(X) - batch_size + 1, batch_size)]
+            elif kind == "fixed order":
+                batches = [(X[fixed[i:i + batch_size]], y[fixed[i:i + batch_size]])
+                           for i in range(0, len(X), batch_size)]
+            elif kind == "choice":
+                order = rng.choice(len(X), size=len(X), replace=False)
+                batches = [(X[order[i:i + batch_size]], y[order[i:i + batch_size]])
+                           for i in range(0, len(X), batch_size)]
+            else:
+                batches = datasets.batches(X, y, batch_size=batch_size, random_state=rng)
+            epoch = []
+            for xb, yb in batches:
+                logits = model.forward(xb)
+                loss = loss_fn.forward(logits, yb)
+                if kind == "step first":
+                    optimizer.step()
+                if kind != "no backward":
+                    model.backward(loss_fn.backward())
+                if kind not in ("no step", "step first"):
+                    optimizer.step()
+                if kind == "loss after step":
+                    loss = loss_fn.forward(model.forward(xb), yb)
+                epoch.append(loss)
+            losses += [float(np.mean(epoch))] if kind == "epoch mean" else epoch
+        return losses if kind == "list" else np.array(losses)
+    return train_loop
+
+
+LOOP_MISTAKES = [
+    ("no step", "the weights never changed: call optimizer.step"),
+    ("step first", "optimizer.step.. ran before model.backward"),
+    ("no shuffle", "the batches follow the rows' stored order: the order must be data.batches'"),
+    ("choice", "the loss of step 0 .* the first mini-batch is not data.batches' first"),
+    ("fixed order", "every epoch visits the batches in the same order"),
+    ("epoch mean", "one per epoch; return the loss of every step"),
+    ("one epoch", "only one epoch's steps"),
+    ("full batch", "one step per epoch: that is full-batch training"),
+    ("drop last", "the last, smaller batch of each epoch was skipped"),
+    ("loss after step", "each loss was computed after its step"),
+    ("list", "return a NumPy array"),
+]
+
+
+@pytest.mark.parametrize(("kind", "message"), LOOP_MISTAKES, ids=[k for k, _ in LOOP_MISTAKES])
+def test_training_loop_names_the_mistake(kind: str, message: str) -> None:
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.TRAINING_LOOP.check(_loop(kind), **({} if seed is None else {"seed": seed}))
+
+
+def test_training_loop_names_a_missing_backward() -> None:
+    # without backward the layers' grads were never filled (or are stale): a KeyError or
+    # weights that moved the wrong way
+    with pytest.raises(ExerciseFailed, match=r"the weights never moved: its gradients were "
+                                             r"all zero: call model.backward"):
+        check.training_loop(_loop("no backward"))
+
+
+def test_training_loop_judge_fails_odd_data() -> None:
+    exercise = check.TRAINING_LOOP
+    inputs = round_trip(exercise.inputs(np.random.default_rng(7)))
+    honest = round_trip(exercise.probe(inputs, check.reference_train_loop))
+    assert exercise.verdict(inputs, honest)[0]
+    odd = [None, honest[:-1], [*honest, honest[-1]], [{"nonsense": True}] * len(honest),
+           [{**run, "steps": True} for run in honest],
+           [{**run, "steps": "24"} for run in honest],
+           [{**run, "weights": run["weights"][:-1]} for run in honest],
+           [{**run, "weights": run["weights"][::-1]} for run in honest],
+           [{**run, "weights": None} for run in honest],
+           [{**run, "result": run["weights"][0]} for run in honest],
+           [{k: v for k, v in run.items() if k != "steps"} for run in honest],
+           {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
+            "stub": False, "below_raise": False}]
+    for data_ in odd:
+        ok, message = exercise.verdict(inputs, data_)
+        assert not ok, data_
+        assert message
+
+
+@pytest.mark.parametrize("kind", ["right"] + [kind for kind, _ in LOOP_MISTAKES])
+def test_training_loop_data_survives_the_wire(kind: str) -> None:
+    exercise = check.TRAINING_LOOP
+    inputs = round_trip(exercise.inputs(np.random.default_rng(7)))
+    data_ = exercise.probe(inputs, _loop(kind))
+    assert exercise.verdict(inputs, round_trip(data_)) == exercise.verdict(inputs, data_)
+    assert exercise.verdict(inputs, data_)[0] == (kind == "right")
