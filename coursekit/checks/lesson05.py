@@ -1,4 +1,5 @@
-"""Checks for lesson 05, autograd: a new operation for the scalar engine, then torch tensors.
+"""Checks for lesson 05, autograd: the scalar engine's backward() and a new operation for it,
+then torch tensors.
 
 The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
 with coefficients ``(w_hidden, b_hidden, w_out, b_out)`` of shapes (n_inputs, n_hidden),
@@ -27,6 +28,7 @@ from coursekit.checks._core import (
     expect_array,
     expect_scalar,
     fail,
+    mistake,
     raised_message,
     registry,
     value,
@@ -58,6 +60,196 @@ def _explain(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, other
     """:func:`diagnose`, ending with ``where: otherwise`` when no hint's candidate matches."""
     # ``got`` itself is the last candidate: it matches whatever no earlier hint explained.
     diagnose(got, want, {**hints, otherwise: got}, where=where, **TOLERANCE)
+
+
+# ---- 05-backward --------------------------------------------------------------------------------
+
+def reference_backward(root: Value) -> None:
+    """Every node's d(root)/d(node), on a graph whose gradients start at 0: a post-order
+    depth-first search puts each node after its parents, then the closures run output first."""
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+# Realistic wrong versions, run on the same graph to name the mistake a student's numbers show.
+def _unseeded(root: Value) -> None:
+    for node in reversed(root.graph()):
+        node._backward()
+
+
+def _never_called(root: Value) -> None:
+    root.grad = 1.0
+
+
+def _leaves_first(root: Value) -> None:
+    root.grad = 1.0
+    for node in root.graph():
+        node._backward()
+
+
+def _once_per_path(root: Value) -> None:
+    root.grad = 1.0
+
+    def down(node: Value) -> None:
+        node._backward()
+        for parent in node._parents:
+            down(parent)
+
+    down(root)
+
+
+def _no_visited_set(root: Value) -> None:
+    order: list[Value] = []
+
+    def visit(node: Value) -> None:
+        for parent in node._parents:
+            visit(parent)
+        order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+def _pre_order(root: Value) -> None:
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            order.append(node)  # before its parents: not a topological order
+            for parent in node._parents:
+                visit(parent)
+
+    visit(root)
+    root.grad = 1.0
+    for node in order:
+        node._backward()
+
+
+def _breadth_first(root: Value) -> None:
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for parent in node._parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                queue.append(parent)
+    root.grad = 1.0
+    for node in order:
+        node._backward()
+
+
+def _grads(case: Data, algorithm: Callable[[Value], None]) -> np.ndarray:
+    """Every node's gradient after ``algorithm(output)`` on a fresh copy of the graph."""
+    nodes = probes.build_graph(case)
+    algorithm(nodes[-1])
+    return np.array([node.grad for node in nodes], dtype=np.float64)
+
+
+_BACKWARD_HINTS: tuple[tuple[str, Callable[[Value], None]], ...] = (
+    ("no gradient reached any node: set the output's grad to 1.0 (∂f/∂f) before running the "
+     "_backward closures", _unseeded),
+    ("only the output has a gradient: set root.grad = 1.0 first, then call every node's "
+     "_backward() (with the parentheses), output first", _never_called),
+    ("the closures ran leaves first: walk the topological order backwards "
+     "(reversed(order)), so that the output's _backward() runs first", _leaves_first),
+    ("a node used by several operations passed its gradient on more than once (once per path "
+     "to it): keep a visited set so that each node enters the order, and runs its "
+     "_backward(), exactly once", _once_per_path),
+    ("a node used by several operations entered the order more than once, so its gradient was "
+     "passed on more than once: skip nodes already visited", _no_visited_set),
+    ("a node passed its gradient on before every operation using it had reported: append a "
+     "node to the order only after all of its parents (post-order), then walk it backwards",
+     _pre_order),
+    ("a node passed its gradient on before every operation using it had reported: a "
+     "breadth-first order is not topological; append a node only after all of its parents, "
+     "then walk the order backwards", _breadth_first),
+)
+
+
+def _fixed_graphs(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The lesson's tanh(a·b + b) (b used twice), and c = a + b used three times, first by the
+    output itself, so that an order that is not topological passes c's gradient on early."""
+    a, b = (round(float(rng.uniform(lo, hi)), 2) for lo, hi in ((0.3, 0.8), (-0.9, -0.4)))
+    return [
+        {"name": "tanh(a·b + b)", "leaves": [a, b],
+         "ops": [["mul", 0, 1], ["add", 2, 1], ["tanh", 3, 3]]},
+        {"name": "c = a + b; c + (c + c·c)·a", "leaves": [a, b],
+         "ops": [["add", 0, 1], ["mul", 2, 2], ["add", 2, 3], ["mul", 4, 0], ["add", 2, 5]]},
+    ]
+
+
+def _random_graph(rng: np.random.Generator, n_leaves: int, n_ops: int) -> dict[str, Any]:
+    """A chain of operations in which each also takes an earlier node: binary operations
+    alternate with tanh or relu, so values stay of order 1, and the last binary operation
+    reuses an intermediate result."""
+    leaves = [round(float(rng.uniform(-1.0, 1.0)), 2) for _ in range(n_leaves)]
+    ops: list[list[Any]] = []
+    for k in range(n_ops):
+        n = n_leaves + k
+        if k % 2:
+            ops.append(["relu" if rng.uniform() < 0.2 else "tanh", n - 1, n - 1])
+        else:
+            last = k >= n_ops - 2
+            other = int(rng.integers(n_leaves, n - 1)) if last and n - 1 > n_leaves \
+                else int(rng.integers(0, n))
+            pair = [n - 1, other] if rng.uniform() < 0.5 else [other, n - 1]
+            ops.append(["mul" if rng.uniform() < 0.5 else "add", *pair])
+    return {"name": f"a random graph of {n_leaves + n_ops} nodes", "leaves": leaves, "ops": ops}
+
+
+def _graphs(rng: np.random.Generator) -> dict[str, Any]:
+    """The two fixed graphs, then three random ones."""
+    return {"cases": _fixed_graphs(rng) + [_random_graph(rng, 3, n) for n in (7, 10, 12)]}
+
+
+def _judge_backward(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        value(got.get("call"))
+        n_nodes = len(case["leaves"]) + len(case["ops"])
+        items = got.get("grads")
+        if not isinstance(items, list) or len(items) != n_nodes:
+            raise fail("the check received malformed data")
+        grads = np.array([expect_scalar(item, f"a node's grad in {case['name']}")
+                          for item in items], dtype=np.float64)
+        want = _grads(case, lambda root: root.backward())
+        where = f"on {case['name']} the gradients differ from coursekit.autograd's backward()"
+        if close(grads, want, **TOLERANCE):
+            continue
+        hints = {hint: _grads(case, wrong) for hint, wrong in _BACKWARD_HINTS}
+        k = int(np.argmax(~np.isclose(grads, want, **TOLERANCE)))
+        node = f"leaf {k}" if k < len(case["leaves"]) else \
+            f"node {k} ({case['ops'][k - len(case['leaves'])][0]})"
+        otherwise = (f"{where}: {node} should have grad {want[k]:.6g}, got {grads[k]:.6g}; "
+                     "each node's _backward() must run once, after every node that uses it")
+        if not close(grads[-1], 1.0, **TOLERANCE) and not close(grads, hints[
+                _BACKWARD_HINTS[0][0]], **TOLERANCE):
+            otherwise = (f"{where}: the output's grad should be 1.0 (∂f/∂f), got "
+                         f"{grads[-1]:.6g}")
+        raise mistake(grads, hints, otherwise=otherwise, where=where, **TOLERANCE)
+    return f"every node's gradient matches coursekit.autograd's on {len(cases)} graphs"
 
 
 # ---- 05-sigmoid-op ------------------------------------------------------------------------------
@@ -264,12 +456,19 @@ def _judge_update(inputs: Data, data: Data) -> str:
     return "every coefficient stepped against its gradient, and gradients are zero"
 
 
+BACKWARD = Exercise("05-backward", _graphs, probes.backward_graphs, _judge_backward,
+                    implemented_by=(_dotted(Value.backward), _dotted(Value.graph)))
 SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
 PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
                    implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
 UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
                   implemented_by=(_dotted(ref05.update_coeffs),))
-EXERCISES = registry(SIGMOID_OP, PREDICT, UPDATE)
+EXERCISES = registry(BACKWARD, SIGMOID_OP, PREDICT, UPDATE)
+
+
+def backward(backward: Callable[[Value], Any]) -> None:
+    """Check ``backward(root)``: after it, every node of root's graph holds d(root)/d(node)."""
+    BACKWARD.check(backward)
 
 
 def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:

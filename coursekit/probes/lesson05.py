@@ -1,5 +1,5 @@
-"""Probes of lesson 05: the student's sigmoid on engine Values, the forward pass and the update
-of the bare-tensor classifier."""
+"""Probes of lesson 05: the student's backward() and sigmoid on engine Values, the forward pass
+and the update of the bare-tensor classifier."""
 
 from __future__ import annotations
 
@@ -26,6 +26,47 @@ def _coeffs(arrays: dict[str, Any]) -> Coeffs:
     """Leaf tensors that require grad, float32 as in the lesson, rebuilt from plain arrays."""
     return Coeffs(*(torch.tensor(np.array(arrays[name], dtype=np.float32)).requires_grad_()
                     for name in Coeffs._fields))
+
+
+#: The operations a graph description may use, each building one engine node from its operands.
+GRAPH_OPS = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "tanh": lambda a, _: a.tanh(),
+    "relu": lambda a, _: a.relu(),
+}
+
+
+def build_graph(case: dict[str, Any]) -> list[Value]:
+    """Fresh engine nodes for a graph description, every gradient 0, the output last.
+
+    ``case["leaves"]`` holds the leaves' numbers; each of ``case["ops"]`` is ``[op, i, j]``, a
+    new node ``GRAPH_OPS[op](node i, node j)`` (``j`` is ignored by one-input operations), where
+    nodes are numbered leaves first, then results in order. An index may appear many times:
+    that is a node used by several operations.
+    """
+    nodes = [Value(float(x)) for x in case["leaves"]]
+    for op, i, j in case["ops"]:
+        nodes.append(GRAPH_OPS[str(op)](nodes[int(i)], nodes[int(j)]))
+    return nodes
+
+
+@guarded
+def backward_graphs(inputs: dict[str, Any], backward: Any) -> Any:
+    """On a fresh copy of every graph: ``backward(output)``, then every node's ``grad`` (leaves
+    first, the output last), or what the call raised."""
+    if not callable(backward):
+        return {"kind": "not_callable", "got": describe_value(backward)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        nodes = build_graph(case)
+        call = attempt(backward, nodes[-1])
+        if call["kind"] == "raised":
+            results.append({"call": call})
+        else:
+            results.append({"call": {"kind": "none"},
+                            "grads": [describe_value(node.grad) for node in nodes]})
+    return results
 
 
 def _looks_like_value(obj: Any) -> bool:

@@ -12,6 +12,136 @@ from coursekit.checks import lesson05 as check
 from coursekit.checks import reference05 as torch_ref
 from coursekit.probes.data import round_trip
 
+# ---- 05-backward ----
+
+
+def _backward_by_counting_uses(root):
+    """Kahn's algorithm: a node passes its gradient on once every node using it has reported."""
+    uses, stack, seen = {}, [root], {id(root)}
+    while stack:
+        for parent in stack.pop()._parents:
+            uses[id(parent)] = uses.get(id(parent), 0) + 1
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    root.grad = 1
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        node._backward()
+        for parent in node._parents:
+            uses[id(parent)] -= 1
+            if uses[id(parent)] == 0:
+                ready.append(parent)
+
+
+def _backward_iterative_dfs(root):
+    """An explicit stack instead of recursion; nodes themselves in the visited set; every grad
+    zeroed before the pass."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._parents)
+    for node in order:
+        node.grad = 0.0
+    root.grad = 1.0
+    for node in order[::-1]:
+        node._backward()
+
+
+def _fit_line(backward):
+    """The lesson's cell after the check: fit y = 2x + 1 with the student's backward."""
+    xs = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    w, c = Value(0.0), Value(0.0)
+    for _ in range(50):
+        loss = sum(((w * x + c) - (2 * x + 1)) ** 2 for x in xs) / len(xs)
+        w.grad = c.grad = 0.0
+        backward(loss)
+        w.data -= 0.3 * w.grad
+        c.data -= 0.3 * c.grad
+    return w.data, c.data
+
+
+@pytest.mark.parametrize("valid", [check.reference_backward, _backward_by_counting_uses,
+                                   _backward_iterative_dfs])
+def test_backward_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
+    check.backward(valid)
+    assert "✔ 05-backward" in capsys.readouterr().out
+    w, c = _fit_line(valid)
+    assert abs(w - 2) < 0.01 and abs(c - 1) < 0.01
+
+
+def test_backward_reference_matches_torch_on_the_lesson_graphs():
+    inputs = check._graphs(np.random.default_rng(0))
+    for case in inputs["cases"]:
+        t_nodes = [torch.tensor(x, dtype=torch.float64, requires_grad=True)
+                   for x in case["leaves"]]
+        ops = {"add": torch.add, "mul": torch.mul, "tanh": lambda a, _: torch.tanh(a),
+               "relu": lambda a, _: torch.relu(a)}
+        for op, i, j in case["ops"]:
+            t_nodes.append(ops[op](t_nodes[i], t_nodes[j]))
+        for node in t_nodes:
+            node.retain_grad()
+        t_nodes[-1].backward()
+        got = check._grads(case, check.reference_backward)
+        want = [0.0 if node.grad is None else node.grad.item() for node in t_nodes]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def _seed_after_the_loop(root):
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    for node in reversed(order):
+        node._backward()
+    root.grad = 1.0  # too late
+
+
+def _stub(root):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (check._unseeded, r"no gradient reached any node: set the output's grad to 1\.0"),
+        (_seed_after_the_loop, r"only the output has a gradient: set root\.grad = 1\.0 first"),
+        (check._leaves_first, r"leaves first: walk the topological order backwards"),
+        (check._once_per_path, r"more than once \(once per path to it\): keep a visited set"),
+        (check._no_visited_set, r"more than once.*visited set"),
+        (check._pre_order, r"before every operation using it had reported.*post-order"),
+        (check._breadth_first, r"before every operation using it had reported"),
+        (lambda root: root.grad.backward(), r"raised AttributeError"),
+        (_stub, r"not implemented yet"),
+        (1.0, r"expected a function"),
+    ],
+)
+def test_backward_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.backward(wrong)
+
+
+def test_backward_names_a_wrong_output_gradient():
+    def seeds_two(root):
+        check.reference_backward(root)
+        root.grad = 2.0
+
+    with pytest.raises(ExerciseFailed, match=r"the output's grad should be 1\.0"):
+        check.backward(seeds_two)
+
+
 # ---- 05-sigmoid-op ----
 
 
@@ -269,11 +399,13 @@ def test_update_accepts_a_loop_over_named_fields(capsys):
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
 _STUDENT = {
+    "05-backward": (check.reference_backward,),
     "05-sigmoid-op": (check.reference_sigmoid,),
     "05-predict": (torch_ref.calc_preds, torch_ref.calc_logits),
     "05-update": (torch_ref.update_coeffs,),
 }
 _WRONG = {
+    "05-backward": (check._once_per_path,),
     "05-sigmoid-op": (_no_chain,),
     "05-predict": (lambda c, X: torch_ref.calc_logits(c, X),),
     "05-update": (_ascends,),
