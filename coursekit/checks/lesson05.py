@@ -252,6 +252,133 @@ def _judge_backward(inputs: Data, results: Data) -> str:
     return f"every node's gradient matches coursekit.autograd's on {len(cases)} graphs"
 
 
+# ---- 05-train-mlp -------------------------------------------------------------------------------
+
+def reference_train_mlp(params: list[Value], model: Callable[[list[float]], Value],
+                        X: list[list[float]], y: list[float], steps: int, lr: float
+                        ) -> list[float]:
+    """Full-batch gradient descent on the mean squared error of ``model``: forward, zero the
+    gradients, backward, step; returns the loss before each step."""
+    losses = []
+    for _ in range(steps):
+        loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0))
+        loss = loss / len(X)
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+def _train_variant(*, zero: str = "before", sign: float = 1.0, mean: bool = True
+                   ) -> Callable[..., list[float]]:
+    """A training loop with one realistic mistake: gradients never zeroed (``zero="never"``)
+    or zeroed between backward and step (``"between"``), a step up the gradient
+    (``sign=-1``), the summed rather than the mean loss."""
+    def train(params: list[Value], model: Callable[[list[float]], Value],
+              X: list[list[float]], y: list[float], steps: int, lr: float) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0))
+            if mean:
+                loss = loss / len(X)
+            if zero == "before":
+                for p in params:
+                    p.grad = 0.0
+            loss.backward()
+            if zero == "between":
+                for p in params:
+                    p.grad = 0.0
+            for p in params:
+                p.data -= sign * lr * p.grad
+            losses.append(loss.data)
+        return losses
+
+    return train
+
+
+_TRAIN_HINTS = {
+    "the gradients were never zeroed, so each step used the sum of all earlier gradients: set "
+    "every p.grad = 0.0 before backward": _train_variant(zero="never"),
+    "the parameters never changed: either the gradients were zeroed between backward and the "
+    "step (zero them before backward), or the step rebound a name instead of changing "
+    "p.data in place (p.data -= lr * p.grad)": _train_variant(zero="between"),
+    "the step went up the gradient: subtract lr × p.grad": _train_variant(sign=-1.0),
+    "that is the summed squared error; the loss is its mean, divided by len(X)":
+        _train_variant(mean=False),
+}
+
+
+def _train_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Two small tanh networks (2-3-1 and 2-4-1) on points of two classes (targets ±1), a few
+    steps each."""
+    cases = []
+    for hidden, n, steps, lr in ((3, 6, 5, 0.1), (4, 8, 8, 0.05)):
+        layers = [[rng.normal(size=(2, hidden)) / math.sqrt(2), rng.normal(size=hidden) * 0.1],
+                  [rng.normal(size=(hidden, 1)) / math.sqrt(hidden), rng.normal(size=1) * 0.1]]
+        X = rng.normal(size=(n, 2))
+        y = np.where(X[:, 0] * X[:, 1] > 0, 1.0, -1.0)
+        cases.append({"layers": [[np.round(W, 3), np.round(b, 3)] for W, b in layers],
+                      "X": np.round(X, 3), "y": y, "steps": steps, "lr": lr})
+    return {"cases": cases}
+
+
+def _run_training(case: Data, train: Callable[..., list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    params, model = probes.build_mlp(case)
+    X = [[float(v) for v in row] for row in case["X"]]
+    y = [float(v) for v in case["y"]]
+    losses = train(params, model, X, y, int(case["steps"]), float(case["lr"]))
+    return (np.array(losses, dtype=np.float64),
+            np.array([p.data for p in params], dtype=np.float64))
+
+
+def _judge_train(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        steps = int(case["steps"])
+        hidden = len(case["layers"][0][1])
+        where = f"training a 2-{hidden}-1 network for {steps} steps"
+        losses_got = value(got.get("losses"))
+        if losses_got.get("kind") != "list":
+            raise fail(f"{where}: expected the list of the {steps} losses (floats), got "
+                       f"{describe(losses_got)}")
+        items = losses_got.get("items")
+        if not isinstance(items, list) or len(items) != steps or \
+                losses_got.get("length") != steps:
+            raise fail(f"{where}: expected {steps} losses, one per step, got "
+                       f"{losses_got.get('length')}")
+        if any(isinstance(item, dict) and item.get("type") == "Value" for item in items):
+            raise fail(f"{where}: the losses should be floats, got Values: append loss.data")
+        losses = np.array([expect_scalar(item, f"{where}: a loss") for item in items],
+                          dtype=np.float64)
+        want_losses, want_params = _run_training(case, reference_train_mlp)
+        n_params = len(want_params)
+        params = expect_array(got.get("params"), (n_params,), f"{where}: the parameters")
+        hints = {hint: _run_training(case, wrong) for hint, wrong in _TRAIN_HINTS.items()}
+        later = _run_training({**case, "steps": steps + 1}, reference_train_mlp)[0][1:]
+        hints["each loss was recorded after its step: record loss.data of the forward pass "
+              "that the step used"] = (later, want_params)
+        if not close(losses, want_losses, **TOLERANCE):
+            raise mistake(losses, {hint: h[0] for hint, h in hints.items()},
+                          where=f"{where}, the losses differ",
+                          otherwise=f"{where}: expected losses {want_losses.round(5).tolist()}, "
+                                    f"got {losses.round(5).tolist()}: forward, zero the "
+                                    "gradients, backward, step, and record loss.data")
+        if not close(params, want_params, **TOLERANCE):
+            raise mistake(params, {hint: h[1] for hint, h in hints.items()},
+                          where=f"{where}, the losses match but the final parameters differ",
+                          otherwise=f"{where}: the losses match but the parameters after the "
+                                    "last step differ: take every step, including the last")
+    return f"losses and parameters match the reference loop on {len(cases)} networks"
+
+
 # ---- 05-sigmoid-op ------------------------------------------------------------------------------
 
 def reference_sigmoid(x: Value) -> Value:
@@ -458,17 +585,24 @@ def _judge_update(inputs: Data, data: Data) -> str:
 
 BACKWARD = Exercise("05-backward", _graphs, probes.backward_graphs, _judge_backward,
                     implemented_by=(_dotted(Value.backward), _dotted(Value.graph)))
+TRAIN_MLP = Exercise("05-train-mlp", _train_cases, probes.train_runs, _judge_train)
 SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
 PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
                    implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
 UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
                   implemented_by=(_dotted(ref05.update_coeffs),))
-EXERCISES = registry(BACKWARD, SIGMOID_OP, PREDICT, UPDATE)
+EXERCISES = registry(BACKWARD, TRAIN_MLP, SIGMOID_OP, PREDICT, UPDATE)
 
 
 def backward(backward: Callable[[Value], Any]) -> None:
     """Check ``backward(root)``: after it, every node of root's graph holds d(root)/d(node)."""
     BACKWARD.check(backward)
+
+
+def train_mlp(train: Callable[..., Any]) -> None:
+    """Check ``train_mlp(params, model, X, y, steps, lr)``: full-batch gradient descent with the
+    student's engine; its losses and final parameters against the reference loop's."""
+    TRAIN_MLP.check(train)
 
 
 def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:

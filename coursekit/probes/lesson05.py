@@ -69,6 +69,46 @@ def backward_graphs(inputs: dict[str, Any], backward: Any) -> Any:
     return results
 
 
+def build_mlp(case: dict[str, Any]) -> tuple[list[Value], Any]:
+    """Fresh parameters of a tanh MLP with a linear output, and ``model(x) -> Value``.
+
+    ``case["layers"]`` lists ``[W, b]`` per layer, ``W`` of shape (n_in, n_out) and ``b`` of
+    shape (n_out,) as nested lists; ``x`` is a list of floats. Every weight and bias becomes
+    one leaf Value; the parameters come back in the order weights row by row, then biases,
+    layer by layer.
+    """
+    layers = [([[Value(float(w)) for w in row] for row in W], [Value(float(v)) for v in b])
+              for W, b in case["layers"]]
+    params = [p for W, b in layers for p in [*(w for row in W for w in row), *b]]
+
+    def model(x: Any) -> Value:
+        h: list[Any] = list(x)
+        for k, (W, b) in enumerate(layers):
+            z = [sum((h[i] * W[i][j] for i in range(len(h))), b[j]) for j in range(len(b))]
+            h = z if k == len(layers) - 1 else [v.tanh() for v in z]
+        return h[0]
+
+    return params, model
+
+
+@guarded
+def train_runs(inputs: dict[str, Any], train_mlp: Any) -> Any:
+    """On every case, ``train_mlp(params, model, X, y, steps, lr)`` from fresh parameters:
+    what it returned (the losses) and every parameter's value afterwards, or what it raised."""
+    if not callable(train_mlp):
+        return {"kind": "not_callable", "got": describe_value(train_mlp)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        params, model = build_mlp(case)
+        X = [[float(v) for v in row] for row in case["X"]]
+        y = [float(v) for v in case["y"]]
+        losses = attempt(train_mlp, params, model, X, y, int(case["steps"]), float(case["lr"]))
+        results.append({"losses": losses,
+                        "params": describe_value(np.array([p.data for p in params],
+                                                          dtype=np.float64))})
+    return results
+
+
 def _looks_like_value(obj: Any) -> bool:
     # Duck-typed: in grading the student's Value class may be another copy of the engine.
     return all(hasattr(obj, name) for name in ("data", "grad", "backward"))

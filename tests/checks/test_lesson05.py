@@ -142,6 +142,124 @@ def test_backward_names_a_wrong_output_gradient():
         check.backward(seeds_two)
 
 
+# ---- 05-train-mlp ----
+
+
+def _train_with_kahn(params, model, X, y, steps, lr):
+    """Zeroes after each step (the grads start at 0), multiplies by 1/n, steps with p.data =."""
+    losses = []
+    for _ in range(steps):
+        total = Value(0.0)
+        for x, t in zip(X, y, strict=True):
+            total = total + (model(x) - t) * (model(x) - t)
+        loss = total * (1.0 / len(X))
+        _backward_by_counting_uses(loss)
+        for p in params:
+            p.data = p.data - lr * p.grad
+            p.grad = 0.0
+        losses.append(float(loss.data))
+    return losses
+
+
+def _train_lesson_style(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        _backward_iterative_dfs(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+def _blobs_cell(train):
+    """The lesson's cell after the check: a 2-4-1 network on two clusters of 8 points."""
+    from coursekit.probes.lesson05 import build_mlp
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 8)
+    X = np.array([[-0.6, -0.4], [0.6, 0.4]])[labels] + rng.normal(scale=0.35, size=(16, 2))
+    y = np.where(labels == 1, 1.0, -1.0)
+    init = np.random.default_rng(0)  # init_mlp((2, 4, 1), SEED)'s draws, in its order
+    case = {"layers": [[init.normal(size=(2, 4)) / math.sqrt(2), np.zeros(4)],
+                       [init.normal(size=(4, 1)) / 2.0, np.zeros(1)]]}
+    params, model = build_mlp(case)
+    losses = train(params, model, X.tolist(), y.tolist(), 30, 0.3)
+    print(f"step 30: mean squared error {losses[-1]:.4f}")
+    accuracy = np.mean([np.sign(model(x).data) == t for x, t in zip(X.tolist(), y, strict=True)])
+    return losses, accuracy
+
+
+@pytest.mark.parametrize("valid", [check.reference_train_mlp, _train_with_kahn,
+                                   _train_lesson_style])
+def test_train_mlp_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
+    check.train_mlp(valid)
+    assert "✔ 05-train-mlp" in capsys.readouterr().out
+    losses, accuracy = _blobs_cell(valid)
+    assert losses[-1] < 0.2 * losses[0] and accuracy == 1.0
+
+
+def _train_rebinding(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p = Value(p.data - lr * p.grad)  # noqa: PLW2901 - the mistake under test
+        losses.append(loss.data)
+    return losses
+
+
+def _train_recording_after(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        after = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        losses.append(after.data)
+    return losses
+
+
+def _train_returning_values(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss)
+    return losses
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (check._train_variant(zero="never"), r"gradients were never zeroed"),
+        (check._train_variant(zero="between"), r"the parameters never changed"),
+        (_train_rebinding, r"the parameters never changed.*p\.data in place"),
+        (check._train_variant(sign=-1.0), r"went up the gradient"),
+        (check._train_variant(mean=False), r"summed squared error"),
+        (_train_recording_after, r"recorded after its step"),
+        (_train_returning_values, r"should be floats, got Values: append loss\.data"),
+        (lambda params, model, X, y, steps, lr: None, r"expected the list of the 5 losses"),
+        (lambda params, model, X, y, steps, lr: [0.0] * (steps - 1), r"expected 5 losses"),
+    ],
+)
+def test_train_mlp_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.train_mlp(wrong)
+
+
 # ---- 05-sigmoid-op ----
 
 
@@ -400,12 +518,14 @@ def test_update_accepts_a_loop_over_named_fields(capsys):
 
 _STUDENT = {
     "05-backward": (check.reference_backward,),
+    "05-train-mlp": (check.reference_train_mlp,),
     "05-sigmoid-op": (check.reference_sigmoid,),
     "05-predict": (torch_ref.calc_preds, torch_ref.calc_logits),
     "05-update": (torch_ref.update_coeffs,),
 }
 _WRONG = {
     "05-backward": (check._once_per_path,),
+    "05-train-mlp": (check._train_variant(zero="never"),),
     "05-sigmoid-op": (_no_chain,),
     "05-predict": (lambda c, X: torch_ref.calc_logits(c, X),),
     "05-update": (_ascends,),
