@@ -1,4 +1,5 @@
-"""Checks for lesson 05, autograd: a new operation for the scalar engine, then torch tensors.
+"""Checks for lesson 05, autograd: the scalar engine's backward() and a new operation for it,
+then torch tensors.
 
 The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
 with coefficients ``(w_hidden, b_hidden, w_out, b_out)`` of shapes (n_inputs, n_hidden),
@@ -27,6 +28,7 @@ from coursekit.checks._core import (
     expect_array,
     expect_scalar,
     fail,
+    mistake,
     raised_message,
     registry,
     value,
@@ -58,6 +60,323 @@ def _explain(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, other
     """:func:`diagnose`, ending with ``where: otherwise`` when no hint's candidate matches."""
     # ``got`` itself is the last candidate: it matches whatever no earlier hint explained.
     diagnose(got, want, {**hints, otherwise: got}, where=where, **TOLERANCE)
+
+
+# ---- 05-backward --------------------------------------------------------------------------------
+
+def reference_backward(root: Value) -> None:
+    """Every node's d(root)/d(node), on a graph whose gradients start at 0: a post-order
+    depth-first search puts each node after its parents, then the closures run output first."""
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+# Realistic wrong versions, run on the same graph to name the mistake a student's numbers show.
+def _unseeded(root: Value) -> None:
+    for node in reversed(root.graph()):
+        node._backward()
+
+
+def _never_called(root: Value) -> None:
+    root.grad = 1.0
+
+
+def _leaves_first(root: Value) -> None:
+    root.grad = 1.0
+    for node in root.graph():
+        node._backward()
+
+
+def _once_per_path(root: Value) -> None:
+    root.grad = 1.0
+
+    def down(node: Value) -> None:
+        node._backward()
+        for parent in node._parents:
+            down(parent)
+
+    down(root)
+
+
+def _no_visited_set(root: Value) -> None:
+    order: list[Value] = []
+
+    def visit(node: Value) -> None:
+        for parent in node._parents:
+            visit(parent)
+        order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+def _pre_order(root: Value) -> None:
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            order.append(node)  # before its parents: not a topological order
+            for parent in node._parents:
+                visit(parent)
+
+    visit(root)
+    root.grad = 1.0
+    for node in order:
+        node._backward()
+
+
+def _breadth_first(root: Value) -> None:
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for parent in node._parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                queue.append(parent)
+    root.grad = 1.0
+    for node in order:
+        node._backward()
+
+
+def _grads(case: Data, algorithm: Callable[[Value], None]) -> np.ndarray:
+    """Every node's gradient after ``algorithm(output)`` on a fresh copy of the graph."""
+    nodes = probes.build_graph(case)
+    algorithm(nodes[-1])
+    return np.array([node.grad for node in nodes], dtype=np.float64)
+
+
+_BACKWARD_HINTS: tuple[tuple[str, Callable[[Value], None]], ...] = (
+    ("no gradient reached any node: set the output's grad to 1.0 (∂f/∂f) before running the "
+     "_backward closures", _unseeded),
+    ("only the output has a gradient: set root.grad = 1.0 first, then call every node's "
+     "_backward() (with the parentheses), output first", _never_called),
+    ("the closures ran leaves first: walk the topological order backwards "
+     "(reversed(order)), so that the output's _backward() runs first", _leaves_first),
+    ("a node used by several operations passed its gradient on more than once (once per path "
+     "to it): keep a visited set so that each node enters the order, and runs its "
+     "_backward(), exactly once", _once_per_path),
+    ("a node used by several operations entered the order more than once, so its gradient was "
+     "passed on more than once: skip nodes already visited", _no_visited_set),
+    ("a node passed its gradient on before every operation using it had reported: append a "
+     "node to the order only after all of its parents (post-order), then walk it backwards",
+     _pre_order),
+    ("a node passed its gradient on before every operation using it had reported: a "
+     "breadth-first order is not topological; append a node only after all of its parents, "
+     "then walk the order backwards", _breadth_first),
+)
+
+
+def _fixed_graphs(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The lesson's tanh(a·b + b) (b used twice), and c = a + b used three times, first by the
+    output itself, so that an order that is not topological passes c's gradient on early."""
+    a, b = (round(float(rng.uniform(lo, hi)), 2) for lo, hi in ((0.3, 0.8), (-0.9, -0.4)))
+    return [
+        {"name": "tanh(a·b + b)", "leaves": [a, b],
+         "ops": [["mul", 0, 1], ["add", 2, 1], ["tanh", 3, 3]]},
+        {"name": "c = a + b; c + (c + c·c)·a", "leaves": [a, b],
+         "ops": [["add", 0, 1], ["mul", 2, 2], ["add", 2, 3], ["mul", 4, 0], ["add", 2, 5]]},
+    ]
+
+
+def _random_graph(rng: np.random.Generator, n_leaves: int, n_ops: int) -> dict[str, Any]:
+    """A chain of operations in which each also takes an earlier node: binary operations
+    alternate with tanh or relu, so values stay of order 1, and the last binary operation
+    reuses an intermediate result."""
+    leaves = [round(float(rng.uniform(-1.0, 1.0)), 2) for _ in range(n_leaves)]
+    ops: list[list[Any]] = []
+    for k in range(n_ops):
+        n = n_leaves + k
+        if k % 2:
+            ops.append(["relu" if rng.uniform() < 0.2 else "tanh", n - 1, n - 1])
+        else:
+            last = k >= n_ops - 2
+            other = int(rng.integers(n_leaves, n - 1)) if last and n - 1 > n_leaves \
+                else int(rng.integers(0, n))
+            pair = [n - 1, other] if rng.uniform() < 0.5 else [other, n - 1]
+            ops.append(["mul" if rng.uniform() < 0.5 else "add", *pair])
+    return {"name": f"a random graph of {n_leaves + n_ops} nodes", "leaves": leaves, "ops": ops}
+
+
+def _graphs(rng: np.random.Generator) -> dict[str, Any]:
+    """The two fixed graphs, then three random ones."""
+    return {"cases": _fixed_graphs(rng) + [_random_graph(rng, 3, n) for n in (7, 10, 12)]}
+
+
+def _judge_backward(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        value(got.get("call"))
+        n_nodes = len(case["leaves"]) + len(case["ops"])
+        items = got.get("grads")
+        if not isinstance(items, list) or len(items) != n_nodes:
+            raise fail("the check received malformed data")
+        grads = np.array([expect_scalar(item, f"a node's grad in {case['name']}")
+                          for item in items], dtype=np.float64)
+        want = _grads(case, lambda root: root.backward())
+        where = f"on {case['name']} the gradients differ from coursekit.autograd's backward()"
+        if close(grads, want, **TOLERANCE):
+            continue
+        hints = {hint: _grads(case, wrong) for hint, wrong in _BACKWARD_HINTS}
+        k = int(np.argmax(~np.isclose(grads, want, **TOLERANCE)))
+        node = f"leaf {k}" if k < len(case["leaves"]) else \
+            f"node {k} ({case['ops'][k - len(case['leaves'])][0]})"
+        otherwise = (f"{where}: {node} should have grad {want[k]:.6g}, got {grads[k]:.6g}; "
+                     "each node's _backward() must run once, after every node that uses it")
+        if not close(grads[-1], 1.0, **TOLERANCE) and not close(grads, hints[
+                _BACKWARD_HINTS[0][0]], **TOLERANCE):
+            otherwise = (f"{where}: the output's grad should be 1.0 (∂f/∂f), got "
+                         f"{grads[-1]:.6g}")
+        raise mistake(grads, hints, otherwise=otherwise, where=where, **TOLERANCE)
+    return f"every node's gradient matches coursekit.autograd's on {len(cases)} graphs"
+
+
+# ---- 05-train-mlp -------------------------------------------------------------------------------
+
+def reference_train_mlp(params: list[Value], model: Callable[[list[float]], Value],
+                        X: list[list[float]], y: list[float], steps: int, lr: float
+                        ) -> list[float]:
+    """Full-batch gradient descent on the mean squared error of ``model``: forward, zero the
+    gradients, backward, step; returns the loss before each step."""
+    losses = []
+    for _ in range(steps):
+        loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0))
+        loss = loss / len(X)
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+def _train_variant(*, zero: str = "before", sign: float = 1.0, mean: bool = True
+                   ) -> Callable[..., list[float]]:
+    """A training loop with one realistic mistake: gradients never zeroed (``zero="never"``)
+    or zeroed between backward and step (``"between"``), a step up the gradient
+    (``sign=-1``), the summed rather than the mean loss."""
+    def train(params: list[Value], model: Callable[[list[float]], Value],
+              X: list[list[float]], y: list[float], steps: int, lr: float) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0))
+            if mean:
+                loss = loss / len(X)
+            if zero == "before":
+                for p in params:
+                    p.grad = 0.0
+            loss.backward()
+            if zero == "between":
+                for p in params:
+                    p.grad = 0.0
+            for p in params:
+                p.data -= sign * lr * p.grad
+            losses.append(loss.data)
+        return losses
+
+    return train
+
+
+_TRAIN_HINTS = {
+    "the gradients were never zeroed, so each step used the sum of all earlier gradients: set "
+    "every p.grad = 0.0 before backward": _train_variant(zero="never"),
+    "the parameters never changed: either the gradients were zeroed between backward and the "
+    "step (zero them before backward), or the step rebound a name instead of changing "
+    "p.data in place (p.data -= lr * p.grad)": _train_variant(zero="between"),
+    "the step went up the gradient: subtract lr × p.grad": _train_variant(sign=-1.0),
+    "that is the summed squared error; the loss is its mean, divided by len(X)":
+        _train_variant(mean=False),
+}
+
+
+def _train_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Two small tanh networks (2-3-1 and 2-4-1) on points of two classes (targets ±1), a few
+    steps each."""
+    cases = []
+    for hidden, n, steps, lr in ((3, 6, 5, 0.1), (4, 8, 8, 0.05)):
+        layers = [[rng.normal(size=(2, hidden)) / math.sqrt(2), rng.normal(size=hidden) * 0.1],
+                  [rng.normal(size=(hidden, 1)) / math.sqrt(hidden), rng.normal(size=1) * 0.1]]
+        X = rng.normal(size=(n, 2))
+        y = np.where(X[:, 0] * X[:, 1] > 0, 1.0, -1.0)
+        cases.append({"layers": [[np.round(W, 3), np.round(b, 3)] for W, b in layers],
+                      "X": np.round(X, 3), "y": y, "steps": steps, "lr": lr})
+    return {"cases": cases}
+
+
+def _run_training(case: Data, train: Callable[..., list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    params, model = probes.build_mlp(case)
+    X = [[float(v) for v in row] for row in case["X"]]
+    y = [float(v) for v in case["y"]]
+    losses = train(params, model, X, y, int(case["steps"]), float(case["lr"]))
+    return (np.array(losses, dtype=np.float64),
+            np.array([p.data for p in params], dtype=np.float64))
+
+
+def _judge_train(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        steps = int(case["steps"])
+        hidden = len(case["layers"][0][1])
+        where = f"training a 2-{hidden}-1 network for {steps} steps"
+        losses_got = value(got.get("losses"))
+        if losses_got.get("kind") != "list":
+            raise fail(f"{where}: expected the list of the {steps} losses (floats), got "
+                       f"{describe(losses_got)}")
+        items = losses_got.get("items")
+        if not isinstance(items, list) or len(items) != steps or \
+                losses_got.get("length") != steps:
+            raise fail(f"{where}: expected {steps} losses, one per step, got "
+                       f"{losses_got.get('length')}")
+        if any(isinstance(item, dict) and item.get("type") == "Value" for item in items):
+            raise fail(f"{where}: the losses should be floats, got Values: append loss.data")
+        losses = np.array([expect_scalar(item, f"{where}: a loss") for item in items],
+                          dtype=np.float64)
+        want_losses, want_params = _run_training(case, reference_train_mlp)
+        n_params = len(want_params)
+        params = expect_array(got.get("params"), (n_params,), f"{where}: the parameters")
+        hints = {hint: _run_training(case, wrong) for hint, wrong in _TRAIN_HINTS.items()}
+        later = _run_training({**case, "steps": steps + 1}, reference_train_mlp)[0][1:]
+        hints["each loss was recorded after its step: record loss.data of the forward pass "
+              "that the step used"] = (later, want_params)
+        if not close(losses, want_losses, **TOLERANCE):
+            raise mistake(losses, {hint: h[0] for hint, h in hints.items()},
+                          where=f"{where}, the losses differ",
+                          otherwise=f"{where}: expected losses {want_losses.round(5).tolist()}, "
+                                    f"got {losses.round(5).tolist()}: forward, zero the "
+                                    "gradients, backward, step, and record loss.data")
+        if not close(params, want_params, **TOLERANCE):
+            raise mistake(params, {hint: h[1] for hint, h in hints.items()},
+                          where=f"{where}, the losses match but the final parameters differ",
+                          otherwise=f"{where}: the losses match but the parameters after the "
+                                    "last step differ: take every step, including the last")
+    return f"losses and parameters match the reference loop on {len(cases)} networks"
 
 
 # ---- 05-sigmoid-op ------------------------------------------------------------------------------
@@ -264,12 +583,26 @@ def _judge_update(inputs: Data, data: Data) -> str:
     return "every coefficient stepped against its gradient, and gradients are zero"
 
 
+BACKWARD = Exercise("05-backward", _graphs, probes.backward_graphs, _judge_backward,
+                    implemented_by=(_dotted(Value.backward), _dotted(Value.graph)))
+TRAIN_MLP = Exercise("05-train-mlp", _train_cases, probes.train_runs, _judge_train)
 SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
 PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
                    implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
 UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
                   implemented_by=(_dotted(ref05.update_coeffs),))
-EXERCISES = registry(SIGMOID_OP, PREDICT, UPDATE)
+EXERCISES = registry(BACKWARD, TRAIN_MLP, SIGMOID_OP, PREDICT, UPDATE)
+
+
+def backward(backward: Callable[[Value], Any]) -> None:
+    """Check ``backward(root)``: after it, every node of root's graph holds d(root)/d(node)."""
+    BACKWARD.check(backward)
+
+
+def train_mlp(train: Callable[..., Any]) -> None:
+    """Check ``train_mlp(params, model, X, y, steps, lr)``: full-batch gradient descent with the
+    student's engine; its losses and final parameters against the reference loop's."""
+    TRAIN_MLP.check(train)
 
 
 def sigmoid_op(sigmoid: Callable[[Value], Value]) -> None:

@@ -1,4 +1,5 @@
-"""Checks for lesson 07, a classifier as an ``nn.Module``: its forward pass and its accuracy.
+"""Checks for lesson 07, a classifier as an ``nn.Module``: its forward pass, its accuracy, and
+whole-tensor mini-batches.
 
 The lesson's module has two ``nn.Linear`` layers named ``hidden`` and ``output``; ``forward``
 returns logits ``output(relu(hidden(x)))`` of shape (n_samples, 1).
@@ -6,7 +7,7 @@ returns logits ``output(relu(hidden(x)))`` of shape (n_samples, 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -172,13 +173,117 @@ def _judge_accuracy(inputs: Data, results: Data) -> str:
     return f"accuracy matches on {len(cases)} cases, as a float fraction"
 
 
+# ---- 07-batches ---------------------------------------------------------------------------------
+
+def reference_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int,
+                      generator: torch.Generator
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(X_batch, y_batch) slices of the rows in the order ``torch.randperm(n, generator)``;
+    the last batch holds the remainder."""
+    order = torch.randperm(len(X), generator=generator).to(X.device)
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        yield X[index], y[index]
+
+
+def _batch_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Four sizes: a remainder, an exact fit, a single short batch, a larger remainder."""
+    return {"cases": [{"n": n, "batch_size": size, "seed": int(rng.integers(2**31 - 1))}
+                      for n, size in ((20, 6), (12, 4), (7, 10), (33, 8))]}
+
+
+def _batch_rows(got: Data, n: int, where: str) -> list[np.ndarray]:
+    """The row numbers of each batch, after checking each is an (X_batch, y_batch) pair of the
+    right shapes holding the same rows."""
+    if not isinstance(got, dict):
+        raise _malformed()
+    if got.get("kind") == "not_iterable":
+        raise fail(f"{where}: expected an iterable of (X_batch, y_batch) pairs (yield them "
+                   f"one by one), got {describe(got.get('got'))}")
+    got = value(got)
+    if got.get("kind") != "batches" or not isinstance(got.get("items"), list):
+        raise _malformed()
+    items = got["items"]
+    if len(items) > n + 1:
+        raise fail(f"{where}: more than {n + 1} batches came out: the loop never stops")
+    rows = []
+    for k, item in enumerate(items):
+        pair = item.get("items") if isinstance(item, dict) else None
+        if isinstance(item, dict) and item.get("kind") == "array":
+            raise fail(f"{where}: iterating over your result gave {describe(item)}, not a pair "
+                       "(X_batch, y_batch): yield one pair per batch")
+        if not (isinstance(item, dict) and item.get("kind") == "list"
+                and isinstance(pair, list) and len(pair) == 2 and item.get("length") == 2):
+            raise fail(f"{where}: batch {k} should be a pair (X_batch, y_batch), got "
+                       f"{describe(item) if isinstance(item, dict) else 'something else'}")
+        xb, yb = (value(part) for part in pair)
+        if xb.get("kind") != "array" or len(xb["shape"]) != 2 or xb["shape"][1:] != [2]:
+            raise fail(f"{where}: X_batch {k} should be a tensor of shape (batch, 2), got "
+                       f"{describe(xb)}")
+        m = int(xb["shape"][0])
+        yb_array = expect_array(yb, (m, 1), f"{where}: y_batch {k} (y has shape (n, 1))")
+        xb_array = np.asarray(xb["value"], dtype=np.float64)
+        from_x = xb_array[:, 0]
+        if not np.array_equal(from_x, -xb_array[:, 1]) or \
+                not np.array_equal(from_x, np.round(from_x)):
+            raise _malformed()
+        if not np.array_equal(yb_array[:, 0] - probes.Y_OFFSET, from_x):
+            raise fail(f"{where}: X_batch {k} and y_batch {k} hold different rows: index both "
+                       "with the same indices")
+        rows.append(from_x.astype(np.int64))
+    return rows
+
+
+def _judge_batches(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise _malformed()
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise _malformed()
+        n, size = int(case["n"]), int(case["batch_size"])
+        where = f"{n} rows in batches of {size}"
+        first = _batch_rows(got.get("first"), n, where)
+        second = _batch_rows(got.get("second"), n, where)
+        sizes = [len(b) for b in first]
+        want_sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        order = np.concatenate(first) if first else np.zeros(0, dtype=np.int64)
+        if sizes != want_sizes:
+            if sizes == [size] * (n // size) and n % size:
+                raise fail(f"{where}: the last, shorter batch of {n % size} rows is missing: "
+                           "slice up to the end, range(0, n, batch_size)")
+            raise fail(f"{where}: expected batch sizes {want_sizes}, got {sizes}: each batch "
+                       "takes the next batch_size rows of the order, the last the remainder")
+        if sorted(order.tolist()) != list(range(n)):
+            raise fail(f"{where}: every row should come exactly once per epoch; some are "
+                       "repeated or missing: slice one permutation, don't draw a new one "
+                       "per batch")
+        if order.tolist() == list(range(n)):
+            raise fail(f"{where}: the rows come in their original order: shuffle them with "
+                       "torch.randperm(n, generator=generator)")
+        if [b.tolist() for b in first] != [b.tolist() for b in second]:
+            raise fail(f"{where}: two calls with identically seeded generators gave different "
+                       "orders: pass generator=generator to torch.randperm, so the order "
+                       "comes from the generator you were given")
+        generator = torch.Generator().manual_seed(int(case["seed"]))
+        want = torch.randperm(n, generator=generator).numpy()
+        if not np.array_equal(order, want):
+            raise fail(f"{where}: the order should be torch.randperm(n, generator=generator)'s, "
+                       "drawn once per call (the order pytorch.tensor_batches uses, which the "
+                       "lesson's results were computed with); the rows came in another order")
+    return f"batches match pytorch.tensor_batches' order on {len(cases)} cases"
+
+
 FORWARD = Exercise("07-forward", _forward_cases, probes.forward_cases, _judge_forward,
                    implemented_by=(f"{torch_ref.__name__}.MLP",))
 ACCURACY = Exercise("07-accuracy", _accuracy_cases, probes.accuracy_cases, _judge_accuracy,
                     implemented_by=(f"{torch_ref.__name__}.accuracy",
                                     f"{torch_ref.__name__}.predict_labels",
                                     "coursekit.checks.reference05.model_accuracy"))
-EXERCISES = registry(FORWARD, ACCURACY)
+BATCHES = Exercise("07-batches", _batch_cases, probes.batch_cases, _judge_batches,
+                   implemented_by=(f"{torch_ref.__name__}.tensor_batches",))
+EXERCISES = registry(FORWARD, ACCURACY, BATCHES)
 
 
 def module_forward(model_class: Callable[..., nn.Module]) -> None:
@@ -189,3 +294,9 @@ def module_forward(model_class: Callable[..., nn.Module]) -> None:
 def accuracy(accuracy_fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> None:
     """Check ``accuracy(logits, y)``: a float fraction, thresholded at logit 0."""
     ACCURACY.check(accuracy_fn)
+
+
+def batches(batches_fn: Callable[..., Any]) -> None:
+    """Check ``batches(X, y, batch_size, generator)``: (X_batch, y_batch) pairs sliced in the
+    order ``torch.randperm(n, generator=generator)``, the last batch the remainder."""
+    BATCHES.check(batches_fn)

@@ -1,5 +1,5 @@
-"""Checks for lesson 08, one network two ways: copying a layer across frameworks, and the
-confusion matrix.
+"""Checks for lesson 08, one network two ways: copying a layer across frameworks, the
+confusion matrix, and the indices of the misclassified points.
 
 A ``coursekit.scratch.Dense`` keeps ``W`` of shape (n_in, n_out) and computes ``x @ W + b``;
 a ``torch.nn.Linear`` keeps ``weight`` of shape (n_out, n_in) and computes ``x @ weight.T +
@@ -47,6 +47,11 @@ def reference_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(counts, (y_true, y_pred), 1)
     return counts
+
+
+def reference_misclassified(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """The positions i where y_pred[i] != y_true[i], increasing: int64, shape (n_wrong,)."""
+    return np.flatnonzero(y_true != y_pred)
 
 
 def _each(results: Data) -> list[Data]:
@@ -178,9 +183,80 @@ def _judge_confusion(inputs: Data, results: Data) -> str:
     return f"confusion matrices match on {len(cases)} cases"
 
 
+# ---- 08-misclassified ---------------------------------------------------------------------------
+
+def _prediction_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Three fixed cases (three mistakes, none, all), then three drawn ones where about one
+    prediction in five is wrong."""
+    def labels(*values: int) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    cases = [
+        {"y_true": labels(3, 1, 4, 1, 5, 9, 2, 6), "y_pred": labels(3, 7, 4, 1, 5, 4, 2, 0)},
+        {"y_true": labels(0, 1, 2, 3), "y_pred": labels(0, 1, 2, 3)},
+        {"y_true": labels(2, 0, 1), "y_pred": labels(1, 2, 0)},
+    ]
+    for _ in range(3):
+        n, k = int(rng.integers(20, 60)), int(rng.integers(3, 11))
+        y_true = rng.integers(0, k, n)
+        wrong = rng.uniform(size=n) < 0.2
+        y_pred = np.where(wrong, (y_true + rng.integers(1, k, n)) % k, y_true)
+        cases.append({"y_true": y_true, "y_pred": y_pred})
+    return {"cases": cases}
+
+
+def _judge_misclassified(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        y_true, y_pred = (np.asarray(case[k], dtype=np.int64) for k in ("y_true", "y_pred"))
+        want = reference_misclassified(y_true, y_pred)
+        where = (f"with {len(y_true)} points of which {len(want)} misclassified "
+                 f"(y_true {y_true[:8].tolist()}{'…' if len(y_true) > 8 else ''})")
+        got = value(got)
+        if got["kind"] == "list" and got.get("type") == "tuple" and got.get("length") == 1:
+            raise fail(f"{where}: got a tuple holding one array; np.nonzero (and np.where with "
+                       "one argument) returns one array per axis: take its [0], or use "
+                       "np.flatnonzero")
+        if got["kind"] == "array" and got.get("dtype") == "bool":
+            raise fail(f"{where}: got a boolean mask (True where wrong); return the positions "
+                       "where it is True: np.flatnonzero(mask)")
+        if got["kind"] == "array" and tuple(got["shape"]) == (len(want), 1) and len(want) != 1:
+            raise fail(f"{where}: expected shape ({len(want)},), got ({len(want)}, 1): "
+                       "np.argwhere gives one row per hit; use np.flatnonzero")
+        right = np.flatnonzero(y_true == y_pred)
+        if got["kind"] == "array" and tuple(got["shape"]) == right.shape and len(right) \
+                and np.array_equal(np.asarray(got["value"]), right):
+            raise fail(f"{where}: those are the correctly classified points; keep the "
+                       "positions where y_true != y_pred")
+        indices = expect_array(got, (len(want),), f"the indices {where}")
+        if got.get("type") != "ndarray":
+            raise fail(f"{where}: expected a NumPy array, got {describe(got)}: later cells "
+                       "index NumPy arrays with it (np.flatnonzero returns one)")
+        if len(want) and np.dtype(got["dtype"]).kind not in "iu":
+            raise fail(f"{where}: expected integer indices, got {got['dtype']}: later cells "
+                       "index arrays with them (build the array with dtype=int, or use "
+                       "np.flatnonzero)")
+        if np.array_equal(indices, want):
+            continue
+        if np.array_equal(np.sort(indices), want):
+            raise fail(f"{where}: the right indices in the wrong order; return them in "
+                       "increasing order")
+        if np.array_equal(indices, y_true[want]) or np.array_equal(indices, y_pred[want]):
+            raise fail(f"{where}: those are the labels of the misclassified points; return "
+                       "their positions (indices) in the arrays")
+        raise fail(f"{where}: expected indices {want.tolist()}, got "
+                   f"{indices.astype(np.int64).tolist()}")
+    return f"misclassified indices match on {len(cases)} cases"
+
+
 COPY_WEIGHTS = Exercise("08-copy-weights", _layers, probes.copy_cases, _judge_copy)
 CONFUSION = Exercise("08-confusion", _label_cases, probes.confusion_cases, _judge_confusion)
-EXERCISES = registry(COPY_WEIGHTS, CONFUSION)
+MISCLASSIFIED = Exercise("08-misclassified", _prediction_cases, probes.misclassified_cases,
+                         _judge_misclassified)
+EXERCISES = registry(COPY_WEIGHTS, CONFUSION, MISCLASSIFIED)
 
 
 def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
@@ -196,3 +272,9 @@ def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:
 def confusion_matrix(confusion: Callable[[np.ndarray, np.ndarray, int], Any]) -> None:
     """Check ``confusion_matrix(y_true, y_pred, n_classes)``: rows true, columns predicted."""
     CONFUSION.check(confusion)
+
+
+def misclassified(find: Callable[[np.ndarray, np.ndarray], Any]) -> None:
+    """Check ``misclassified(y_true, y_pred)``: the positions of the wrong predictions,
+    increasing, as an integer array of shape (n_wrong,)."""
+    MISCLASSIFIED.check(find)

@@ -1,5 +1,5 @@
-"""Probes of lesson 05: the student's sigmoid on engine Values, the forward pass and the update
-of the bare-tensor classifier."""
+"""Probes of lesson 05: the student's backward() and sigmoid on engine Values, the forward pass
+and the update of the bare-tensor classifier."""
 
 from __future__ import annotations
 
@@ -26,6 +26,87 @@ def _coeffs(arrays: dict[str, Any]) -> Coeffs:
     """Leaf tensors that require grad, float32 as in the lesson, rebuilt from plain arrays."""
     return Coeffs(*(torch.tensor(np.array(arrays[name], dtype=np.float32)).requires_grad_()
                     for name in Coeffs._fields))
+
+
+#: The operations a graph description may use, each building one engine node from its operands.
+GRAPH_OPS = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "tanh": lambda a, _: a.tanh(),
+    "relu": lambda a, _: a.relu(),
+}
+
+
+def build_graph(case: dict[str, Any]) -> list[Value]:
+    """Fresh engine nodes for a graph description, every gradient 0, the output last.
+
+    ``case["leaves"]`` holds the leaves' numbers; each of ``case["ops"]`` is ``[op, i, j]``, a
+    new node ``GRAPH_OPS[op](node i, node j)`` (``j`` is ignored by one-input operations), where
+    nodes are numbered leaves first, then results in order. An index may appear many times:
+    that is a node used by several operations.
+    """
+    nodes = [Value(float(x)) for x in case["leaves"]]
+    for op, i, j in case["ops"]:
+        nodes.append(GRAPH_OPS[str(op)](nodes[int(i)], nodes[int(j)]))
+    return nodes
+
+
+@guarded
+def backward_graphs(inputs: dict[str, Any], backward: Any) -> Any:
+    """On a fresh copy of every graph: ``backward(output)``, then every node's ``grad`` (leaves
+    first, the output last), or what the call raised."""
+    if not callable(backward):
+        return {"kind": "not_callable", "got": describe_value(backward)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        nodes = build_graph(case)
+        call = attempt(backward, nodes[-1])
+        if call["kind"] == "raised":
+            results.append({"call": call})
+        else:
+            results.append({"call": {"kind": "none"},
+                            "grads": [describe_value(node.grad) for node in nodes]})
+    return results
+
+
+def build_mlp(case: dict[str, Any]) -> tuple[list[Value], Any]:
+    """Fresh parameters of a tanh MLP with a linear output, and ``model(x) -> Value``.
+
+    ``case["layers"]`` lists ``[W, b]`` per layer, ``W`` of shape (n_in, n_out) and ``b`` of
+    shape (n_out,) as nested lists; ``x`` is a list of floats. Every weight and bias becomes
+    one leaf Value; the parameters come back in the order weights row by row, then biases,
+    layer by layer.
+    """
+    layers = [([[Value(float(w)) for w in row] for row in W], [Value(float(v)) for v in b])
+              for W, b in case["layers"]]
+    params = [p for W, b in layers for p in [*(w for row in W for w in row), *b]]
+
+    def model(x: Any) -> Value:
+        h: list[Any] = list(x)
+        for k, (W, b) in enumerate(layers):
+            z = [sum((h[i] * W[i][j] for i in range(len(h))), b[j]) for j in range(len(b))]
+            h = z if k == len(layers) - 1 else [v.tanh() for v in z]
+        return h[0]
+
+    return params, model
+
+
+@guarded
+def train_runs(inputs: dict[str, Any], train_mlp: Any) -> Any:
+    """On every case, ``train_mlp(params, model, X, y, steps, lr)`` from fresh parameters:
+    what it returned (the losses) and every parameter's value afterwards, or what it raised."""
+    if not callable(train_mlp):
+        return {"kind": "not_callable", "got": describe_value(train_mlp)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        params, model = build_mlp(case)
+        X = [[float(v) for v in row] for row in case["X"]]
+        y = [float(v) for v in case["y"]]
+        losses = attempt(train_mlp, params, model, X, y, int(case["steps"]), float(case["lr"]))
+        results.append({"losses": losses,
+                        "params": describe_value(np.array([p.data for p in params],
+                                                          dtype=np.float64))})
+    return results
 
 
 def _looks_like_value(obj: Any) -> bool:

@@ -1,5 +1,5 @@
-"""Probes of lesson 07: the student's classifier module, built and fed by the probe, and the
-accuracy function, on tensors rebuilt from plain arrays."""
+"""Probes of lesson 07: the student's classifier module, built and fed by the probe, the
+accuracy function, on tensors rebuilt from plain arrays, and the whole-tensor batches."""
 
 from __future__ import annotations
 
@@ -57,4 +57,44 @@ def forward_cases(inputs: dict[str, Any], model_class: Any) -> Any:
 def accuracy_cases(inputs: dict[str, Any], accuracy: Any) -> list[dict[str, Any]]:
     """``accuracy(logits, y)`` on every case: logits float32 of shape (n, 1), labels int64."""
     return [attempt(accuracy, _tensor(case["logits"]), _tensor(case["labels"], np.int64))
+            for case in inputs["cases"]]
+
+
+#: Added to a row's number in ``y``, so that a y row is never mistaken for an X row.
+Y_OFFSET = 1000.0
+
+
+def _batches_run(batches: Any, case: dict[str, Any]) -> dict[str, Any]:
+    """``batches(X, y, batch_size, generator)`` on rows that carry their own number (X row r
+    is ``[r, -r]``, y row r is ``[r + Y_OFFSET]``), the generator seeded with the case's seed:
+    every (X_batch, y_batch) it yields (at most n + 2 of them), or what went wrong."""
+    n = int(case["n"])
+    rows = torch.arange(n, dtype=torch.float32)
+    X, y = torch.stack([rows, -rows], dim=1), (rows + Y_OFFSET)[:, None]
+    generator = torch.Generator().manual_seed(int(case["seed"]))
+    try:
+        out = batches(X, y, int(case["batch_size"]), generator)
+    except Exception as exc:
+        return raised(exc)
+    try:
+        iterator = iter(out)
+    except TypeError:
+        return {"kind": "not_iterable", "got": describe_value(out)}
+    items = []
+    try:
+        for item in iterator:
+            items.append(describe_value(item))
+            if len(items) > n + 1:
+                break
+    except Exception as exc:
+        return raised(exc)
+    return {"kind": "batches", "items": items}
+
+
+@guarded
+def batch_cases(inputs: dict[str, Any], batches: Any) -> Any:
+    """Per case, two runs with identically seeded generators (``"first"``, ``"second"``)."""
+    if not callable(batches):
+        return {"kind": "not_callable", "got": describe_value(batches)}
+    return [{"first": _batches_run(batches, case), "second": _batches_run(batches, case)}
             for case in inputs["cases"]]

@@ -1,5 +1,6 @@
 """Probes of lesson 08: the student's layer copy (a ``scratch.Dense`` into an ``nn.Linear``,
-both built by the probe from plain arrays) and the confusion matrix."""
+both built by the probe from plain arrays), the confusion matrix and the misclassified
+indices."""
 
 from __future__ import annotations
 
@@ -75,4 +76,12 @@ def confusion_cases(inputs: dict[str, Any], confusion_matrix: Any) -> list[dict[
     """``confusion_matrix(y_true, y_pred, n_classes)`` on every case (int64 label arrays)."""
     return [attempt(confusion_matrix, np.array(case["y_true"], dtype=np.int64),
                     np.array(case["y_pred"], dtype=np.int64), int(case["n_classes"]))
+            for case in inputs["cases"]]
+
+
+@guarded
+def misclassified_cases(inputs: dict[str, Any], misclassified: Any) -> list[dict[str, Any]]:
+    """``misclassified(y_true, y_pred)`` on every case (int64 label arrays)."""
+    return [attempt(misclassified, np.array(case["y_true"], dtype=np.int64),
+                    np.array(case["y_pred"], dtype=np.int64))
             for case in inputs["cases"]]

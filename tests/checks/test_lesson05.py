@@ -12,6 +12,254 @@ from coursekit.checks import lesson05 as check
 from coursekit.checks import reference05 as torch_ref
 from coursekit.probes.data import round_trip
 
+# ---- 05-backward ----
+
+
+def _backward_by_counting_uses(root):
+    """Kahn's algorithm: a node passes its gradient on once every node using it has reported."""
+    uses, stack, seen = {}, [root], {id(root)}
+    while stack:
+        for parent in stack.pop()._parents:
+            uses[id(parent)] = uses.get(id(parent), 0) + 1
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    root.grad = 1
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        node._backward()
+        for parent in node._parents:
+            uses[id(parent)] -= 1
+            if uses[id(parent)] == 0:
+                ready.append(parent)
+
+
+def _backward_iterative_dfs(root):
+    """An explicit stack instead of recursion; nodes themselves in the visited set; every grad
+    zeroed before the pass."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._parents)
+    for node in order:
+        node.grad = 0.0
+    root.grad = 1.0
+    for node in order[::-1]:
+        node._backward()
+
+
+def _fit_line(backward):
+    """The lesson's cell after the check: fit y = 2x + 1 with the student's backward."""
+    xs = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    w, c = Value(0.0), Value(0.0)
+    for _ in range(50):
+        loss = sum(((w * x + c) - (2 * x + 1)) ** 2 for x in xs) / len(xs)
+        w.grad = c.grad = 0.0
+        backward(loss)
+        w.data -= 0.3 * w.grad
+        c.data -= 0.3 * c.grad
+    return w.data, c.data
+
+
+@pytest.mark.parametrize("valid", [check.reference_backward, _backward_by_counting_uses,
+                                   _backward_iterative_dfs])
+def test_backward_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
+    check.backward(valid)
+    assert "✔ 05-backward" in capsys.readouterr().out
+    w, c = _fit_line(valid)
+    assert abs(w - 2) < 0.01 and abs(c - 1) < 0.01
+
+
+def test_backward_reference_matches_torch_on_the_lesson_graphs():
+    inputs = check._graphs(np.random.default_rng(0))
+    for case in inputs["cases"]:
+        t_nodes = [torch.tensor(x, dtype=torch.float64, requires_grad=True)
+                   for x in case["leaves"]]
+        ops = {"add": torch.add, "mul": torch.mul, "tanh": lambda a, _: torch.tanh(a),
+               "relu": lambda a, _: torch.relu(a)}
+        for op, i, j in case["ops"]:
+            t_nodes.append(ops[op](t_nodes[i], t_nodes[j]))
+        for node in t_nodes:
+            node.retain_grad()
+        t_nodes[-1].backward()
+        got = check._grads(case, check.reference_backward)
+        want = [0.0 if node.grad is None else node.grad.item() for node in t_nodes]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def _seed_after_the_loop(root):
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    for node in reversed(order):
+        node._backward()
+    root.grad = 1.0  # too late
+
+
+def _stub(root):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (check._unseeded, r"no gradient reached any node: set the output's grad to 1\.0"),
+        (_seed_after_the_loop, r"only the output has a gradient: set root\.grad = 1\.0 first"),
+        (check._leaves_first, r"leaves first: walk the topological order backwards"),
+        (check._once_per_path, r"more than once \(once per path to it\): keep a visited set"),
+        (check._no_visited_set, r"more than once.*visited set"),
+        (check._pre_order, r"before every operation using it had reported.*post-order"),
+        (check._breadth_first, r"before every operation using it had reported"),
+        (lambda root: root.grad.backward(), r"raised AttributeError"),
+        (_stub, r"not implemented yet"),
+        (1.0, r"expected a function"),
+    ],
+)
+def test_backward_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.backward(wrong)
+
+
+def test_backward_names_a_wrong_output_gradient():
+    def seeds_two(root):
+        check.reference_backward(root)
+        root.grad = 2.0
+
+    with pytest.raises(ExerciseFailed, match=r"the output's grad should be 1\.0"):
+        check.backward(seeds_two)
+
+
+# ---- 05-train-mlp ----
+
+
+def _train_with_kahn(params, model, X, y, steps, lr):
+    """Zeroes after each step (the grads start at 0), multiplies by 1/n, steps with p.data =."""
+    losses = []
+    for _ in range(steps):
+        total = Value(0.0)
+        for x, t in zip(X, y, strict=True):
+            total = total + (model(x) - t) * (model(x) - t)
+        loss = total * (1.0 / len(X))
+        _backward_by_counting_uses(loss)
+        for p in params:
+            p.data = p.data - lr * p.grad
+            p.grad = 0.0
+        losses.append(float(loss.data))
+    return losses
+
+
+def _train_lesson_style(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        _backward_iterative_dfs(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+def _blobs_cell(train):
+    """The lesson's cell after the check: a 2-4-1 network on two clusters of 8 points."""
+    from coursekit.probes.lesson05 import build_mlp
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 8)
+    X = np.array([[-0.6, -0.4], [0.6, 0.4]])[labels] + rng.normal(scale=0.35, size=(16, 2))
+    y = np.where(labels == 1, 1.0, -1.0)
+    init = np.random.default_rng(0)  # init_mlp((2, 4, 1), SEED)'s draws, in its order
+    case = {"layers": [[init.normal(size=(2, 4)) / math.sqrt(2), np.zeros(4)],
+                       [init.normal(size=(4, 1)) / 2.0, np.zeros(1)]]}
+    params, model = build_mlp(case)
+    losses = train(params, model, X.tolist(), y.tolist(), 30, 0.3)
+    print(f"step 30: mean squared error {losses[-1]:.4f}")
+    accuracy = np.mean([np.sign(model(x).data) == t for x, t in zip(X.tolist(), y, strict=True)])
+    return losses, accuracy
+
+
+@pytest.mark.parametrize("valid", [check.reference_train_mlp, _train_with_kahn,
+                                   _train_lesson_style])
+def test_train_mlp_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
+    check.train_mlp(valid)
+    assert "✔ 05-train-mlp" in capsys.readouterr().out
+    losses, accuracy = _blobs_cell(valid)
+    assert losses[-1] < 0.2 * losses[0] and accuracy == 1.0
+
+
+def _train_rebinding(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p = Value(p.data - lr * p.grad)  # noqa: PLW2901 - the mistake under test
+        losses.append(loss.data)
+    return losses
+
+
+def _train_recording_after(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        after = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        losses.append(after.data)
+    return losses
+
+
+def _train_returning_values(params, model, X, y, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss)
+    return losses
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (check._train_variant(zero="never"), r"gradients were never zeroed"),
+        (check._train_variant(zero="between"), r"the parameters never changed"),
+        (_train_rebinding, r"the parameters never changed.*p\.data in place"),
+        (check._train_variant(sign=-1.0), r"went up the gradient"),
+        (check._train_variant(mean=False), r"summed squared error"),
+        (_train_recording_after, r"recorded after its step"),
+        (_train_returning_values, r"should be floats, got Values: append loss\.data"),
+        (lambda params, model, X, y, steps, lr: None, r"expected the list of the 5 losses"),
+        (lambda params, model, X, y, steps, lr: [0.0] * (steps - 1), r"expected 5 losses"),
+    ],
+)
+def test_train_mlp_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.train_mlp(wrong)
+
+
 # ---- 05-sigmoid-op ----
 
 
@@ -269,11 +517,15 @@ def test_update_accepts_a_loop_over_named_fields(capsys):
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
 _STUDENT = {
+    "05-backward": (check.reference_backward,),
+    "05-train-mlp": (check.reference_train_mlp,),
     "05-sigmoid-op": (check.reference_sigmoid,),
     "05-predict": (torch_ref.calc_preds, torch_ref.calc_logits),
     "05-update": (torch_ref.update_coeffs,),
 }
 _WRONG = {
+    "05-backward": (check._once_per_path,),
+    "05-train-mlp": (check._train_variant(zero="never"),),
     "05-sigmoid-op": (_no_chain,),
     "05-predict": (lambda c, X: torch_ref.calc_logits(c, X),),
     "05-update": (_ascends,),

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from coursekit import pytorch
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson07 as check
 from coursekit.probes.data import round_trip
@@ -137,9 +138,119 @@ def test_accuracy_accepts_another_valid_version(capsys):
 
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
-_STUDENT = {"07-forward": Reference, "07-accuracy": check.reference_accuracy}
+# ---- 07-batches ----
+
+
+def _batches_as_list(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    return [(X[order[s:s + batch_size]], y[order[s:s + batch_size]])
+            for s in range(0, len(X), batch_size)]
+
+
+def _batches_by_split(X, y, batch_size, generator):
+    order = torch.randperm(X.shape[0], generator=generator)
+    return zip(X[order].split(batch_size), y[order].split(batch_size), strict=True)
+
+
+def _lesson_training(batches_fn):
+    """The lesson's later cells on a small stand-in: train with the student's batches, then
+    time-style reuse (a fresh generator each call), and compare with tensor_batches."""
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 2, generator=gen)
+    y = (X.norm(dim=1, keepdim=True) < 1).float()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    shuffle = torch.Generator().manual_seed(26)
+    losses = []
+    for _ in range(3):
+        losses += pytorch.train_epoch(model, batches_fn(X, y, 16, shuffle),
+                                      torch.nn.BCEWithLogitsLoss(), opt)
+    assert len(losses) == 3 * 4
+    ours = list(batches_fn(X, y, 16, torch.Generator().manual_seed(26)))
+    theirs = list(pytorch.tensor_batches(X, y, batch_size=16, random_state=26))
+    assert all(torch.equal(a, c) and torch.equal(b, d)
+               for (a, b), (c, d) in zip(ours, theirs, strict=True))
+
+
+@pytest.mark.parametrize("valid", [check.reference_batches, _batches_as_list, _batches_by_split])
+def test_batches_accepts_valid_versions_and_they_run_the_later_cells(valid, capsys):
+    check.batches(valid)
+    assert "✔ 07-batches" in capsys.readouterr().out
+    _lesson_training(valid)
+
+
+def _unshuffled(X, y, batch_size, generator):
+    for s in range(0, len(X), batch_size):
+        yield X[s:s + batch_size], y[s:s + batch_size]
+
+
+def _global_generator(X, y, batch_size, generator):
+    order = torch.randperm(len(X))
+    for s in range(0, len(X), batch_size):
+        yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
+
+
+def _drops_last(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    for s in range(0, len(X) - batch_size + 1, batch_size):
+        yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
+
+
+def _y_unshuffled(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    for s in range(0, len(X), batch_size):
+        yield X[order[s:s + batch_size]], y[s:s + batch_size]
+
+
+def _numpy_permutation(X, y, batch_size, generator):
+    seed = int(torch.randint(0, 1000, (1,), generator=generator))
+    order = np.random.default_rng(seed).permutation(len(X))
+    for s in range(0, len(X), batch_size):
+        yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
+
+
+def _permutation_per_batch(X, y, batch_size, generator):
+    for s in range(0, len(X), batch_size):
+        order = torch.randperm(len(X), generator=generator)
+        yield X[order[s:s + batch_size]], y[order[s:s + batch_size]]
+
+
+def _returns_one_pair(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    return X[order], y[order]
+
+
+def _squeezes_y(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    for s in range(0, len(X), batch_size):
+        yield X[order[s:s + batch_size]], y[order[s:s + batch_size]][:, 0]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_unshuffled, r"original order: shuffle them with torch\.randperm"),
+        (_global_generator, r"identically seeded generators gave different orders"),
+        (_drops_last, r"the last, shorter batch of 2 rows is missing"),
+        (_y_unshuffled, r"hold different rows: index both with the same indices"),
+        (_numpy_permutation, r"the order should be torch\.randperm\(n, generator=generator\)'s"),
+        (_permutation_per_batch, r"repeated or missing.*don't draw a new one per batch"),
+        (_returns_one_pair, r"not a pair \(X_batch, y_batch\): yield one pair per batch"),
+        (_squeezes_y, r"y_batch 0 \(y has shape \(n, 1\)\): expected shape \(6, 1\)"),
+        (lambda X, y, b, g: None, r"expected an iterable of \(X_batch, y_batch\) pairs"),
+        (lambda X, y, b, g: pytorch.tensor_batches(X, y, batch_size=b),
+         r"identically seeded generators"),
+    ],
+)
+def test_batches_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.batches(wrong)
+
+
+_STUDENT = {"07-forward": Reference, "07-accuracy": check.reference_accuracy,
+            "07-batches": check.reference_batches}
 _WRONG = {"07-forward": _variant(lambda self, x: self.output(self.hidden(x))),
-          "07-accuracy": _integer_division}
+          "07-accuracy": _integer_division, "07-batches": _drops_last}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))

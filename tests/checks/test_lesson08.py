@@ -217,9 +217,69 @@ def test_copy_layer_accepts_load_state_dict(capsys):
 
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
+# ---- 08-misclassified ----
+
+
+def _misclassified_loop(y_true, y_pred):
+    return np.array([i for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)) if t != p])
+
+
+def _misclassified_nonzero(y_true, y_pred):
+    return np.nonzero(np.not_equal(y_true, y_pred))[0].astype(np.int32)
+
+
+def _show_misclassified(misclassified):
+    """The lesson's cell after the check, on a small stand-in: index images and labels with the
+    result, print the positions, and build the grid's titles."""
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 16, size=(40, 64))
+    y_true = rng.integers(0, 10, 40)
+    y_pred = np.where(rng.uniform(size=40) < 0.2, (y_true + 1) % 10, y_true)
+    wrong = misclassified(y_true, y_pred)
+    assert len(wrong) == int((y_true != y_pred).sum())
+    shown = images[wrong].reshape(-1, 8, 8)
+    titles = [f"true {y_true[i]}, read {y_pred[i]}" for i in wrong]
+    return shown, titles, wrong.tolist()
+
+
+@pytest.mark.parametrize("valid", [check.reference_misclassified, _misclassified_loop,
+                                   _misclassified_nonzero,
+                                   lambda t, p: np.where(t != p)[0]])
+def test_misclassified_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
+    check.misclassified(valid)
+    assert "✔ 08-misclassified" in capsys.readouterr().out
+    shown, titles, positions = _show_misclassified(valid)
+    assert shown.shape == (len(titles), 8, 8)
+    assert positions == _show_misclassified(check.reference_misclassified)[2]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda t, p: np.where(t != p), r"tuple holding one array.*take its \[0\]"),
+        (lambda t, p: t != p, r"boolean mask"),
+        (lambda t, p: np.argwhere(t != p), r"np\.argwhere gives one row per hit"),
+        (lambda t, p: np.flatnonzero(t == p), r"correctly classified points"),
+        (lambda t, p: p[t != p], r"labels of the misclassified points"),
+        (lambda t, p: t[t != p], r"labels of the misclassified points"),
+        (lambda t, p: list(np.flatnonzero(t != p)), r"return a NumPy array"),
+        (lambda t, p: np.flatnonzero(t != p).astype(float), r"expected integer indices"),
+        (lambda t, p: np.flatnonzero(t != p)[::-1], r"in increasing order"),
+        (lambda t, p: torch.from_numpy(np.flatnonzero(t != p)), r"expected a NumPy array"),
+        (lambda t, p: np.flatnonzero(t != p) + 1, r"expected indices \[1, 5, 7\]"),
+        (lambda t, p: int((t != p).sum()), r"got a number"),
+    ],
+)
+def test_misclassified_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.misclassified(wrong)
+
+
 _STUDENT = {"08-copy-weights": check.reference_copy_layer,
-            "08-confusion": check.reference_confusion_matrix}
-_WRONG = {"08-copy-weights": _no_bias, "08-confusion": _fancy_index_assign}
+            "08-confusion": check.reference_confusion_matrix,
+            "08-misclassified": check.reference_misclassified}
+_WRONG = {"08-copy-weights": _no_bias, "08-confusion": _fancy_index_assign,
+          "08-misclassified": lambda t, p: np.flatnonzero(t == p)}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
