@@ -17,17 +17,12 @@ An exercise earns its points when its judge passes; otherwise 0 with the judge's
 
 from __future__ import annotations
 
-import ast
-import io
 import json
 import os
 import secrets
 import shutil
-import stat
-import subprocess
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +34,8 @@ from nbformat import NotebookNode
 
 from coursekit.instructor import sandbox
 from coursekit.instructor.cells import LessonFormatError, cell_source, role_by_id, role_by_metadata
+from coursekit.instructor.flags import solution_flags
+from coursekit.instructor.limits import clean_leftovers
 from coursekit.instructor.plan import (
     ExercisePlan,
     LessonPlan,
@@ -47,20 +44,16 @@ from coursekit.instructor.plan import (
     lesson_plan,
     match_lesson,
 )
+from coursekit.instructor.probe_files import read_probe, remove_scratch
 from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
 from coursekit.instructor.syllabus import Lesson, Syllabus
-from coursekit.probes.data import PlainDataError, decode, encode
+from coursekit.probes.data import decode, encode
 
 __all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "grade_batch",
            "match_lesson", "summary", "write_csv"]
 
-#: Largest probe result the grader reads: the JSON, and the arrays (uncompressed, in all).
-PROBE_JSON_LIMIT = 4 * 1024**2
-PROBE_ARRAYS_LIMIT = 64 * 1024**2
 #: Largest submission file the grader opens.
 SUBMISSION_LIMIT = 20 * 1024**2
-#: Largest solution cell the copy flags look into.
-FLAG_SOURCE_LIMIT = 200_000
 
 
 @dataclass
@@ -112,7 +105,7 @@ class Grader:
         for lesson in self.syllabus.lessons if lessons is None else lessons:
             self.plan(lesson)
         if self._workspace is None:
-            sandbox.clean_leftovers()
+            clean_leftovers()
             self._workspace = tempfile.TemporaryDirectory(
                 prefix=f"coursekit-grader-pid{os.getpid()}-")
             root = Path(self._workspace.name)
@@ -182,9 +175,9 @@ class Grader:
             limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
             report = sandbox.run(scratch, self._root / "view", limits, steps=len(steps),
                                  sandboxed=self.sandboxed)
-            probes = {item.id: _read_probe(scratch, item.id) for item in plan.exercises}
+            probes = {item.id: read_probe(scratch, item.id) for item in plan.exercises}
         finally:
-            _remove(tmp)
+            remove_scratch(tmp)
         for item in plan.exercises:
             if item.id in notes and notes[item.id][0]:
                 verdicts[item.id] = (False, notes[item.id][1])
@@ -200,14 +193,6 @@ class Grader:
                 message = f"{message} ({note})"
             verdicts[item.id] = (passed, message)
         return verdicts
-
-
-def _remove(folder: Path) -> None:
-    """Delete a run's scratch folder however deep or odd its tree (never follows links)."""
-    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _steps(nb: NotebookNode, plan: LessonPlan
@@ -255,66 +240,6 @@ def _probe_step(item: ExercisePlan, *, before_solution: bool) -> dict[str, objec
             "early": before_solution}
 
 
-def _open_under(folder_fd: int, name: str, *, directory: bool = False) -> int:
-    """Open ``name`` inside the folder ``folder_fd``, never through a symbolic link."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if directory else os.O_NONBLOCK)
-    return os.open(name, flags, dir_fd=folder_fd)
-
-
-def _read_at(folder_fd: int, name: str, limit: int) -> bytes | None:
-    """A regular file's bytes (at most ``limit``) from an open folder, else None."""
-    try:
-        fd = _open_under(folder_fd, name)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = handle.read(limit + 1)
-    return data if len(data) <= limit else None
-
-
-def _archive_fits(data: bytes) -> bool:
-    """Whether an ``.npz`` holds only uncompressed entries whose sizes fit the budget."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
-    return (all(entry.compress_type == zipfile.ZIP_STORED for entry in entries)
-            and sum(entry.file_size for entry in entries) <= PROBE_ARRAYS_LIMIT)
-
-
-def _read_probe(scratch: Path, exercise: str) -> object | None:
-    """The plain data a probe wrote, or None (missing, oversized, malformed)."""
-    try:
-        run_fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY)
-    except OSError:
-        return None
-    try:
-        try:
-            probes_fd = _open_under(run_fd, "probes", directory=True)
-        except OSError:
-            return None
-        try:
-            text = _read_at(probes_fd, f"{exercise}.json", PROBE_JSON_LIMIT)
-            arrays = _read_at(probes_fd, f"{exercise}.npz", PROBE_ARRAYS_LIMIT)
-        finally:
-            os.close(probes_fd)
-    finally:
-        os.close(run_fd)
-    if text is None or arrays is None:
-        return None
-    try:
-        if not _archive_fits(arrays):
-            raise PlainDataError("the arrays are compressed or too large")
-        return decode(text.decode("utf-8"), arrays)
-    except (PlainDataError, UnicodeDecodeError):
-        return {"kind": "raised", "type": "PlainDataError",
-                "message": "the probe's result was not plain data", "frame": "",
-                "stub": False, "below_raise": False}
-
-
 def _unrunnable(name: str, lesson: Lesson | None, how: str, reason: str) -> SubmissionResult:
     if lesson is None:
         message = ("cannot tell which lesson this is: no exercise cells of the syllabus "
@@ -325,67 +250,6 @@ def _unrunnable(name: str, lesson: Lesson | None, how: str, reason: str) -> Subm
     rows = [Row(name, lesson.notebook, item.id, 0, item.points, False, reason)
             for item in lesson.exercises]
     return SubmissionResult(name, lesson.notebook, how, rows)
-
-
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str, str]:
-    """Exercise id -> why its solution cell is flagged for the instructor (or nothing).
-
-    A solution that imports the check package, or names the coursekit piece implementing the
-    same exercise (``Exercise.implemented_by``: ``scratch.Dense`` in a Dense exercise), is
-    flagged: it may be a copy rather than the student's own work.
-    """
-    flags: dict[str, str] = {}
-    by_id = {item.id: item for item in plan.exercises}
-    for cell in nb.cells:
-        tagged = [found for found in (role_by_id(cell, set(by_id)), role_by_metadata(cell))
-                  if found is not None and found[0] in by_id and found[1] == "solution"]
-        if not tagged:
-            continue
-        exercise = tagged[0][0]
-        source = cell_source(cell)[:FLAG_SOURCE_LIMIT]
-        # Magics and shell lines blanked cheaply (IPython's own transform is slow on
-        # hostile cells), so the rest parses as Python.
-        plain = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                          for line in source.splitlines())
-        try:
-            tree = ast.parse(plain)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        names: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names.update(f"{node.module}.{alias.name}" for alias in node.names)
-                names.add(node.module)
-            elif isinstance(node, ast.Attribute | ast.Name):
-                dotted = _dotted(node)
-                if dotted:
-                    names.add(dotted)
-        reasons = []
-        if any(n == package or n.startswith(package + ".")
-               or (n.startswith("check.") and "reference" in n) for n in names):
-            reasons.append(f"uses {package}")
-        if names & {"importlib", "importlib.import_module", "__import__", "exec", "eval",
-                    "compile"}:
-            reasons.append("imports or runs code dynamically")
-        for piece in by_id[exercise].exercise.implemented_by:
-            parts = piece.split(".")
-            tails = {".".join(parts[i:]) for i in range(len(parts) - 1)}
-            if names & tails or any(n.endswith("." + tail) for n in names for tail in tails):
-                reasons.append(f"uses {piece}")
-        if reasons:
-            flags[exercise] = "; ".join(dict.fromkeys(reasons))
-    return flags
 
 
 def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:

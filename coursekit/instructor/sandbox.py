@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit.instructor.limits import Cgroups, own_processes
+
 INSTALL_HINT = ("bubblewrap (bwrap) is not installed: on Debian/Ubuntu `sudo apt-get install "
                 "bubblewrap`, on Fedora `sudo dnf install bubblewrap`; or pass --no-sandbox to "
                 "grade without one (only for submissions you trust)")
@@ -145,100 +147,7 @@ def _env_args(*, sandboxed: bool) -> list[str]:
     return args
 
 
-def _own_processes() -> int:
-    """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
-    uid, count = os.getuid(), 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                count += entry.stat().st_uid == uid
-            except OSError:
-                pass
-    return count
-
-
-class _Cgroups:
-    """Control groups capping one run's processes and memory (tmpfs pages included), where
-    the grader may make them (root with writable cgroup v1 controllers, or cgroup v2 with
-    them enabled); elsewhere RLIMIT_NPROC and RLIMIT_AS are the caps."""
-
-    def __init__(self, processes: int, memory_bytes: int) -> None:
-        self.paths: list[Path] = []
-        if os.geteuid() != 0:
-            return
-        name = f"coursekit-grade-{os.getpid()}-{time.monotonic_ns()}"
-        for controller, limits in (
-                ("pids", {"pids.max": str(processes)}),
-                ("memory", {"memory.limit_in_bytes": str(memory_bytes)})):
-            parent = self._v1_parent(controller)
-            if parent is None:
-                continue
-            path = parent / name
-            try:
-                path.mkdir()
-                for key, value in limits.items():
-                    (path / key).write_text(value)
-            except OSError:
-                if path.exists():
-                    path.rmdir()
-                continue
-            self.paths.append(path)
-
-    @staticmethod
-    def _v1_parent(controller: str) -> Path | None:
-        """The grader's own cgroup of ``controller`` (v1), where children may be made."""
-        root = Path("/sys/fs/cgroup") / controller
-        if not (root / "cgroup.procs").exists():
-            return None
-        try:
-            for line in Path("/proc/self/cgroup").read_text().splitlines():
-                _, controllers, relative = line.split(":", 2)
-                if controller in controllers.split(","):
-                    parent = root / relative.lstrip("/")
-                    return parent if os.access(parent, os.W_OK) else None
-        except (OSError, ValueError):
-            return None
-        return None
-
-    def enter(self) -> None:
-        """Move the calling (child) process into the groups."""
-        for path in self.paths:
-            with open(path / "cgroup.procs", "w") as handle:
-                handle.write(str(os.getpid()))
-
-    def remove(self) -> None:
-        for path in self.paths:
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-
-
-def _dead(pid_text: str) -> bool:
-    return pid_text.isdigit() and not os.path.exists(f"/proc/{pid_text}")
-
-
-def clean_leftovers() -> None:
-    """Remove what a grader killed mid-run left behind: its empty control groups and its
-    temporary folders (their names carry the dead grader's process id)."""
-    import tempfile
-
-    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory")):
-        parent = _Cgroups._v1_parent(root.name)
-        for folder in (parent.glob("coursekit-grade-*") if parent else []):
-            if _dead(folder.name.split("-")[2]):
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-    for folder in Path(tempfile.gettempdir()).glob("coursekit-*-pid*-*"):
-        if _dead(folder.name.split("-pid")[1].split("-")[0]) and not folder.is_symlink():
-            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False)
-
-
-def _limit(limits: Limits, nproc: int | None, cgroup: _Cgroups) -> None:
+def _limit(limits: Limits, nproc: int | None, cgroup: Cgroups) -> None:
     """Resource limits, set in the child before it executes (inherited by everything)."""
     cgroup.enter()
     caps = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
@@ -312,8 +221,9 @@ def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
     read_fd, write_fd = os.pipe()
     argv = command(scratch=scratch, view=view, sandboxed=sandboxed, status_fd=write_fd)
     env = None if sandboxed else _environment(sandboxed=False, view=view, scratch=scratch)
-    cgroup = _Cgroups(limits.processes, limits.memory_bytes)
-    nproc = None if os.geteuid() == 0 else _own_processes() + limits.processes
+    cgroup = Cgroups(limits.processes, limits.memory_bytes)
+    nproc = None if os.geteuid() == 0 or not os.path.isdir("/proc") \
+        else own_processes() + limits.processes
     start = time.monotonic()
     try:
         process = subprocess.Popen(
