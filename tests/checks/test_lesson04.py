@@ -12,6 +12,7 @@ from coursekit.probes import lesson04 as probes
 from coursekit.probes.data import round_trip
 from coursekit.scratch import SGD, Adam, Dense
 from tests.checks._cells import run_lesson_with
+from tests.checks.wire import assert_same_verdict_over_the_wire
 
 # ---- the references are coursekit.scratch's optimizers, step for step ----
 
@@ -226,11 +227,7 @@ def _inputs(exercise):
 @pytest.mark.parametrize(("name", "student"),
                          [(name, fn) for name in VALID for fn in VALID[name][:2] + WRONG[name]])
 def test_probe_data_survives_the_wire(name, student) -> None:
-    exercise = getattr(check, name)
-    inputs = _inputs(exercise)
-    with np.errstate(all="ignore"):
-        data = exercise.probe(inputs, student)
-    assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+    assert_same_verdict_over_the_wire(getattr(check, name), student)
 
 
 def _odd_runs(run):

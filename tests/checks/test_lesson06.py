@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson06 as check
 from coursekit.probes.data import round_trip
+from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 
 # ---- 06-loader ----
 
@@ -234,12 +235,8 @@ _WRONG = {"06-loader": lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
-    exercise = check.EXERCISES[exercise_id]
-    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
-    data = exercise.probe(inputs, _STUDENT[exercise_id])
-    assert exercise.verdict(inputs, round_trip(data))[0]
-    assert not exercise.verdict(inputs, round_trip(exercise.probe(inputs,
-                                                                  _WRONG[exercise_id])))[0]
+    assert_judged_alike_on_fresh_inputs(check.EXERCISES[exercise_id], _STUDENT[exercise_id],
+                                        _WRONG[exercise_id], seed)
 
 
 def _hostile(data):

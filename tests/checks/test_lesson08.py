@@ -7,6 +7,7 @@ import torch
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson08 as check
 from coursekit.probes.data import round_trip
+from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 
 # ---- 08-copy-weights ----
 
@@ -285,12 +286,8 @@ _WRONG = {"08-copy-weights": _no_bias, "08-confusion": _fancy_index_assign,
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed):
-    exercise = check.EXERCISES[exercise_id]
-    inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
-    data = exercise.probe(inputs, _STUDENT[exercise_id])
-    assert exercise.verdict(inputs, round_trip(data))[0]
-    assert not exercise.verdict(inputs, round_trip(exercise.probe(inputs,
-                                                                  _WRONG[exercise_id])))[0]
+    assert_judged_alike_on_fresh_inputs(check.EXERCISES[exercise_id], _STUDENT[exercise_id],
+                                        _WRONG[exercise_id], seed)
 
 
 def _hostile(data):
