@@ -59,6 +59,10 @@ class Exercise:
     implemented_by : tuple of str
         Dotted names of coursekit pieces that implement the same thing; a solution that uses
         one (or ``coursekit.checks``) is flagged for the instructor when graded.
+    names : tuple of str
+        The names the lesson gives the student's objects, in the order the check takes them
+        (``("cost",)``): the score cell finds them in the student's namespace. A test keeps
+        them in step with the lesson's check cell.
     """
 
     id: str
@@ -66,6 +70,7 @@ class Exercise:
     probe: Callable[..., Data]
     judge: Callable[[Data, Data], str]
     implemented_by: tuple[str, ...] = field(default=())
+    names: tuple[str, ...] = field(default=())
 
     def verdict(self, inputs: Data, data: Data) -> tuple[bool, str]:
         """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
@@ -82,11 +87,16 @@ class Exercise:
             return False, (f"the check could not read what your code produced "
                            f"({type(exc).__name__}); was the notebook tampered with?")
 
-    def check(self, *student: Any, seed: int = LESSON_SEED, **named: Any) -> None:
-        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`."""
+    def run(self, *student: Any, seed: int = LESSON_SEED) -> tuple[bool, str]:
+        """Inputs, probe and judge, here: ``(passed, message)``. The data makes the JSON round
+        trip, so the judge sees exactly what grading would give it."""
         inputs = round_trip(self.inputs(np.random.default_rng(seed)))
-        data = round_trip(self.probe(inputs, *student, **named))
-        ok, message = self.verdict(inputs, data)
+        data = round_trip(self.probe(inputs, *student))
+        return self.verdict(inputs, data)
+
+    def check(self, *student: Any, seed: int = LESSON_SEED) -> None:
+        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`."""
+        ok, message = self.run(*student, seed=seed)
         if not ok:
             raise ExerciseFailed(f"✘ {self.id}: {message}")
         print(f"✔ {self.id}: {message}")

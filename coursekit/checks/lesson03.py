@@ -33,6 +33,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson03 as probes
 
 #: How close a student's numbers must be to the reference's (the fused gradient's entries are
@@ -394,19 +395,26 @@ def _judge_softmax_ce(inputs: Data, data: Data) -> str:
 
 
 DENSE_FORWARD = Exercise("03-dense-forward", _dense_forward_cases, probes.dense_forward_cases,
-                         _judge_dense_forward, implemented_by=("coursekit.scratch.Dense.forward",))
+                         _judge_dense_forward, implemented_by=("coursekit.scratch.Dense.forward",),
+                         names=("dense_forward",))
 NUMERICAL_GRADIENT = Exercise("03-numerical-gradient", _numerical_gradient_cases,
                               probes.numerical_gradient_cases, _judge_numerical_gradient,
-                              implemented_by=("coursekit.scratch.numerical_gradient",))
+                              implemented_by=("coursekit.scratch.numerical_gradient",),
+                              names=("numerical_gradient",))
 DENSE_BACKWARD = Exercise("03-dense-backward", _dense_cases, probes.dense_cases, _judge_dense,
-                          implemented_by=("coursekit.scratch.Dense.backward",))
+                          implemented_by=("coursekit.scratch.Dense.backward",),
+                          names=("dense_backward",))
 RELU_BACKWARD = Exercise("03-relu-backward", _relu_cases, probes.relu_cases, _judge_relu,
-                         implemented_by=("coursekit.scratch.ReLU.backward",))
+                         implemented_by=("coursekit.scratch.ReLU.backward",),
+                         names=("relu_backward",))
 SOFTMAX_CE_GRADIENT = Exercise("03-softmax-ce-gradient", _softmax_ce_cases,
                                probes.softmax_ce_cases, _judge_softmax_ce,
-                               implemented_by=("coursekit.scratch.SoftmaxCrossEntropy.backward",))
+                               implemented_by=("coursekit.scratch.SoftmaxCrossEntropy.backward",),
+                               names=("softmax_ce_gradient",))
 EXERCISES = registry(DENSE_FORWARD, DENSE_BACKWARD, NUMERICAL_GRADIENT, RELU_BACKWARD,
                      SOFTMAX_CE_GRADIENT)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def dense_forward(forward: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]) -> None:

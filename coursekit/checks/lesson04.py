@@ -37,6 +37,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson04 as probes
 
 #: How close a student's numbers must be to the reference's.
@@ -426,12 +427,17 @@ def _judge_training(inputs: Data, data: Data) -> str:
 
 
 MOMENTUM_UPDATE = Exercise("04-momentum-update", _momentum_runs, probes.momentum_runs,
-                           _judge_momentum, implemented_by=("coursekit.scratch.SGD",))
+                           _judge_momentum, implemented_by=("coursekit.scratch.SGD",),
+                           names=("momentum_update",))
 ADAM_UPDATE = Exercise("04-adam-update", _adam_runs, probes.adam_runs, _judge_adam,
-                       implemented_by=("coursekit.scratch.Adam",))
+                       implemented_by=("coursekit.scratch.Adam",),
+                       names=("adam_update",))
 TRAINING_LOOP = Exercise("04-training-loop", _training_cases, probes.training_runs,
-                         _judge_training, implemented_by=("coursekit.scratch.Sequential.fit",))
+                         _judge_training, implemented_by=("coursekit.scratch.Sequential.fit",),
+                         names=("train_loop",))
 EXERCISES = registry(TRAINING_LOOP, MOMENTUM_UPDATE, ADAM_UPDATE)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def momentum_update(update: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:

@@ -28,6 +28,7 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson07 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors).
@@ -276,14 +277,19 @@ def _judge_batches(inputs: Data, results: Data) -> str:
 
 
 FORWARD = Exercise("07-forward", _forward_cases, probes.forward_cases, _judge_forward,
-                   implemented_by=(f"{torch_ref.__name__}.MLP",))
+                   implemented_by=(f"{torch_ref.__name__}.MLP",),
+                   names=("CircleClassifier",))
 ACCURACY = Exercise("07-accuracy", _accuracy_cases, probes.accuracy_cases, _judge_accuracy,
                     implemented_by=(f"{torch_ref.__name__}.accuracy",
                                     f"{torch_ref.__name__}.predict_labels",
-                                    "coursekit.checks.reference05.model_accuracy"))
+                                    "coursekit.checks.reference05.model_accuracy"),
+                    names=("accuracy",))
 BATCHES = Exercise("07-batches", _batch_cases, probes.batch_cases, _judge_batches,
-                   implemented_by=(f"{torch_ref.__name__}.tensor_batches",))
+                   implemented_by=(f"{torch_ref.__name__}.tensor_batches",),
+                   names=("batches",))
 EXERCISES = registry(FORWARD, ACCURACY, BATCHES)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def module_forward(model_class: Callable[..., nn.Module]) -> None:

@@ -28,6 +28,7 @@ from coursekit.checks._core import (
     value,
 )
 from coursekit.checks.lesson05 import IN_PLACE_HINT
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson08 as probes
 
 #: How close the copied layer's outputs must be to the Dense layer's (both float64).
@@ -252,11 +253,16 @@ def _judge_misclassified(inputs: Data, results: Data) -> str:
     return f"misclassified indices match on {len(cases)} cases"
 
 
-COPY_WEIGHTS = Exercise("08-copy-weights", _layers, probes.copy_cases, _judge_copy)
-CONFUSION = Exercise("08-confusion", _label_cases, probes.confusion_cases, _judge_confusion)
+COPY_WEIGHTS = Exercise("08-copy-weights", _layers, probes.copy_cases, _judge_copy,
+                        names=("copy_layer",))
+CONFUSION = Exercise("08-confusion", _label_cases, probes.confusion_cases, _judge_confusion,
+                     names=("confusion_matrix",))
 MISCLASSIFIED = Exercise("08-misclassified", _prediction_cases, probes.misclassified_cases,
-                         _judge_misclassified)
+                         _judge_misclassified,
+                         names=("misclassified",))
 EXERCISES = registry(COPY_WEIGHTS, CONFUSION, MISCLASSIFIED)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def copy_layer(copy: Callable[[scratch.Dense, nn.Linear], Any]) -> None:

@@ -26,6 +26,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson09 as probes
 from coursekit.scratch.regularization import early_stopping_epoch
 
@@ -294,13 +295,18 @@ def _judge_stopping(inputs: Data, data: Data) -> str:
 
 
 L2_TERM = Exercise("09-l2-term", _l2_inputs, probes.l2_cases, _judge_l2,
-                   implemented_by=("coursekit.scratch.l2_penalty",))
+                   implemented_by=("coursekit.scratch.l2_penalty",),
+                   names=("l2_regularize",))
 DROPOUT = Exercise("09-dropout", _dropout_inputs, probes.dropout_cases, _judge_dropout,
-                   implemented_by=("coursekit.scratch.Dropout",))
+                   implemented_by=("coursekit.scratch.Dropout",),
+                   names=("dropout_forward", "dropout_backward"))
 EARLY_STOPPING = Exercise("09-early-stopping", _stopping_inputs, probes.stopping_cases,
                           _judge_stopping,
-                          implemented_by=("coursekit.scratch.early_stopping_epoch",))
+                          implemented_by=("coursekit.scratch.early_stopping_epoch",),
+                          names=("stopping_epoch",))
 EXERCISES = registry(L2_TERM, DROPOUT, EARLY_STOPPING)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def l2_regularize(fn: Callable[..., Any]) -> None:

@@ -26,6 +26,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson10 as probes
 
 TOLERANCE = {"rtol": 1e-7, "atol": 1e-10}
@@ -267,13 +268,18 @@ def _unbiased_dx(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float)
     return inv_std / n * (n * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0))
 
 
-INIT_SCALE = Exercise("10-init-scale", _init_inputs, probes.init_cases, _judge_init)
+INIT_SCALE = Exercise("10-init-scale", _init_inputs, probes.init_cases, _judge_init,
+                      names=("init_std",))
 BATCHNORM_FORWARD = Exercise("10-batchnorm-forward", _forward_inputs, probes.forward_cases,
-                             _judge_forward, implemented_by=("coursekit.scratch.BatchNorm1d",))
+                             _judge_forward, implemented_by=("coursekit.scratch.BatchNorm1d",),
+                             names=("batchnorm_forward",))
 BATCHNORM_BACKWARD = Exercise("10-batchnorm-backward", _backward_inputs, probes.backward_cases,
                               _judge_backward,
-                              implemented_by=("coursekit.scratch.BatchNorm1d",))
+                              implemented_by=("coursekit.scratch.BatchNorm1d",),
+                              names=("batchnorm_backward",))
 EXERCISES = registry(INIT_SCALE, BATCHNORM_FORWARD, BATCHNORM_BACKWARD)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def init_std(fn: Callable[[int, int, str], float]) -> None:

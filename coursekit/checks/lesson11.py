@@ -33,6 +33,7 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson11 as probes
 
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the
@@ -355,13 +356,18 @@ def _judge_pool(inputs: Data, data: Data) -> str:
 
 CONV_FORWARD = Exercise("11-conv-forward", _forward_cases, probes.conv_forward_cases,
                         _judge_forward, implemented_by=("coursekit.scratch.Conv2d.forward",
-                                                        "coursekit.scratch.conv.im2col"))
+                                                        "coursekit.scratch.conv.im2col"),
+                        names=("conv_forward",))
 CONV_BACKWARD = Exercise("11-conv-backward", _backward_cases, probes.conv_backward_cases,
                          _judge_backward, implemented_by=("coursekit.scratch.Conv2d.backward",
-                                                          "coursekit.scratch.conv.col2im"))
+                                                          "coursekit.scratch.conv.col2im"),
+                         names=("conv_backward",))
 MAXPOOL_BACKWARD = Exercise("11-maxpool-backward", _pool_cases, probes.maxpool_backward_cases,
-                            _judge_pool, implemented_by=("coursekit.scratch.MaxPool2d.backward",))
+                            _judge_pool, implemented_by=("coursekit.scratch.MaxPool2d.backward",),
+                            names=("maxpool_backward",))
 EXERCISES = registry(CONV_FORWARD, CONV_BACKWARD, MAXPOOL_BACKWARD)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def conv_forward(forward: Callable[[np.ndarray, np.ndarray, np.ndarray, int, int], Any]) -> None:
