@@ -66,12 +66,14 @@ ifeq ($(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),)
 LAB_FLAGS += --no-browser
 endif
 
-.PHONY: help lab test unit nbval execute lint student grade bench html e2e lock clean distclean
+.PHONY: help lab test test-slow test-all unit nbval execute lint student grade bench html e2e lock clean distclean
 
 help:
 	@echo "make lab       start JupyterLab on your workspace of student editions (sets up .venv"
 	@echo "               on first use; EDITION=instructor opens notebooks/ with the solutions)"
-	@echo "make test      unit tests + strict nbval over every lesson"
+	@echo "make test      unit tests + strict nbval over every lesson (about 3 min)"
+	@echo "make test-slow the slow tests: lessons with valid versions, sandboxed grading, nbgrader"
+	@echo "make test-all  both (what CI runs, with make lint and make e2e)"
 	@echo "make execute   regenerate every lesson's outputs in the test environment"
 	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/"
 	@echo "make student   write student editions to build/student/"
@@ -103,17 +105,28 @@ endif
 # marked in tests/conftest.py).
 UNIT_FLAGS := -n 2 --dist loadgroup
 
-# Two pytest runs; the target fails if either fails, and always runs both.
+# make test: the unit tests not marked slow, then strict nbval over every lesson (about 3 min
+# on 2 cores). make test-slow: the slow ones (whole lessons run with the tests' valid
+# versions, sandboxed grading of every lesson and of the hostile suite, nbgrader). CI runs
+# both (.ci/run); make test-all does too. Each target runs all its pytest runs and fails if
+# any fails.
 test: $(STAMP)
 	@bash tools/install_bubblewrap.sh
 	@status=0; \
-	$(BIN)/python -m pytest $(UNIT_FLAGS) tests || status=1; \
+	$(BIN)/python -m pytest $(UNIT_FLAGS) -m "not slow" tests || status=1; \
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS) || status=1; \
 	exit $$status
 
+test-slow: $(STAMP)
+	@bash tools/install_bubblewrap.sh
+	$(BIN)/python -m pytest $(UNIT_FLAGS) -m slow tests
+
+test-all:
+	@status=0; $(MAKE) test || status=1; $(MAKE) test-slow || status=1; exit $$status
+
 unit: $(STAMP)
 	@bash tools/install_bubblewrap.sh
-	$(BIN)/python -m pytest $(UNIT_FLAGS) tests
+	$(BIN)/python -m pytest $(UNIT_FLAGS) -m "not slow" tests
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS)

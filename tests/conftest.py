@@ -25,14 +25,24 @@ def _close_figures():
     plt.close("all")
 
 
+#: Fixtures that grade a whole batch in sandboxes (minutes on 2 cores): a test that uses one
+#: is slow, and all the tests of one such fixture run on one worker.
+_BATCHES = {"graded": "lessons-batch", "batch": None}
+
+
 def pytest_collection_modifyitems(items):
-    """Under ``pytest -n 2 --dist loadgroup`` (make unit), tests that share an expensive
-    module-scoped fixture run on the same worker, so the fixture is built once, not per
-    worker: the grading of one lesson (tests/instructor/test_lessons.py) and the whole of
-    tests/instructor/test_grade.py, whose module fixtures grade a batch."""
+    """Tests marked ``slow`` run in ``make test-slow``, not ``make test``: those that run
+    whole lessons or sandboxed grading batches (marked here when they use a batch fixture,
+    or by hand).
+
+    Under ``pytest -n 2 --dist loadgroup``, the tests of one session-scoped batch fixture run
+    on the same worker, so the batch is graded once, not once per worker: all the lessons'
+    batch (tests/instructor/test_lessons.py) and the hostile batch of
+    tests/instructor/test_grade.py."""
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "graded" in names:
-            item.add_marker(pytest.mark.xdist_group(f"graded-{item.callspec.id}"))
-        elif item.module.__name__.endswith("instructor.test_grade"):
-            item.add_marker(pytest.mark.xdist_group("test_grade"))  # its module fixtures
+        for fixture, group in _BATCHES.items():
+            if fixture in names:
+                item.add_marker(pytest.mark.slow)
+                item.add_marker(pytest.mark.xdist_group(group or item.module.__name__))
+                break

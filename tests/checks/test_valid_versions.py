@@ -45,6 +45,7 @@ def test_every_exercise_has_two_valid_versions(lesson):
         key: len(alternatives) for key, alternatives in versions.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lesson", "k"), _runs(),
                          ids=[f"{lesson.number}-v{k}" for lesson, k in _runs()])
 def test_the_lesson_runs_to_its_end_with_valid_versions_in_place(lesson, k):

@@ -99,7 +99,7 @@ def read_run(out: Path) -> dict:
             "csv": (run / "grades.csv").read_text("utf-8")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     lessons, syllabus = fake_lesson.write_lesson(root)

@@ -33,7 +33,7 @@ def test_the_student_edition_leaks_nothing(lesson):
     assert_no_leaks(instructor, edition)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch(tmp_path_factory) -> dict[str, SubmissionResult]:
     """Every lesson's instructor notebook and untouched student edition, graded in one
     sandboxed batch on every core."""
