@@ -236,9 +236,10 @@ def test_index_follows_the_syllabus_and_flags_gaps(tmp_path: Path, course_html: 
     syllabus = tmp_path / "syllabus.toml"
     syllabus.write_text(
         '[[lessons]]\nnotebook = "01_first.ipynb"\ntitle = "The first"\nruntime_seconds = 3\n'
-        'objectives = ["learn a thing"]\nexercises = [{ id = "01-a", points = 2 }]\n\n'
+        'objectives = [{ text = "learn a thing", by = ["01-a"] }]\n'
+        'exercises = [{ id = "01-a", points = 2 }]\n\n'
         '[[lessons]]\nnotebook = "02_later.ipynb"\ntitle = "Not yet"\nruntime_seconds = 3\n'
-        'objectives = ["later"]\nexercises = []\n',
+        'objectives = [{ text = "later", by = "demonstrated" }]\nexercises = []\n',
         encoding="utf-8",
     )
     entries, warnings = course_html.course_entries(folder, syllabus)

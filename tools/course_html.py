@@ -85,7 +85,7 @@ def course_entries(notebooks: Path, syllabus: Path) -> tuple[list[Entry], list[s
             Entry(
                 notebook=name,
                 title=lesson.title,
-                objectives=list(lesson.objectives),
+                objectives=[objective.text for objective in lesson.objectives],
                 runtime_seconds=lesson.runtime_seconds,
                 points=lesson.points,
                 exercises=len(lesson.exercises),

@@ -6,8 +6,14 @@ Format (one block per lesson, in course order)::
     notebook = "01_gradient_descent.ipynb"
     title = "Gradient descent on three points"
     runtime_seconds = 5
-    objectives = ["...", "..."]
+    objectives = [
+        { text = "write the cost J(θ)", by = ["01-mse-cost"] },
+        { text = "recognise a learning rate that diverges", by = "demonstrated" },
+    ]
     exercises = [ { id = "01-mse-cost", points = 1 }, { id = "01-mse-gradient", points = 2 } ]
+
+Every objective names the exercises of its lesson that exercise it, or says ``"demonstrated"``
+(the lesson shows it; no exercise checks it); every exercise serves at least one objective.
 
 :func:`load_syllabus` validates the file on its own; :func:`sync_problems` compares it with
 the lesson notebooks; :func:`course_map` renders the README's course map.
@@ -30,6 +36,9 @@ LESSON_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 _LESSON_KEYS = {"notebook", "title", "runtime_seconds", "objectives", "exercises"}
 _EXERCISE_KEYS = {"id", "points"}
+_OBJECTIVE_KEYS = {"text", "by"}
+#: What an objective no exercise checks says instead of exercise ids.
+DEMONSTRATED = "demonstrated"
 
 
 class SyllabusError(ValueError):
@@ -45,13 +54,27 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class Objective:
+    """A learning objective: ``by`` names the exercises that check it; empty when the lesson
+    only demonstrates it."""
+
+    text: str
+    by: tuple[str, ...]
+
+    @property
+    def demonstrated(self) -> bool:
+        """No exercise checks it: the lesson shows it."""
+        return not self.by
+
+
+@dataclass(frozen=True)
 class Lesson:
     """One lesson of the syllabus."""
 
     notebook: str
     title: str
     runtime_seconds: float
-    objectives: tuple[str, ...]
+    objectives: tuple[Objective, ...]
     exercises: tuple[Exercise, ...]
 
     @property
@@ -147,23 +170,46 @@ def _lesson(block: Any, where: str) -> Lesson:
     runtime = block["runtime_seconds"]
     if isinstance(runtime, bool) or not isinstance(runtime, int | float) or runtime <= 0:
         raise SyllabusError(f"{where}: runtime_seconds must be a positive number, got {runtime!r}")
-    objectives = block["objectives"]
-    if (
-        not isinstance(objectives, list)
-        or not objectives
-        or not all(isinstance(item, str) and item.strip() for item in objectives)
-    ):
-        raise SyllabusError(f"{where}: objectives must be a non-empty list of strings")
     exercises = block["exercises"]
     if not isinstance(exercises, list):
         raise SyllabusError(f"{where}: exercises must be a list of {{ id = ..., points = ... }}")
+    checked = tuple(_exercise(item, where, notebook[:2]) for item in exercises)
+    objectives = block["objectives"]
+    if not isinstance(objectives, list) or not objectives:
+        raise SyllabusError(f"{where}: objectives must be a non-empty list of "
+                            '{ text = "...", by = [exercise ids] or "demonstrated" }')
+    ids = [exercise.id for exercise in checked]
+    goals = tuple(_objective(item, where, ids) for item in objectives)
+    unserved = [exercise for exercise in ids if not any(exercise in goal.by for goal in goals)]
+    if unserved:
+        raise SyllabusError(f"{where}: exercises {unserved} serve no objective; name each in "
+                            "the `by` of the objective it checks")
     return Lesson(
         notebook=notebook,
         title=title,
         runtime_seconds=float(runtime),
-        objectives=tuple(objectives),
-        exercises=tuple(_exercise(item, where, notebook[:2]) for item in exercises),
+        objectives=goals,
+        exercises=checked,
     )
+
+
+def _objective(item: Any, where: str, exercises: list[str]) -> Objective:
+    shape = '{ text = "...", by = ["NN-exercise", ...] } or { text = "...", by = "demonstrated" }'
+    if not isinstance(item, dict) or set(item) != _OBJECTIVE_KEYS:
+        raise SyllabusError(f"{where}: each objective is {shape}, got {item!r}")
+    text, by = item["text"], item["by"]
+    if not isinstance(text, str) or not text.strip():
+        raise SyllabusError(f"{where}: an objective's text must be a non-empty string")
+    if by == DEMONSTRATED:
+        return Objective(text, ())
+    if not isinstance(by, list) or not by or not all(isinstance(name, str) for name in by):
+        raise SyllabusError(f"{where}: objective {text!r}: by must be a list of exercise ids "
+                            f"or \"{DEMONSTRATED}\", got {by!r}")
+    unknown = [name for name in by if name not in exercises]
+    if unknown:
+        raise SyllabusError(f"{where}: objective {text!r} names {unknown}, not exercises of "
+                            f"this lesson ({exercises})")
+    return Objective(text, tuple(by))
 
 
 def _exercise(item: Any, where: str, number: str) -> Exercise:
@@ -249,7 +295,7 @@ def course_map(syllabus: Syllabus) -> str:
         "|---|---|---|---|---|",
     ]
     for lesson in syllabus.lessons:
-        objectives = "; ".join(lesson.objectives)
+        objectives = "; ".join(objective.text for objective in lesson.objectives)
         exercises = ", ".join(f"`{item.id}` ({item.points})" for item in lesson.exercises)
         rows.append(
             f"| {lesson.number} | [{lesson.title}](notebooks/{lesson.notebook}) | {objectives} "

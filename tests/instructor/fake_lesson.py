@@ -22,7 +22,10 @@ SYLLABUS = """\
 notebook = "99_fake.ipynb"
 title = "A fake lesson"
 runtime_seconds = 2
-objectives = ["double a number", "square a number"]
+objectives = [
+    { text = "double a number", by = ["99-double"] },
+    { text = "square a number", by = ["99-square"] },
+]
 exercises = [ { id = "99-double", points = 1 }, { id = "99-square", points = 2 } ]
 """
 

@@ -1,5 +1,6 @@
 """syllabus.toml: its validation, its agreement with the notebooks, and the course map."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -22,7 +23,7 @@ LESSON = """
 notebook = "{notebook}"
 title = "A title"
 runtime_seconds = 3
-objectives = ["learn"]
+objectives = [ {{ text = "learn", by = ["{exercise}"] }} ]
 exercises = [ {{ id = "{exercise}", points = {points} }} ]
 """
 
@@ -67,7 +68,16 @@ def test_a_valid_syllabus_reads_into_lessons(tmp_path):
         (lesson(points="0"), "points must be a positive integer"),
         (lesson(points="true"), "points must be a positive integer"),
         (lesson().replace("runtime_seconds = 3", "runtime_seconds = -1"), "runtime_seconds"),
-        (lesson().replace('objectives = ["learn"]', "objectives = []"), "objectives"),
+        (re.sub(r"objectives = .*", "objectives = []", lesson()), "objectives"),
+        (lesson().replace('{ text = "learn", by = ["01-a"] }', '"learn"'),
+         'each objective is { text = "...", by = ['),
+        (lesson().replace('by = ["01-a"]', 'by = ["01-b"]'),
+         "names ['01-b'], not exercises of this lesson (['01-a'])"),
+        (lesson().replace('by = ["01-a"]', 'by = "shown"'), 'or "demonstrated", got \'shown\''),
+        (lesson().replace('by = ["01-a"]', "by = []"), "by must be a list of exercise ids"),
+        (lesson().replace('text = "learn"', 'text = " "'), "text must be a non-empty string"),
+        (lesson().replace('by = ["01-a"]', 'by = "demonstrated"'),
+         "exercises ['01-a'] serve no objective"),
         (lesson() + lesson("02_b.ipynb", "02-b").replace("points = 1 }", "points = 1 }, "
                                                          '{ id = "02-b", points = 1 }'),
          "listed twice"),
@@ -79,6 +89,23 @@ def test_malformed_syllabi_are_rejected_with_the_reason(tmp_path, text, complain
     with pytest.raises(SyllabusError) as error:
         load_syllabus(write(tmp_path, text))
     assert complaint in str(error.value)
+
+
+def test_objectives_name_their_exercises_or_say_demonstrated(tmp_path):
+    text = lesson().replace('[ { text = "learn", by = ["01-a"] } ]',
+                            '[ { text = "learn", by = ["01-a"] }, '
+                            '{ text = "watch", by = "demonstrated" } ]')
+    (goal, shown) = load_syllabus(write(tmp_path, text)).lessons[0].objectives
+    assert (goal.text, goal.by, goal.demonstrated) == ("learn", ("01-a",), False)
+    assert (shown.text, shown.by, shown.demonstrated) == ("watch", (), True)
+
+
+def test_every_course_objective_names_an_exercise_or_says_demonstrated():
+    """The course's own syllabus: load_syllabus enforces the rule; here, what it read."""
+    for item in load_syllabus(ROOT / "syllabus.toml").lessons:
+        ids = {exercise.id for exercise in item.exercises}
+        assert all(set(goal.by) <= ids for goal in item.objectives), item.notebook
+        assert ids == {name for goal in item.objectives for name in goal.by}, item.notebook
 
 
 def test_disagreements_with_the_notebooks_are_all_reported(tmp_path):
