@@ -7,7 +7,8 @@ cell sent to the last cell done, kernel start excluded (``coursekit.runner.execu
 time with kernel start is shown beside it. Then ``benchmarks/scratch.py`` runs, if present,
 and prints its own figures. Last, ``make test``'s two phases run as ``make unit`` and
 ``make nbval`` and their wall times are printed (issue 11's goal: ``make test`` <= 3 min on 2
-cores, set-up excluded), then ``make test-slow`` (the slow tests CI adds; no goal). Everything goes to the terminal and to ``build/bench.md``.
+cores, set-up excluded), then ``make test-slow`` (the slow tests CI adds; no goal).
+Everything goes to the terminal and to ``build/bench.md``.
 
 Goals (issue 7): each lesson <= 20 s, the whole course <= 90 s on 2 cores. Missing a goal is
 reported, not an error (``--strict`` makes it one); a lesson that fails to run is an error.
