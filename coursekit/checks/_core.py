@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -28,6 +28,13 @@ from coursekit.probes.data import consistent, round_trip
 Data = Any
 #: The fixed seed of an exercise's inputs in a lesson (grading draws a fresh one).
 LESSON_SEED = 20_240_101
+
+
+class Tolerance(TypedDict):
+    """How close a number must be to the reference: ``close(got, want, **TOLERANCE)``."""
+
+    rtol: float
+    atol: float
 
 
 class Failure(Exception):

@@ -23,6 +23,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     expect_array,
     expect_tuple,
@@ -38,7 +39,7 @@ from coursekit.probes import lesson03 as probes
 
 #: How close a student's numbers must be to the reference's (the fused gradient's entries are
 #: of order 1/N, hence the small atol).
-TOLERANCE = {"rtol": 1e-6, "atol": 1e-10}
+TOLERANCE: Tolerance = {"rtol": 1e-6, "atol": 1e-10}
 
 
 def reference_dense_backward(
@@ -118,7 +119,7 @@ def _judge_dense_forward(inputs: Data, data: Data) -> str:
 #: How close a numerical gradient must be to the exact one, entry by entry: central differences
 #: with h between 1e-6 and 1e-4 land within about 1e-9 on these functions (rounding eps·|f|/h,
 #: truncation h²·f'''/6); a one-sided difference is off by about h·f''/2, near 1e-5.
-FD_TOLERANCE = {"rtol": 1e-7, "atol": 1e-8}
+FD_TOLERANCE: Tolerance = {"rtol": 1e-7, "atol": 1e-8}
 #: The step the lesson's numerical_gradient uses by default (for naming mistakes).
 FD_STEP = 1e-5
 

@@ -27,6 +27,7 @@ from coursekit import data
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     expect_array,
     expect_tuple,
@@ -41,7 +42,7 @@ from coursekit.checks.score import scorer
 from coursekit.probes import lesson04 as probes
 
 #: How close a student's numbers must be to the reference's.
-TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
+TOLERANCE: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
 
 
 def reference_momentum_update(
@@ -250,7 +251,8 @@ def _judge_adam(inputs: Data, data: Data) -> str:
                 or "kind" not in got["restart"]:
             raise fail("the check received malformed data")
         steps = _steps(got, len(grads))
-        state = (run["param"], np.zeros_like(run["param"]), np.zeros_like(run["param"]))
+        state: tuple[np.ndarray, ...] = (run["param"], np.zeros_like(run["param"]),
+                                         np.zeros_like(run["param"]))
         for t, result in enumerate(steps, start=1):
             state = _judge_adam_step(run, t, result, state, got["restart"])
         if len(steps) != len(grads):
@@ -385,20 +387,21 @@ def _judge_training_case(case: Data, got: Data) -> None:
     want_losses, want_weights = _train(case, "batches")
     if close(losses, want_losses, **TOLERANCE) and close(weights, want_weights, **TOLERANCE):
         return
-    for order, hint in (("fixed", "every epoch visits the batches in the same order: draw a new "
-                                  "order each epoch by calling data.batches(X, y, "
-                                  "batch_size=batch_size, random_state=rng) inside the epoch loop"),
-                        ("none", "the batches follow the rows' stored order: the order must be "
-                                 "data.batches' (a new rng.permutation of the rows every "
-                                 "epoch); call data.batches(X, y, batch_size=batch_size, "
-                                 "random_state=rng) with the rng you were given"),
-                        ("step first", "optimizer.step() ran before model.backward: each step "
-                                       "used the previous batch's gradients; per batch: "
-                                       "forward, loss, backward, then step")):
+    for order, advice in (
+            ("fixed", "every epoch visits the batches in the same order: draw a new order each "
+                      "epoch by calling data.batches(X, y, batch_size=batch_size, "
+                      "random_state=rng) inside the epoch loop"),
+            ("none", "the batches follow the rows' stored order: the order must be "
+                     "data.batches' (a new rng.permutation of the rows every epoch); call "
+                     "data.batches(X, y, batch_size=batch_size, random_state=rng) with the rng "
+                     "you were given"),
+            ("step first", "optimizer.step() ran before model.backward: each step used the "
+                           "previous batch's gradients; per batch: forward, loss, backward, "
+                           "then step")):
         other_losses, other_weights = _train(case, order)
         if close(weights, other_weights, **TOLERANCE) and not close(other_weights, want_weights,
                                                                      **TOLERANCE):
-            raise fail(f"{where}: {hint}")
+            raise fail(f"{where}: {advice}")
     if not close(losses, want_losses, **TOLERANCE):
         if close(losses, _train(case, "loss after")[0], **TOLERANCE):
             raise fail(f"{where}: each loss was computed after its step, with the updated "

@@ -19,6 +19,7 @@ from coursekit import pytorch as torch_ref  # named only for implemented_by
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     diagnose,
@@ -32,7 +33,7 @@ from coursekit.checks.score import scorer
 from coursekit.probes import lesson07 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors).
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+TOLERANCE: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
 
 
 def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

@@ -19,6 +19,7 @@ from coursekit import scratch
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     expect_array,
@@ -32,7 +33,7 @@ from coursekit.checks.score import scorer
 from coursekit.probes import lesson08 as probes
 
 #: How close the copied layer's outputs must be to the Dense layer's (both float64).
-TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
+TOLERANCE: Tolerance = {"rtol": 1e-10, "atol": 1e-12}
 
 
 def reference_copy_layer(dense: scratch.Dense, linear: nn.Linear) -> None:

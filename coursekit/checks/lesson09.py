@@ -16,6 +16,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     diagnose,
@@ -30,7 +31,7 @@ from coursekit.checks.score import scorer
 from coursekit.probes import lesson09 as probes
 from coursekit.scratch.regularization import early_stopping_epoch
 
-TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+TOLERANCE: Tolerance = {"rtol": 1e-9, "atol": 1e-12}
 
 
 # --- exercise 1: the L2 term ---------------------------------------------------------------

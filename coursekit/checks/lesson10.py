@@ -17,6 +17,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     describe,
     diagnose,
     expect_array,
@@ -29,7 +30,7 @@ from coursekit.checks._core import (
 from coursekit.checks.score import scorer
 from coursekit.probes import lesson10 as probes
 
-TOLERANCE = {"rtol": 1e-7, "atol": 1e-10}
+TOLERANCE: Tolerance = {"rtol": 1e-7, "atol": 1e-10}
 
 
 # --- exercise 1: the initialisation scale --------------------------------------------------
@@ -207,7 +208,7 @@ def reference_batchnorm_backward(
 def _backward_inputs(rng: np.random.Generator) -> dict[str, Any]:
     cases = []
     for n, d, eps in ((8, 3, None), (5, 4, None), (12, 2, 0.1)):
-        case = {"dout": rng.normal(size=(n, d)), "x": rng.normal(loc=1.0, scale=2.0,
+        case: dict[str, Any] = {"dout": rng.normal(size=(n, d)), "x": rng.normal(loc=1.0, scale=2.0,
                                                                  size=(n, d)),
                 "gamma": rng.uniform(0.5, 2.0, d)}
         if eps is not None:

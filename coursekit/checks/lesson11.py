@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     expect_array,
@@ -38,7 +39,7 @@ from coursekit.probes import lesson11 as probes
 
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the
 #: lesson's later cells compare these functions with coursekit and PyTorch to 1e-9.
-TOLERANCE = {"rtol": 1e-9, "atol": 1e-11}
+TOLERANCE: Tolerance = {"rtol": 1e-9, "atol": 1e-11}
 #: What float32 arithmetic somewhere in the student's code leaves.
 FLOAT32 = {"rtol": 1e-4, "atol": 1e-5}
 FLOAT32_HINT = ("right to about float32 precision only: keep every array float64 (no "
@@ -70,7 +71,8 @@ def reference_conv_backward(dout: np.ndarray, x: np.ndarray, W: np.ndarray, stri
                             padding: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dW (F, C, KH, KW), db (F,)."""
     return (_conv_dx(dout, x.shape, W, stride, padding, accumulate=True),
-            np.einsum("nfij,ncijuv->fcuv", dout, _patches(x, *W.shape[2:], stride, padding)),
+            np.einsum("nfij,ncijuv->fcuv", dout,
+                      _patches(x, W.shape[2], W.shape[3], stride, padding)),
             dout.sum(axis=(0, 2, 3)))
 
 
