@@ -225,16 +225,17 @@ def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
     raise fail(where)
 
 
-# --- shared by the judges of lessons 02–04: per-case results, tuples, naming a mistake ---------
+# --- shared by the judges: per-case results, tuples, naming a mistake --------------------------
 
 def results(data: Data, count: int) -> list[Data]:
     """The probe's per-case results: a list of ``count`` items.
 
     A probe that raised as a whole (a student object misbehaving while it was inspected) fails
-    with that exception; anything else that is not such a list fails as malformed.
+    with that exception, and one handed something not callable says so; anything else that is
+    not such a list fails as malformed.
     """
-    if isinstance(data, dict) and data.get("kind") == "raised":
-        raise fail(raised_message(data))
+    if isinstance(data, dict):
+        value(data)  # raised, or not callable: fails with what happened
     if not isinstance(data, list) or len(data) != count:
         raise fail("the check received malformed data")
     return data

@@ -29,6 +29,9 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks._core import (
+    results as per_case,
+)
 from coursekit.checks.score import scorer
 from coursekit.probes import lesson07 as probes
 
@@ -50,14 +53,6 @@ def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def _malformed() -> Exception:
     return fail("the check received malformed data")
-
-
-def _each(results: Data) -> list[Data]:
-    """The per-case list a probe returned, or the failure it reported instead."""
-    if isinstance(results, list):
-        return results
-    value(results)  # a probe that raised, or something not callable
-    raise _malformed()
 
 
 # ---- 07-forward ---------------------------------------------------------------------------------
@@ -86,7 +81,7 @@ def _layer(case: Data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _judge_forward(inputs: Data, results: Data) -> str:
-    for case, got in zip(inputs["cases"], _each(results), strict=True):
+    for case, got in zip(inputs["cases"], per_case(results, len(inputs["cases"])), strict=True):
         if value(got["made"])["kind"] != "made":
             raise _malformed()
         n_hidden, n = case["n_hidden"], len(case["X"])
@@ -136,7 +131,7 @@ def _accuracy_cases(rng: np.random.Generator) -> dict[str, Any]:
 def _judge_accuracy(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
     ambiguous = None
-    for case, got in zip(cases, _each(results), strict=True):
+    for case, got in zip(cases, per_case(results, len(cases)), strict=True):
         got = value(got)
         if got["kind"] == "array" and got.get("type") != "ndarray":
             raise fail(f"expected a Python float, got {describe(got)}: call .item()")
@@ -238,9 +233,7 @@ def _batch_rows(got: Data, n: int, where: str) -> list[np.ndarray]:
 
 def _judge_batches(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    got_cases = _each(results)
-    if len(got_cases) != len(cases):
-        raise _malformed()
+    got_cases = per_case(results, len(cases))
     for case, got in zip(cases, got_cases, strict=True):
         if not isinstance(got, dict):
             raise _malformed()

@@ -28,6 +28,9 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks._core import (
+    results as per_case,
+)
 from coursekit.checks.lesson05 import IN_PLACE_HINT
 from coursekit.checks.score import scorer
 from coursekit.probes import lesson08 as probes
@@ -54,14 +57,6 @@ def reference_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
 def reference_misclassified(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """The positions i where y_pred[i] != y_true[i], increasing: int64, shape (n_wrong,)."""
     return np.flatnonzero(y_true != y_pred)
-
-
-def _each(results: Data) -> list[Data]:
-    """The per-case list a probe returned, or the failure it reported instead."""
-    if isinstance(results, list):
-        return results
-    value(results)  # a probe that raised, or something not callable
-    raise fail("the check received malformed data")
 
 
 # ---- 08-copy-weights ----------------------------------------------------------------------------
@@ -91,7 +86,7 @@ def _judge_copy_call(call: Data, fine_under_no_grad: Any, where: str) -> None:
 
 def _judge_copy(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    for case, got in zip(cases, _each(results), strict=True):
+    for case, got in zip(cases, per_case(results, len(cases)), strict=True):
         W, b, X = (np.asarray(case[k], dtype=np.float64) for k in ("W", "b", "X"))
         n_in, n_out = W.shape
         where = f"for Dense({n_in}, {n_out})"
@@ -151,7 +146,7 @@ _FROM_LABELS = "take the number of classes from n_classes, not from the labels t
 
 def _judge_confusion(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    for case, got in zip(cases, _each(results), strict=True):
+    for case, got in zip(cases, per_case(results, len(cases)), strict=True):
         y_true, y_pred = (np.asarray(case[k], dtype=np.int64) for k in ("y_true", "y_pred"))
         k = int(case["n_classes"])
         if got.get("kind") == "raised" and got.get("type") == "IndexError":
@@ -209,9 +204,7 @@ def _prediction_cases(rng: np.random.Generator) -> dict[str, Any]:
 
 def _judge_misclassified(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    got_cases = _each(results)
-    if len(got_cases) != len(cases):
-        raise fail("the check received malformed data")
+    got_cases = per_case(results, len(cases))
     for case, got in zip(cases, got_cases, strict=True):
         y_true, y_pred = (np.asarray(case[k], dtype=np.int64) for k in ("y_true", "y_pred"))
         want = reference_misclassified(y_true, y_pred)
