@@ -10,7 +10,7 @@ to NumPy's defaults.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 from sklearn import datasets as _sk_datasets
@@ -307,12 +307,24 @@ def batches(
     n = check_same_rows(X, y)
     batch_size = check_int("batch_size", batch_size)
     order = as_generator(random_state).permutation(n) if shuffle else np.arange(n, dtype=np.int64)
-    return _slices(X, y, order, batch_size)
+    return slice_batches(X, y, order, batch_size)
 
 
-def _slices(
-    X: np.ndarray, y: np.ndarray, order: np.ndarray, batch_size: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+class SupportsRows(Protocol):
+    """An array indexed by an array of row numbers: a NumPy array or a torch tensor."""
+
+    def __getitem__(self, rows: Any, /) -> Any: ...
+
+
+ArrayT = TypeVar("ArrayT", bound=SupportsRows)
+
+
+def slice_batches(
+    X: ArrayT, y: ArrayT, order: Any, batch_size: int
+) -> Iterator[tuple[ArrayT, ArrayT]]:
+    """The rows of ``X`` and ``y`` in ``order`` (a 1-D array of row numbers), ``batch_size``
+    at a time, the last batch holding the remainder: the one loop behind :func:`batches` and
+    :func:`coursekit.pytorch.tensor_batches` (NumPy arrays or tensors alike)."""
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         yield X[rows], y[rows]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from coursekit.data import slice_batches
 from coursekit.seeding import TorchRandomState, as_torch_generator
 from coursekit.validation import check_int, check_same_rows
 
@@ -106,15 +107,7 @@ def tensor_batches(
         order = torch.randperm(n, generator=as_torch_generator(random_state)).to(X.device)
     else:
         order = torch.arange(n, dtype=torch.int64, device=X.device)
-    return _slices(X, y, order, batch_size)
-
-
-def _slices(
-    X: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        yield X[rows], y[rows]
+    return slice_batches(X, y, order, batch_size)
 
 
 def train_epoch(
