@@ -23,11 +23,14 @@ __all__ = ["Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout"]
 
 
 class Layer:
-    """Base class: a layer with (possibly empty) ``params`` and matching ``grads``."""
+    """Base class: a layer with (possibly empty) ``params`` and matching ``grads``, and
+    ``buffers``: state that is saved with the model but not trained (BatchNorm's running
+    statistics, PyTorch's buffers)."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.training = True
 
     def forward(self, x: ArrayLike) -> np.ndarray:

@@ -251,19 +251,23 @@ class Sequential:
 
     # --- parameters on disk --------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed ``"<layer index>.<name>"`` (e.g. ``"0.W"``)."""
+    def _state(self) -> dict[str, np.ndarray]:
+        """Every parameter and buffer (not copies), keyed ``"<layer index>.<name>"``."""
         return {
-            f"{i}.{name}": p.copy()
-            for i, layer in enumerate(self.layers) for name, p in layer.params.items()
+            f"{i}.{name}": array
+            for i, layer in enumerate(self.layers)
+            for name, array in (*layer.params.items(), *layer.buffers.items())
         }
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer (BatchNorm's running statistics), keyed
+        ``"<layer index>.<name>"`` (e.g. ``"0.W"``, ``"1.running_mean"``)."""
+        return {key: array.copy() for key, array in self._state().items()}
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy parameters into this model's arrays in place (optimizers keep working)."""
-        expected = {
-            f"{i}.{name}": p
-            for i, layer in enumerate(self.layers) for name, p in layer.params.items()
-        }
+        """Copy parameters and buffers into this model's arrays in place (optimizers keep
+        working)."""
+        expected = self._state()
         if set(state) != set(expected):
             raise ValueError(
                 f"parameters do not match this model: expected {sorted(expected)}, "

@@ -56,12 +56,30 @@ class BatchNorm1d(Layer):
             "beta": np.zeros(self.n_features, dtype=np.float64),
         }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
-        self.running_mean = np.zeros(self.n_features, dtype=np.float64)
-        self.running_var = np.ones(self.n_features, dtype=np.float64)
+        self.buffers = {"running_mean": np.zeros(self.n_features, dtype=np.float64),
+                        "running_var": np.ones(self.n_features, dtype=np.float64)}
         # what backward needs: the normalised input, 1 / std, and the mode it was made in
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
         self._batch_stats = True
+
+    @property
+    def running_mean(self) -> np.ndarray:
+        """The running mean, shape (D,): ``buffers["running_mean"]``."""
+        return self.buffers["running_mean"]
+
+    @running_mean.setter
+    def running_mean(self, value: ArrayLike) -> None:
+        self.buffers["running_mean"][...] = value
+
+    @property
+    def running_var(self) -> np.ndarray:
+        """The running (unbiased) variance, shape (D,): ``buffers["running_var"]``."""
+        return self.buffers["running_var"]
+
+    @running_var.setter
+    def running_var(self, value: ArrayLike) -> None:
+        self.buffers["running_var"][...] = value
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         """x : ndarray of shape (N, D) -> ndarray of shape (N, D).

@@ -14,6 +14,7 @@ from coursekit.scratch import (
     MSE,
     SGD,
     Adam,
+    BatchNorm1d,
     Dense,
     Dropout,
     ReLU,
@@ -138,6 +139,29 @@ def test_save_and_load_round_trip(data, tmp_path):
     assert_array_equal(other.predict(X), model.predict(X))
     with np.load(path) as saved:
         assert sorted(saved.files) == ["0.W", "0.b", "2.W", "2.b"]
+
+
+def test_batchnorm_running_statistics_are_saved_and_loaded(data, tmp_path):
+    """Evaluation mode normalises with the running statistics: a model loaded without them
+    would predict with the initial mean 0 and variance 1."""
+    X, y = data
+    model = Sequential(Dense(2, 16, random_state=0), BatchNorm1d(16), ReLU(),
+                       Dense(16, 3, random_state=1))
+    model.fit(X, y, loss=SoftmaxCrossEntropy(), optimizer=Adam(model.layers, lr=0.01),
+              epochs=3, batch_size=32, random_state=2)
+    path = tmp_path / "batchnorm.npz"
+    model.save(path)
+    other = Sequential(Dense(2, 16, random_state=5), BatchNorm1d(16), ReLU(),
+                       Dense(16, 3, random_state=6))
+    running = other.layers[1].running_mean
+    other.load(path)
+    assert other.layers[1].running_mean is running  # loaded in place
+    assert_array_equal(other.layers[1].running_var, model.layers[1].running_var)
+    assert not np.allclose(model.layers[1].running_var, 1.0)
+    assert_array_equal(other.predict(X), model.predict(X))
+    with np.load(path) as saved:
+        assert sorted(saved.files) == ["0.W", "0.b", "1.beta", "1.gamma", "1.running_mean",
+                                       "1.running_var", "3.W", "3.b"]
 
 
 def test_load_refuses_another_architecture(tmp_path):
