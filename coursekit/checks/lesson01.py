@@ -2,6 +2,8 @@
 
 The model is h(x) = θx and the cost is the mean squared error
 J(θ) = (1/m) Σ (θx_i − y_i)², whose derivative is J'(θ) = (2/m) Σ (θx_i − y_i) x_i.
+J' is linear in θ, so the curvature J'' = (2/m) Σ x_i² is a constant, and each descent step
+multiplies the distance to the minimum by 1 − αJ'': descent converges for 0 < α < 2/J''.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def reference_descend(
     for _ in range(n_steps):
         path.append(path[-1] - lr * reference_gradient(path[-1], x, y))
     return np.array(path, dtype=np.float64)
+
+
+def reference_max_learning_rate(x: np.ndarray) -> float:
+    """2/J'' with J'' = (2/m) Σ x_i²: the largest learning rate for which descent converges."""
+    return float(2.0 / (2.0 * np.mean(x**2)))
 
 
 def _cases(rng: np.random.Generator, n: int = 5) -> dict[str, Any]:
@@ -136,13 +143,59 @@ def _judge_descent(inputs: Data, results: Data) -> str:
     return f"descent paths match on {len(runs)} runs"
 
 
+def _inputs_x(rng: np.random.Generator) -> dict[str, Any]:
+    """The three points' x first (the bound the lesson prints), then random x of 2, 5, 7 and 4
+    points, one of them spread wider than the rest."""
+    x3, _ = three_points()
+    cases = [{"x": x3}]
+    for m, scale in ((2, 1.0), (5, 1.0), (7, 3.0), (4, 0.5)):
+        cases.append({"x": rng.normal(scale=scale, size=m)})
+    return {"cases": cases}
+
+
+def _judge_max_rate(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results, strict=True):
+        x = case["x"]
+        m = len(x)
+        got = value(got)
+        if got["kind"] == "array" and tuple(got["shape"]) == x.shape:
+            raise fail(f"expected a float, got an array of shape {x.shape}: one bound per point; "
+                       "J'' averages over all the points, so there is a single bound")
+        if got["kind"] == "list" and got.get("length") == 2:
+            raise fail("expected a float, got a pair: return only the upper end of "
+                       "0 < α < 2/J''")
+        number = expect_scalar(got, f"bound for {m} points")
+        curvature = 2.0 * np.mean(x**2)
+        want = reference_max_learning_rate(x)
+        diagnose(number, want, {
+            "that is J'' itself; descent converges while |1 − αJ''| < 1, that is for "
+            "α < 2/J''": curvature,
+            "that is 1/J'', the rate that lands on the minimum in one step (1 − αJ'' = 0); "
+            "the factor 1 − αJ'' may go down to −1, so the bound is 2/J''": 1.0 / curvature,
+            "twice the bound: J'' keeps the factor 2 from differentiating the square, "
+            "J'' = (2/m)·Σx_i²": 2.0 / np.mean(x**2),
+            f"that uses the sum; J'' = (2/m)·Σx_i² averages over the m={m} points":
+                1.0 / np.sum(x**2),
+            "that squares the mean of x; J'' averages the squares: (2/m)·Σx_i²":
+                1.0 / np.mean(x) ** 2,
+            f"3 is right only for three points; this case has {m}, so average with len(x): "
+            "J'' = (2/m)·Σx_i²": 3.0 / np.sum(x**2) if m != 3 else None,
+            "the bound is positive: descent needs 0 < α < 2/J''": -want,
+        }, where=f"for {m} points (J'' = {curvature:.4f}) the bound should be {want:.4f}, got "
+                 f"{number:.4f}", **TOLERANCE)
+    return f"2/J'' with J'' = (2/m)·Σx_i² on {len(cases)} cases"
+
+
 #: coursekit's own mean squared error: a cost or gradient built on it is flagged.
 _MSE = ("coursekit.scratch.MSE", "coursekit.scratch.losses.MSE")
 MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost, implemented_by=_MSE)
 MSE_GRADIENT = Exercise("01-mse-gradient", _cases, probes.each_case, _judge_gradient,
                         implemented_by=_MSE)
 DESCENT_PATH = Exercise("01-descent-path", _runs, probes.descent_runs, _judge_descent)
-EXERCISES = registry(MSE_COST, MSE_GRADIENT, DESCENT_PATH)
+MAX_LEARNING_RATE = Exercise("01-max-learning-rate", _inputs_x, probes.each_x,
+                             _judge_max_rate)
+EXERCISES = registry(MSE_COST, MSE_GRADIENT, DESCENT_PATH, MAX_LEARNING_RATE)
 
 
 def mse_cost(cost: Callable[[float, np.ndarray, np.ndarray], float]) -> None:
@@ -160,3 +213,9 @@ def descent_path(
 ) -> None:
     """Check ``descend(theta0, lr, n_steps, x, y)`` returns θ before and after every step."""
     DESCENT_PATH.check(descend)
+
+
+def max_learning_rate(max_rate: Callable[[np.ndarray], float]) -> None:
+    """Check ``max_rate(x)`` returns 2/J'', the largest learning rate for which descent
+    converges."""
+    MAX_LEARNING_RATE.check(max_rate)

@@ -1,4 +1,5 @@
-"""Probes of lesson 01: call the student's cost, gradient and descent on the given cases."""
+"""Probes of lesson 01: call the student's cost, gradient, descent and learning-rate bound on
+the given cases."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def descent_runs(inputs: dict[str, Any], descend: Any) -> list[dict[str, Any]]:
     return [attempt(descend, float(run["theta0"]), float(run["lr"]), int(run["n_steps"]),
                     x.copy(), y.copy())
             for run in inputs["runs"]]
+
+
+@guarded
+def each_x(inputs: dict[str, Any], fn: Any) -> list[dict[str, Any]]:
+    """``fn(x)`` on every case (a copy of x, so a mutation cannot leak)."""
+    return [attempt(fn, np.array(case["x"], dtype=np.float64)) for case in inputs["cases"]]
