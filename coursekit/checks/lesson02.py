@@ -135,6 +135,10 @@ def _judge_predictions(case: Data, got: Data) -> None:
     if found == (n, d):
         raise fail(f"predict {shape}: expected shape ({n},), got {found}: X * w multiplies "
                    "each feature by its weight but does not add them up; X @ w does both")
+    if found == (d,):
+        raise fail(f"predict {shape}: expected shape ({n},), got ({d},): one number per "
+                   "feature, as if summed over the samples (axis=0); a prediction sums over "
+                   "the features of one sample: X @ w")
     predictions = expect_array(got, (n,), f"predict {shape}")
     want = reference_predict(X, w, b)
     diagnose(predictions, want, {
@@ -147,7 +151,7 @@ def _judge_predictions(case: Data, got: Data) -> None:
 
 def _judge_loss(case: Data, got: Data) -> None:
     X, y, w, b = case["X"], case["y"], case["w"], case["b"]
-    n = len(y)
+    n, d = X.shape
     shape = f"for X of shape {X.shape}"
     got = value(got)
     found = tuple(got["shape"]) if got["kind"] == "array" else None
@@ -166,6 +170,8 @@ def _judge_loss(case: Data, got: Data) -> None:
         f"shape ({n},) broadcast to every prediction minus every target; use predictions of "
         f"shape ({n},)": float(np.mean((residual[:, None] + y[:, None] - y[None, :]) ** 2)),
         f"that is the sum; the loss is the mean, divide by N={n}": want * n,
+        f"that divides by the number of features d={d} (X.shape[1]); the mean is over the "
+        f"N={n} samples (X.shape[0], len(y))": want * n / d,
         "half the mean squared error; this lesson's L has no 1/2 factor": want / 2,
         "that is the square root of the mean squared error; the loss has no square root":
             float(np.sqrt(want)),
