@@ -97,6 +97,79 @@ def test_descent_path_names_the_mistake(wrong, message):
         check.descent_path(wrong)
 
 
+# ---- 01-central-difference ----
+
+
+def test_central_difference_passes_the_reference(capsys):
+    check.central_difference(check.reference_numerical_gradient)
+    assert capsys.readouterr().out.startswith("✔ 01-central-difference")
+
+
+def test_reference_central_difference_is_exact_on_the_cost_and_close_on_a_cubic():
+    x, y = three_points()
+    assert check.reference_numerical_gradient(lambda t: check.reference_cost(t, x, y), 0.0) == \
+        pytest.approx(-28 / 3, rel=1e-9)
+    # on θ³ at θ = 1 the central difference is 3 + h², the forward one 3 + 3h + h²
+    assert check.reference_numerical_gradient(lambda t: t**3, 1.0, 0.1) == pytest.approx(3.01)
+
+
+def _forward(f, theta, h=1e-5):
+    return (f(theta + h) - f(theta)) / h
+
+
+def _backward(f, theta, h=1e-5):
+    return (f(theta) - f(theta - h)) / h
+
+
+def _over_h(f, theta, h=1e-5):
+    return (f(theta + h) - f(theta - h)) / h
+
+
+def _flipped_difference(f, theta, h=1e-5):
+    return (f(theta - h) - f(theta + h)) / (2 * h)
+
+
+def _fixed_step(f, theta, h=1e-5):
+    step = 1e-5  # the step written in, whatever h the call passes
+    return (f(theta + step) - f(theta - step)) / (2 * step)
+
+
+def _precedence(f, theta, h=1e-5):
+    return (f(theta + h) - f(theta - h)) / 2 * h
+
+
+def _vectorised_call(f, theta, h=1e-5):
+    ahead, behind = f(theta + np.array([h, -h]))
+    return (ahead - behind) / (2 * h)
+
+
+def _both_values(f, theta, h=1e-5):
+    return f(theta + h), f(theta - h)
+
+
+def _no_default_step(f, theta, h):
+    return (f(theta + h) - f(theta - h)) / (2 * h)
+
+
+DIFFERENCE_MISTAKES = [
+    (_forward, r"that is the forward difference \(f\(θ \+ h\) − f\(θ\)\)/h"),
+    (_backward, "that is the backward difference"),
+    (_over_h, "twice the central difference: θ − h and θ \\+ h lie 2h apart"),
+    (_flipped_difference, "check the sign"),
+    (_fixed_step, r"with a step of 1e-05, not the h=0.1 this call passed"),
+    (_precedence, r"multiplied by h: `/ 2 \* h`"),
+    (_vectorised_call, "f takes one float θ, got an array of shape \\(2,\\)"),
+    (_both_values, "got a pair: return the one estimate"),
+    (_no_default_step, r"raised TypeError: .*missing 1 required positional argument: 'h'"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), DIFFERENCE_MISTAKES)
+def test_central_difference_names_the_mistake(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.central_difference(wrong)
+
+
 # ---- 01-max-learning-rate ----
 
 
@@ -199,6 +272,19 @@ def _gradient_by_dot(theta, x, y):
     return np.float64(2 * np.dot(theta * x - y, x) / x.size)
 
 
+def _difference_divided_twice(f, theta, h=1e-5):
+    return (f(theta + h) - f(theta - h)) / h / 2
+
+
+def _difference_mean_of_one_sided(f, theta, h=1e-5):
+    forward, backward = (f(theta + h) - f(theta)) / h, (f(theta) - f(theta - h)) / h
+    return (forward + backward) / 2  # equal to the central difference: f(θ) cancels
+
+
+def _difference_by_signs(f, theta, h=1e-5):
+    return sum(sign * f(theta + sign * h) for sign in (1, -1)) / (2 * h)
+
+
 def _descend_preallocated(theta0, lr, n_steps, x, y):
     path = np.empty(n_steps + 1)
     path[0] = theta0
@@ -242,6 +328,8 @@ def _max_rate_by_loop(x):
 VALID_VERSIONS: dict[str, list[object]] = {
     "01-mse-cost": [_cost_by_loop, _cost_by_dot, _cost_by_square],
     "01-mse-gradient": [_gradient_by_loop, _gradient_expanded, _gradient_by_dot],
+    "01-central-difference": [_difference_divided_twice, _difference_mean_of_one_sided,
+                              _difference_by_signs],
     "01-descent-path": [_descend_preallocated, _descend_appending, _descend_as_array_of_list],
     "01-max-learning-rate": [_max_rate_simplified, _max_rate_by_dot, _max_rate_by_loop],
 }
@@ -263,6 +351,7 @@ def test_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys):
 
 
 REFERENCES = {"01-mse-cost": check.reference_cost, "01-mse-gradient": check.reference_gradient,
+              "01-central-difference": check.reference_numerical_gradient,
               "01-descent-path": check.reference_descend,
               "01-max-learning-rate": check.reference_max_learning_rate}
 
@@ -271,6 +360,7 @@ REFERENCES = {"01-mse-cost": check.reference_cost, "01-mse-gradient": check.refe
     ("exercise_id", "student"),
     [(key, fn) for key, fn in REFERENCES.items()] +
     [("01-max-learning-rate", wrong) for wrong, _ in MAX_RATE_MISTAKES] +
+    [("01-central-difference", wrong) for wrong, _ in DIFFERENCE_MISTAKES] +
     [("01-descent-path", _only_last), ("01-mse-cost", lambda t, x, y: None),
      ("01-mse-gradient", lambda t, x, y: 1 / 0), ("01-max-learning-rate", "not a function")],
 )
@@ -286,3 +376,12 @@ def test_max_rate_mistakes_are_named_on_fresh_inputs(wrong, message):
             check.MAX_LEARNING_RATE.check(wrong, seed=seed)
         assert_judged_alike_on_fresh_inputs(check.MAX_LEARNING_RATE,
                                             check.reference_max_learning_rate, wrong, seed)
+
+
+@pytest.mark.parametrize(("wrong", "message"), DIFFERENCE_MISTAKES)
+def test_central_difference_mistakes_are_named_on_fresh_inputs(wrong, message):
+    for seed in range(1, 6):
+        with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
+            check.CENTRAL_DIFFERENCE.check(wrong, seed=seed)
+        assert_judged_alike_on_fresh_inputs(check.CENTRAL_DIFFERENCE,
+                                            check.reference_numerical_gradient, wrong, seed)
