@@ -340,13 +340,28 @@ def _mse_by_norm(X, y, w, b):
     return float(np.linalg.norm(_predict_transposed(X, w, b) - y) ** 2 / y.size)
 
 
+def _gradient_einsum(X, y, w, b):
+    residual = np.einsum("nd,d->n", X, w) + b - y
+    return 2 * np.einsum("nd,n->d", X, residual) / len(y), 2 * residual.sum() / len(y)
+
+
+def _epoch_in_place(X, y, w, b, *, lr, batch_size, rng):
+    w, losses = np.array(w, dtype=float), []  # a copy, updated in place below
+    for Xb, yb in batches(X, y, batch_size=batch_size, random_state=rng):
+        residual = Xb @ w + b - yb
+        losses.append(float(residual @ residual / len(yb)))
+        w -= lr * 2 * Xb.T @ residual / len(yb)
+        b -= lr * 2 * residual.mean()
+    return w, float(b), losses
+
+
 #: Every exercise of lesson 02 -> valid versions a student could write in its solution cell
 #: (02-model-and-loss: a (predict, mse) pair, in the check call's order).
 VALID_VERSIONS: dict[str, list[object]] = {
     "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_rows, _mse_target_first),
                           (_predict_transposed, _mse_by_norm)],
-    "02-mse-gradient": [_gradient_by_loops, _gradient_broadcast],
-    "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation],
+    "02-mse-gradient": [_gradient_by_loops, _gradient_broadcast, _gradient_einsum],
+    "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place],
 }
 
 
@@ -359,8 +374,8 @@ def test_model_and_loss_pass_valid_versions_on_any_inputs(model, seed) -> None:
         check.MODEL_AND_LOSS.check(*model, seed=seed)
 
 
-@pytest.mark.parametrize("gradient", [check.reference_gradient, _gradient_by_loops,
-                                      _gradient_broadcast])
+@pytest.mark.parametrize("gradient", [check.reference_gradient,
+                                      *VALID_VERSIONS["02-mse-gradient"]])
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
     if seed is None:
@@ -369,8 +384,7 @@ def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
         check.MSE_GRADIENT.check(gradient, seed=seed)
 
 
-@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, _epoch_with(),
-                                   _epoch_own_permutation])
+@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, *VALID_VERSIONS["02-sgd-epoch"]])
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_epoch_passes_valid_versions_on_any_inputs(epoch, seed) -> None:
     if seed is None:
