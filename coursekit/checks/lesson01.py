@@ -1,7 +1,10 @@
 """Checks for lesson 01, gradient descent on three points.
 
 The model is h(x) = θx and the cost is the mean squared error
-J(θ) = (1/m) Σ (θx_i − y_i)², whose derivative is J'(θ) = (2/m) Σ (θx_i − y_i) x_i.
+J(θ) = (1/m) Σ (θx_i − y_i)², whose derivative is J'(θ) = (2/m) Σ (θx_i − y_i) x_i, checked
+numerically by the central difference (J(θ + h) − J(θ − h)) / (2h).
+J' is linear in θ, so the curvature J'' = (2/m) Σ x_i² is a constant, and each descent step
+multiplies the distance to the minimum by 1 − αJ'': descent converges for 0 < α < 2/J''.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ def reference_descend(
     for _ in range(n_steps):
         path.append(path[-1] - lr * reference_gradient(path[-1], x, y))
     return np.array(path, dtype=np.float64)
+
+
+def reference_numerical_gradient(f: Callable[[float], float], theta: float,
+                                 h: float = 1e-5) -> float:
+    """The central difference (f(θ + h) − f(θ − h)) / (2h), an estimate of f'(θ)."""
+    return float((f(theta + h) - f(theta - h)) / (2.0 * h))
+
+
+def reference_max_learning_rate(x: np.ndarray) -> float:
+    """2/J'' with J'' = (2/m) Σ x_i²: the largest learning rate for which descent converges."""
+    return float(2.0 / (2.0 * np.mean(x**2)))
 
 
 def _cases(rng: np.random.Generator, n: int = 5) -> dict[str, Any]:
@@ -136,13 +150,133 @@ def _judge_descent(inputs: Data, results: Data) -> str:
     return f"descent paths match on {len(runs)} runs"
 
 
+#: The step the lesson's numerical_gradient takes when it is given none.
+DEFAULT_STEP = 1e-5
+
+
+def _difference_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """The lesson's J on the three points at θ = 0 with the default step first, then random
+    cubics and quartics with large steps, where the central difference differs visibly from a
+    one-sided one and from a step other than the one given. ``h`` None: call without a step."""
+    x, y = three_points()
+    cost = [float(np.mean(x**2)), float(-2.0 * np.mean(x * y)), float(np.mean(y**2))]
+    cases: list[dict[str, Any]] = [{"coeffs": cost, "theta": 0.0, "h": None}]
+    for degree, h in ((3, 0.1), (4, 0.5), (3, 0.25), (4, 0.05)):
+        coeffs = rng.normal(size=degree + 1)
+        coeffs[0] = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)  # a real leading term
+        cases.append({"coeffs": [float(c) for c in coeffs],
+                      "theta": round(float(rng.uniform(-1.5, 1.5)), 3), "h": h})
+    return {"cases": cases}
+
+
+def _polynomial(coeffs: list[float]) -> str:
+    """'0.5θ³ − 1.2θ + 0.3' for the coefficients [0.5, 0, −1.2, 0.3] (highest power first)."""
+    powers = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+    terms = []
+    for k, c in enumerate(coeffs):
+        power = len(coeffs) - 1 - k
+        if c == 0.0:
+            continue
+        base = "" if power == 0 else "θ" if power == 1 else "θ" + powers[power]
+        terms.append(("− " if c < 0 else "+ ") + f"{abs(c):.3g}{base}")
+    text = " ".join(terms) or "0"
+    return text[2:] if text.startswith("+ ") else "−" + text[2:]
+
+
+def _judge_difference(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results, strict=True):
+        coeffs, theta, given = case["coeffs"], case["theta"], case["h"]
+        h = DEFAULT_STEP if given is None else given
+        got = value(got)
+        if got["kind"] == "list" and got.get("length") == 2:
+            raise fail("expected a float, got a pair: return the one estimate "
+                       "(f(θ + h) − f(θ − h))/(2h), not the two values of f")
+        where = (f"for f(θ) = {_polynomial(coeffs)} at θ={theta:g} with "
+                 f"{'the default step ' if given is None else ''}h={h:g}")
+        number = expect_scalar(got, where)
+
+        def f(t: float, coeffs: list[float] = coeffs) -> float:
+            return float(np.polyval(coeffs, t))
+
+        want = reference_numerical_gradient(f, theta, h)
+        diagnose(number, want, {
+            "that is the forward difference (f(θ + h) − f(θ))/h, whose error is about h; "
+            "the central difference steps to both sides: (f(θ + h) − f(θ − h))/(2h)":
+                (f(theta + h) - f(theta)) / h,
+            "that is the backward difference (f(θ) − f(θ − h))/h; the central difference "
+            "steps to both sides: (f(θ + h) − f(θ − h))/(2h)": (f(theta) - f(theta - h)) / h,
+            "twice the central difference: θ − h and θ + h lie 2h apart, so divide by 2h":
+                2.0 * want,
+            "that is multiplied by h: `/ 2 * h` means (…/2)·h; divide by (2 * h)":
+                (f(theta + h) - f(theta - h)) / 2.0 * h,
+            "half the central difference: divide by 2h, not by 4h": want / 2.0,
+            "check the sign: the value ahead minus the value behind, f(θ + h) − f(θ − h)":
+                -want,
+            f"that is the central difference with a step of {DEFAULT_STEP:g}, not the h={h:g} "
+            "this call passed: use the h argument rather than a fixed step":
+                reference_numerical_gradient(f, theta) if given is not None else None,
+        }, where=f"{where}: expected {want:.6f}, got {number:.6f}", **TOLERANCE)
+    return f"(f(θ + h) − f(θ − h))/(2h) matches on {len(cases)} functions and steps"
+
+
+def _inputs_x(rng: np.random.Generator) -> dict[str, Any]:
+    """The three points' x first (the bound the lesson prints), then random x of 2, 5, 7 and 4
+    points, one of them spread wider than the rest."""
+    x3, _ = three_points()
+    cases = [{"x": x3}]
+    for m, scale in ((2, 1.0), (5, 1.0), (7, 3.0), (4, 0.5)):
+        cases.append({"x": rng.normal(scale=scale, size=m)})
+    return {"cases": cases}
+
+
+def _judge_max_rate(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    for case, got in zip(cases, results, strict=True):
+        x = case["x"]
+        m = len(x)
+        got = value(got)
+        if got["kind"] == "array" and tuple(got["shape"]) == x.shape:
+            raise fail(f"expected a float, got an array of shape {x.shape}: one bound per point; "
+                       "J'' averages over all the points, so there is a single bound")
+        if got["kind"] == "list" and got.get("length") == 2:
+            raise fail("expected a float, got a pair: return only the upper end of "
+                       "0 < α < 2/J''")
+        number = expect_scalar(got, f"bound for {m} points")
+        curvature = 2.0 * np.mean(x**2)
+        want = reference_max_learning_rate(x)
+        diagnose(number, want, {
+            "that is J'' itself; descent converges while |1 − αJ''| < 1, that is for "
+            "α < 2/J''": curvature,
+            "that is 1/J'', the rate that lands on the minimum in one step (1 − αJ'' = 0); "
+            "the factor 1 − αJ'' may go down to −1, so the bound is 2/J''": 1.0 / curvature,
+            "twice the bound: J'' keeps the factor 2 from differentiating the square, "
+            "J'' = (2/m)·Σx_i²": 2.0 / np.mean(x**2),
+            f"that uses the sum; J'' = (2/m)·Σx_i² averages over the m={m} points":
+                1.0 / np.sum(x**2),
+            "that squares the mean of x; J'' averages the squares: (2/m)·Σx_i²":
+                1.0 / np.mean(x) ** 2,
+            f"3 is right only for three points; this case has {m}, so average with len(x): "
+            "J'' = (2/m)·Σx_i²": 3.0 / np.sum(x**2) if m != 3 else None,
+            "the bound is positive: descent needs 0 < α < 2/J''": -want,
+        }, where=f"for {m} points (J'' = {curvature:.4f}) the bound should be {want:.4f}, got "
+                 f"{number:.4f}", **TOLERANCE)
+    return f"2/J'' with J'' = (2/m)·Σx_i² on {len(cases)} cases"
+
+
 #: coursekit's own mean squared error: a cost or gradient built on it is flagged.
 _MSE = ("coursekit.scratch.MSE", "coursekit.scratch.losses.MSE")
 MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost, implemented_by=_MSE)
 MSE_GRADIENT = Exercise("01-mse-gradient", _cases, probes.each_case, _judge_gradient,
                         implemented_by=_MSE)
+CENTRAL_DIFFERENCE = Exercise("01-central-difference", _difference_cases,
+                              probes.difference_cases, _judge_difference,
+                              implemented_by=("coursekit.scratch.numerical_gradient",))
 DESCENT_PATH = Exercise("01-descent-path", _runs, probes.descent_runs, _judge_descent)
-EXERCISES = registry(MSE_COST, MSE_GRADIENT, DESCENT_PATH)
+MAX_LEARNING_RATE = Exercise("01-max-learning-rate", _inputs_x, probes.each_x,
+                             _judge_max_rate)
+EXERCISES = registry(MSE_COST, MSE_GRADIENT, CENTRAL_DIFFERENCE, DESCENT_PATH,
+                     MAX_LEARNING_RATE)
 
 
 def mse_cost(cost: Callable[[float, np.ndarray, np.ndarray], float]) -> None:
@@ -155,8 +289,19 @@ def mse_gradient(gradient: Callable[[float, np.ndarray, np.ndarray], float]) -> 
     MSE_GRADIENT.check(gradient)
 
 
+def central_difference(numerical_gradient: Callable[..., float]) -> None:
+    """Check ``numerical_gradient(f, theta, h=1e-5)`` returns (f(θ + h) − f(θ − h)) / (2h)."""
+    CENTRAL_DIFFERENCE.check(numerical_gradient)
+
+
 def descent_path(
     descend: Callable[[float, float, int, np.ndarray, np.ndarray], np.ndarray],
 ) -> None:
     """Check ``descend(theta0, lr, n_steps, x, y)`` returns θ before and after every step."""
     DESCENT_PATH.check(descend)
+
+
+def max_learning_rate(max_rate: Callable[[np.ndarray], float]) -> None:
+    """Check ``max_rate(x)`` returns 2/J'', the largest learning rate for which descent
+    converges."""
+    MAX_LEARNING_RATE.check(max_rate)

@@ -1,6 +1,7 @@
 """Checks for lesson 02, linear regression from scratch in NumPy.
 
-The model is ŷ = Xw + b and the loss the mean squared error L = (1/N) Σ (ŷ_i − y_i)².
+The model is ŷ = Xw + b (shape (N,)) and the loss the mean squared error
+L = (1/N) Σ (ŷ_i − y_i)².
 With the residual r = ŷ − y its gradient is ∂L/∂w = (2/N) Xᵀr and ∂L/∂b = (2/N) Σ r_i.
 """
 
@@ -31,6 +32,11 @@ from coursekit.probes import lesson02 as probes
 
 #: How close a student's numbers must be to the reference's.
 TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
+
+
+def reference_predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
+    """ŷ = Xw + b of shape (N,) for X (N, d), w (d,)."""
+    return X @ w + b
 
 
 def reference_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
@@ -97,6 +103,98 @@ def _epoch(
         w = w + direction * lr * dw
         b = b + direction * lr * db
     return w, float(b), losses
+
+
+# ---- 02-model-and-loss ----
+
+
+def _model_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """Random regressions of 5–11 samples and 1–4 features (always more samples than features,
+    so that an (N, d) answer is told apart from an (N, N) one), at a random (w, b)."""
+    cases = []
+    for n_features in (2, 1, 3, 4):
+        n_samples = int(rng.integers(5, 12))
+        X = rng.normal(size=(n_samples, n_features))
+        y = X @ rng.normal(size=n_features) + rng.normal() + 0.1 * rng.normal(size=n_samples)
+        cases.append({"X": X, "y": y, "w": rng.normal(size=n_features),
+                      "b": float(rng.normal(loc=1.0))})
+    return {"cases": cases}
+
+
+def _judge_predictions(case: Data, got: Data) -> None:
+    X, w, b = case["X"], case["w"], case["b"]
+    n, d = X.shape
+    shape = f"for X of shape {X.shape}"
+    got = value(got)
+    found = tuple(got["shape"]) if got["kind"] == "array" else None
+    if found == (n, 1):
+        raise fail(f"predict {shape}: expected shape ({n},), got ({n}, 1), a column. With y of "
+                   f"shape ({n},), ŷ − y would broadcast to a ({n}, {n}) matrix (every "
+                   "prediction minus every target) without any error: return a vector, "
+                   f"X @ w with w of shape ({d},)")
+    if found == (n, d):
+        raise fail(f"predict {shape}: expected shape ({n},), got {found}: X * w multiplies "
+                   "each feature by its weight but does not add them up; X @ w does both")
+    if found == (d,):
+        raise fail(f"predict {shape}: expected shape ({n},), got ({d},): one number per "
+                   "feature, as if summed over the samples (axis=0); a prediction sums over "
+                   "the features of one sample: X @ w")
+    predictions = expect_array(got, (n,), f"predict {shape}")
+    want = reference_predict(X, w, b)
+    diagnose(predictions, want, {
+        "the bias is missing: ŷ = Xw + b": X @ w,
+        "b is subtracted: ŷ = Xw + b": X @ w - b,
+        "b multiplies Xw; ŷ = Xw + b adds it": (X @ w) * b,
+    }, where=f"predict {shape}: expected {np.round(want[:3], 4)}…, got "
+             f"{np.round(predictions[:3], 4)}…", **TOLERANCE)
+
+
+def _judge_loss(case: Data, got: Data) -> None:
+    X, y, w, b = case["X"], case["y"], case["w"], case["b"]
+    n, d = X.shape
+    shape = f"for X of shape {X.shape}"
+    got = value(got)
+    found = tuple(got["shape"]) if got["kind"] == "array" else None
+    if found == (n,):
+        raise fail(f"mse {shape}: expected a float, got an array of shape ({n},): one squared "
+                   "residual per sample; average them into one number")
+    if found == (n, n):
+        raise fail(f"mse {shape}: expected a float, got an array of shape ({n}, {n}): "
+                   f"predictions of shape ({n}, 1) minus y of shape ({n},) broadcast to every "
+                   f"prediction minus every target; keep the predictions of shape ({n},)")
+    number = expect_scalar(got, f"mse {shape}")
+    residual = X @ w + b - y
+    want = reference_loss(X, y, w, b)
+    diagnose(number, want, {
+        f"that is the mean over a ({n}, {n}) matrix: predictions of shape ({n}, 1) minus y of "
+        f"shape ({n},) broadcast to every prediction minus every target; use predictions of "
+        f"shape ({n},)": float(np.mean((residual[:, None] + y[:, None] - y[None, :]) ** 2)),
+        f"that is the sum; the loss is the mean, divide by N={n}": want * n,
+        f"that divides by the number of features d={d} (X.shape[1]); the mean is over the "
+        f"N={n} samples (X.shape[0], len(y))": want * n / d,
+        "half the mean squared error; this lesson's L has no 1/2 factor": want / 2,
+        "that is the square root of the mean squared error; the loss has no square root":
+            float(np.sqrt(want)),
+        "that squares the mean residual; square each residual first, then take the mean":
+            float(np.mean(residual) ** 2),
+        "that is the mean absolute error; square the residuals": float(np.mean(np.abs(residual))),
+        "the bias is missing from the prediction in mse: use predict(X, w, b)":
+            float(np.mean((X @ w - y) ** 2)),
+    }, where=f"mse {shape} should be {want:.4f}, got {number:.4f}", **TOLERANCE)
+
+
+def _judge_model(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    if isinstance(data, dict) and data.get("kind") == "raised":
+        results(data, len(cases))  # fails with what the probe raised
+    if not isinstance(data, dict) or set(data) != {"predict", "mse"}:
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, results(data["predict"], len(cases)), strict=True):
+        _judge_predictions(case, got)
+    for case, got in zip(cases, results(data["mse"], len(cases)), strict=True):
+        _judge_loss(case, got)
+    return (f"ŷ = Xw + b of shape (N,) and L = mean((ŷ − y)²) match on {len(cases)} "
+            "cases")
 
 
 # ---- 02-mse-gradient ----
@@ -299,11 +397,22 @@ def _judge_epoch(inputs: Data, data: Data) -> str:
     return f"one epoch of mini-batch SGD matches on {len(runs)} runs"
 
 
+MODEL_AND_LOSS = Exercise("02-model-and-loss", _model_cases, probes.model_cases, _judge_model,
+                          implemented_by=("coursekit.scratch.MSE", "coursekit.scratch.Dense"))
 MSE_GRADIENT = Exercise("02-mse-gradient", _gradient_cases, probes.gradient_cases,
                         _judge_gradient, implemented_by=("coursekit.scratch.MSE",))
 SGD_EPOCH = Exercise("02-sgd-epoch", _epoch_runs, probes.epoch_runs, _judge_epoch,
                      implemented_by=("coursekit.scratch.Sequential.fit", "coursekit.scratch.SGD"))
-EXERCISES = registry(MSE_GRADIENT, SGD_EPOCH)
+EXERCISES = registry(MODEL_AND_LOSS, MSE_GRADIENT, SGD_EPOCH)
+
+
+def model_and_loss(
+    predict: Callable[[np.ndarray, np.ndarray, float], np.ndarray],
+    mse: Callable[[np.ndarray, np.ndarray, np.ndarray, float], float],
+) -> None:
+    """Check ``predict(X, w, b)`` returns ŷ = Xw + b of shape (N,), then ``mse(X, y, w, b)``
+    returns the mean squared error as one number."""
+    MODEL_AND_LOSS.check(predict, mse)
 
 
 def mse_gradient(

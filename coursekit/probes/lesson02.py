@@ -1,4 +1,5 @@
-"""Probes of lesson 02: call the student's MSE gradient and SGD epoch on the given cases."""
+"""Probes of lesson 02: call the student's model, loss, MSE gradient and SGD epoch on the given
+cases."""
 
 from __future__ import annotations
 
@@ -11,6 +12,18 @@ from coursekit.probes.data import attempt, guarded
 
 def _array(value: Any) -> np.ndarray:
     return np.array(value, dtype=np.float64)
+
+
+@guarded
+def model_cases(inputs: dict[str, Any], predict: Any, mse: Any) -> dict[str, Any]:
+    """``predict(X, w, b)`` and ``mse(X, y, w, b)`` on every case (copies of the arrays)."""
+    return {
+        "predict": [attempt(predict, _array(case["X"]), _array(case["w"]), float(case["b"]))
+                    for case in inputs["cases"]],
+        "mse": [attempt(mse, _array(case["X"]), _array(case["y"]), _array(case["w"]),
+                        float(case["b"]))
+                for case in inputs["cases"]],
+    }
 
 
 @guarded

@@ -10,6 +10,83 @@ from coursekit.checks import lesson02 as check
 from coursekit.data import batches, linear_data
 from coursekit.probes.data import round_trip
 
+# ---- 02-model-and-loss ----
+
+predict = check.reference_predict
+
+
+def mse(X, y, w, b):
+    return float(np.mean((predict(X, w, b) - y) ** 2))
+
+
+def test_model_and_loss_pass_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    check.model_and_loss(check.reference_predict, check.reference_loss)
+    assert capsys.readouterr().out.startswith("✔ 02-model-and-loss:")
+
+
+def _predict_column(X, w, b):  # w made a column: (N, d) @ (d, 1) -> (N, 1)
+    return X @ w.reshape(-1, 1) + b
+
+
+def _predict_unsummed(X, w, b):  # X * w: each feature times its weight, never added up
+    return X * w + b
+
+
+def _mse_inline_column(X, y, w, b):  # its own column prediction: (N, 1) - (N,) -> (N, N)
+    return float(np.mean((X @ w[:, None] + b - y) ** 2))
+
+
+def _mse_matrix(X, y, w, b):
+    return (X @ w[:, None] + b - y) ** 2
+
+
+MODEL_MISTAKES = [
+    ((_predict_column, mse),
+     r"predict for X of shape \(\d+, 2\): expected shape \(\d+,\), got \(\d+, 1\), a column.*"
+     r"broadcast to a \(\d+, \d+\) matrix"),
+    ((_predict_unsummed, mse), r"got \(\d+, 2\): X \* w multiplies each feature"),
+    ((lambda X, w, b: np.sum(X * w, axis=0) + b, mse),
+     r"got \(2,\): one number per feature, as if summed over the samples \(axis=0\)"),
+    ((lambda X, w, b: X @ w, mse), "the bias is missing: ŷ = Xw"),
+    ((lambda X, w, b: X @ w - b, mse), "b is subtracted"),
+    ((predict, lambda X, y, w, b: float(np.sum((predict(X, w, b) - y) ** 2))),
+     "that is the sum; the loss is the mean"),
+    ((predict, lambda X, y, w, b: float(np.sum((predict(X, w, b) - y) ** 2) / X.shape[1])),
+     r"divides by the number of features d=2 \(X.shape\[1\]\); the mean is over the N=\d+"),
+    ((predict, lambda X, y, w, b: float(np.mean(predict(X, w, b) - y) ** 2)),
+     "squares the mean residual; square each residual first"),
+    ((predict, lambda X, y, w, b: float(np.sqrt(np.mean((predict(X, w, b) - y) ** 2)))),
+     "square root of the mean squared error"),
+    ((predict, lambda X, y, w, b: float(np.mean(np.abs(predict(X, w, b) - y)))),
+     "mean absolute error"),
+    ((predict, lambda X, y, w, b: 0.5 * float(np.mean((predict(X, w, b) - y) ** 2))),
+     "no 1/2 factor"),
+    ((predict, lambda X, y, w, b: (predict(X, w, b) - y) ** 2),
+     r"expected a float, got an array of shape \(\d+,\): one squared residual per sample"),
+    ((predict, _mse_inline_column),
+     r"mean over a \((\d+), \1\) matrix: predictions of shape \(\1, 1\) minus y"),
+    ((predict, _mse_matrix), r"got an array of shape \((\d+), \1\): predictions of shape"),
+    ((predict, lambda X, y, w, b: float(np.mean((X @ w - y) ** 2))),
+     r"bias is missing from the prediction in mse: use predict\(X, w, b\)"),
+    ((predict, lambda X, y, w: float(np.mean((X @ w - y) ** 2))),
+     "raised TypeError"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), MODEL_MISTAKES)
+def test_model_and_loss_name_the_mistake(wrong, message: str) -> None:
+    with pytest.raises(ExerciseFailed, match=message):
+        check.model_and_loss(*wrong)
+
+
+def test_model_and_loss_report_a_function_still_to_write() -> None:
+    def todo(X, y, w, b):
+        raise NotImplementedError("02-model-and-loss")
+
+    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+        check.model_and_loss(predict, todo)
+
+
 # ---- 02-mse-gradient ----
 
 
@@ -238,8 +315,67 @@ def _epoch_own_permutation(X, y, w, b, *, lr, batch_size, rng):
     return w.tolist(), b, losses  # w as a list, losses as an array
 
 
-@pytest.mark.parametrize("gradient", [check.reference_gradient, _gradient_by_loops,
-                                      _gradient_broadcast])
+def _predict_einsum(X, w, b):
+    return np.einsum("nd,d->n", X, w) + b
+
+
+def _mse_by_dot(X, y, w, b):
+    residual = _predict_einsum(X, w, b) - y
+    return residual @ residual / len(y)  # a NumPy float
+
+
+def _predict_by_rows(X, w, b):
+    return np.array([row @ w + b for row in X])
+
+
+def _mse_target_first(X, y, w, b):
+    return np.square(y - _predict_by_rows(X, w, b)).mean()  # y − ŷ squares the same
+
+
+def _predict_transposed(X, w, b):
+    return np.dot(w, X.T) + b  # (d,) @ (d, N) -> (N,)
+
+
+def _mse_by_norm(X, y, w, b):
+    return float(np.linalg.norm(_predict_transposed(X, w, b) - y) ** 2 / y.size)
+
+
+def _gradient_einsum(X, y, w, b):
+    residual = np.einsum("nd,d->n", X, w) + b - y
+    return 2 * np.einsum("nd,n->d", X, residual) / len(y), 2 * residual.sum() / len(y)
+
+
+def _epoch_in_place(X, y, w, b, *, lr, batch_size, rng):
+    w, losses = np.array(w, dtype=float), []  # a copy, updated in place below
+    for Xb, yb in batches(X, y, batch_size=batch_size, random_state=rng):
+        residual = Xb @ w + b - yb
+        losses.append(float(residual @ residual / len(yb)))
+        w -= lr * 2 * Xb.T @ residual / len(yb)
+        b -= lr * 2 * residual.mean()
+    return w, float(b), losses
+
+
+#: Every exercise of lesson 02 -> valid versions a student could write in its solution cell
+#: (02-model-and-loss: a (predict, mse) pair, in the check call's order).
+VALID_VERSIONS: dict[str, list[object]] = {
+    "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_rows, _mse_target_first),
+                          (_predict_transposed, _mse_by_norm)],
+    "02-mse-gradient": [_gradient_by_loops, _gradient_broadcast, _gradient_einsum],
+    "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place],
+}
+
+
+@pytest.mark.parametrize("model", VALID_VERSIONS["02-model-and-loss"])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_model_and_loss_pass_valid_versions_on_any_inputs(model, seed) -> None:
+    if seed is None:
+        check.model_and_loss(*model)
+    else:
+        check.MODEL_AND_LOSS.check(*model, seed=seed)
+
+
+@pytest.mark.parametrize("gradient", [check.reference_gradient,
+                                      *VALID_VERSIONS["02-mse-gradient"]])
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
     if seed is None:
@@ -248,8 +384,7 @@ def test_gradient_passes_valid_versions_on_any_inputs(gradient, seed) -> None:
         check.MSE_GRADIENT.check(gradient, seed=seed)
 
 
-@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, _epoch_with(),
-                                   _epoch_own_permutation])
+@pytest.mark.parametrize("epoch", [check.reference_sgd_epoch, *VALID_VERSIONS["02-sgd-epoch"]])
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_epoch_passes_valid_versions_on_any_inputs(epoch, seed) -> None:
     if seed is None:
@@ -319,8 +454,34 @@ def test_judges_fail_odd_data(exercise) -> None:
         assert message
 
 
+@pytest.mark.parametrize("student", [(check.reference_predict, check.reference_loss),
+                                     *VALID_VERSIONS["02-model-and-loss"],
+                                     *(wrong for wrong, _ in MODEL_MISTAKES),
+                                     (lambda X, w, b: None, mse), (predict, "not a function")])
+def test_model_probe_data_survives_the_wire(student) -> None:
+    inputs = _inputs(check.MODEL_AND_LOSS)
+    data = check.MODEL_AND_LOSS.probe(inputs, *student)
+    assert check.MODEL_AND_LOSS.verdict(inputs, round_trip(data)) == \
+        check.MODEL_AND_LOSS.verdict(inputs, data)
+
+
+def test_model_judge_fails_odd_data() -> None:
+    inputs = _inputs(check.MODEL_AND_LOSS)
+    honest = round_trip(check.MODEL_AND_LOSS.probe(inputs, check.reference_predict,
+                                                   check.reference_loss))
+    assert check.MODEL_AND_LOSS.verdict(inputs, honest)[0]
+    odd = [{"predict": honest["predict"]}, {**honest, "extra": None}, honest["mse"]]
+    for part in ("predict", "mse"):
+        odd += [{**honest, part: data} for data in _hostile(honest[part])]
+    for data in odd:
+        ok, message = check.MODEL_AND_LOSS.verdict(inputs, data)
+        assert not ok, data
+        assert message
+
+
 @pytest.mark.parametrize(
     ("exercise", "wrong", "message"),
+    [(check.MODEL_AND_LOSS, *case) for case in MODEL_MISTAKES] +
     [(check.MSE_GRADIENT, *case) for case in GRADIENT_MISTAKES] +
     [(check.SGD_EPOCH, *case) for case in EPOCH_MISTAKES] +
     [(check.SGD_EPOCH, _own_choice_shuffle, r"in the order rng.choice\(N, N, replace=False\)")],
@@ -329,5 +490,5 @@ def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> No
     # grading draws fresh inputs: every mistake above keeps its message on them
     for seed in range(1, 6):
         with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
-            exercise.check(wrong, seed=seed)
+            exercise.check(*(wrong if isinstance(wrong, tuple) else (wrong,)), seed=seed)
 
