@@ -17,6 +17,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     diagnose,
     expect_array,
@@ -25,11 +26,12 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.data import three_points
 from coursekit.probes import lesson01 as probes
 
 #: How close a student's number must be to the reference's.
-TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
+TOLERANCE: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
 
 
 def reference_cost(theta: float, x: np.ndarray, y: np.ndarray) -> float:
@@ -266,17 +268,24 @@ def _judge_max_rate(inputs: Data, results: Data) -> str:
 
 #: coursekit's own mean squared error: a cost or gradient built on it is flagged.
 _MSE = ("coursekit.scratch.MSE", "coursekit.scratch.losses.MSE")
-MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost, implemented_by=_MSE)
+MSE_COST = Exercise("01-mse-cost", _cases, probes.each_case, _judge_cost, implemented_by=_MSE,
+                    names=("cost",))
 MSE_GRADIENT = Exercise("01-mse-gradient", _cases, probes.each_case, _judge_gradient,
-                        implemented_by=_MSE)
+                        implemented_by=_MSE,
+                        names=("gradient",))
 CENTRAL_DIFFERENCE = Exercise("01-central-difference", _difference_cases,
                               probes.difference_cases, _judge_difference,
-                              implemented_by=("coursekit.scratch.numerical_gradient",))
-DESCENT_PATH = Exercise("01-descent-path", _runs, probes.descent_runs, _judge_descent)
+                              implemented_by=("coursekit.scratch.numerical_gradient",),
+                              names=("numerical_gradient",))
+DESCENT_PATH = Exercise("01-descent-path", _runs, probes.descent_runs, _judge_descent,
+                        names=("descend",))
 MAX_LEARNING_RATE = Exercise("01-max-learning-rate", _inputs_x, probes.each_x,
-                             _judge_max_rate)
+                             _judge_max_rate,
+                             names=("max_learning_rate",))
 EXERCISES = registry(MSE_COST, MSE_GRADIENT, CENTRAL_DIFFERENCE, DESCENT_PATH,
                      MAX_LEARNING_RATE)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def mse_cost(cost: Callable[[float, np.ndarray, np.ndarray], float]) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     diagnose,
@@ -27,11 +28,12 @@ from coursekit.checks._core import (
     results,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.data import TRUE_BIAS, TRUE_WEIGHTS, batches, steps_per_epoch
 from coursekit.probes import lesson02 as probes
 
 #: How close a student's numbers must be to the reference's.
-TOLERANCE = {"rtol": 1e-6, "atol": 1e-8}
+TOLERANCE: Tolerance = {"rtol": 1e-6, "atol": 1e-8}
 
 
 def reference_predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
@@ -303,7 +305,9 @@ def _loss_values(losses: Data, steps: int, run: str) -> np.ndarray:
                 "entries that are not numbers"
             values = np.empty(0)
         else:
-            found = (steps, *shapes.pop())
+            shape = shapes.pop()
+            assert shape is not None  # None is not in shapes
+            found = (steps, *shape)
             values = np.array([np.asarray(item["value"], dtype=np.float64) for item in items])
     if found != (steps,):
         raise fail(f"{run}: losses should be {steps} plain floats, shape ({steps},), got "
@@ -398,12 +402,17 @@ def _judge_epoch(inputs: Data, data: Data) -> str:
 
 
 MODEL_AND_LOSS = Exercise("02-model-and-loss", _model_cases, probes.model_cases, _judge_model,
-                          implemented_by=("coursekit.scratch.MSE", "coursekit.scratch.Dense"))
+                          implemented_by=("coursekit.scratch.MSE", "coursekit.scratch.Dense"),
+                          names=("predict", "mse"))
 MSE_GRADIENT = Exercise("02-mse-gradient", _gradient_cases, probes.gradient_cases,
-                        _judge_gradient, implemented_by=("coursekit.scratch.MSE",))
+                        _judge_gradient, implemented_by=("coursekit.scratch.MSE",),
+                        names=("mse_gradient",))
 SGD_EPOCH = Exercise("02-sgd-epoch", _epoch_runs, probes.epoch_runs, _judge_epoch,
-                     implemented_by=("coursekit.scratch.Sequential.fit", "coursekit.scratch.SGD"))
+                     implemented_by=("coursekit.scratch.Sequential.fit", "coursekit.scratch.SGD"),
+                     names=("sgd_epoch",))
 EXERCISES = registry(MODEL_AND_LOSS, MSE_GRADIENT, SGD_EPOCH)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def model_and_loss(
