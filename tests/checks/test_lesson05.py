@@ -502,6 +502,10 @@ def _broadcast(coeffs, X, y, kind="bce"):
     return (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean()
 
 
+def _loss_stub(coeffs, X, y, kind="bce"):
+    raise NotImplementedError("05-loss")
+
+
 def _default_mae(coeffs, X, y, kind="mae"):
     return _loss_library(coeffs, X, y, kind)
 
@@ -566,6 +570,7 @@ def _detached_weights(coeffs, X, y, kind="bce"):
          r"that is the mean squared error"),
         (_with_logits(_right_bce, _right_bce), r'that is the cross-entropy: kind="mae" asks'),
         (lambda coeffs, X, y: _loss_library(coeffs, X, y), r"raised TypeError"),
+        (_loss_stub, r"not implemented yet"),
     ],
 )
 def test_loss_names_the_mistake(wrong, message):

@@ -302,6 +302,10 @@ def test_valid_evaluations_run_the_later_cells(name):
     assert namespace["net"].training and namespace["val_loss"] < 2e-4
 
 
+def _evaluate_stub(net, loader, loss_fn):
+    raise NotImplementedError("06-evaluate")
+
+
 def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, restore=True,
                 at="end", item=True, loss=None):
     """An evaluation with one realistic mistake: batch means not weighted by their rows,
@@ -354,6 +358,7 @@ def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, rest
         (lambda net, loader, loss_fn: [loss_fn(net(X), y).item() for X, y in loader],
          r"expected one float for the whole loader, got a list of length 5"),
         (lambda net, loader, loss_fn: None, r"got None \(did you forget to return\?\)"),
+        (_evaluate_stub, r"not implemented yet"),
     ],
 )
 def test_evaluate_names_the_mistake(wrong, message):
