@@ -1,5 +1,5 @@
 """Checks for lesson 05, autograd: the scalar engine's backward() and a new operation for it,
-then torch tensors.
+then torch tensors (the forward pass, the loss and the update of a classifier).
 
 The classifier of the lesson is ``p = sigmoid(relu(X @ w_hidden + b_hidden) @ w_out + b_out)``
 with coefficients ``(w_hidden, b_hidden, w_out, b_out)`` of shapes (n_inputs, n_hidden),
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from coursekit.autograd import Value
 from coursekit.checks import (
@@ -532,6 +533,191 @@ def _judge_predict(inputs: Data, data: Data) -> str:
     return f"{what} match the reference on {len(cases)} cases"
 
 
+# ---- 05-loss -----------------------------------------------------------------------------------
+
+#: The largest |logit| of the case with confident predictions: past 88.7, e^(−z) overflows in
+#: float32, and past about 17 the sigmoid rounds to exactly 0 or 1.
+_EXTREME_LOGIT = 110.0
+_CONFIDENT = f"8 rows with logits up to ±{_EXTREME_LOGIT:g}"
+
+
+def _confident_case(rng: np.random.Generator) -> dict[str, Any]:
+    """8 rows whose logits reach ±110, the most confident one of each sign misclassified."""
+    coeffs = _classifier_arrays(rng, 3, 6)
+    X = rng.normal(size=(8, 3)).astype(np.float32)
+    hidden = np.maximum(X.astype(np.float64) @ coeffs["w_hidden"] + coeffs["b_hidden"], 0.0)
+    z = hidden @ coeffs["w_out"][:, 0]
+    shift = -(float(z.max()) + float(z.min())) / 2.0  # from −110 to +110
+    scale = _EXTREME_LOGIT / float(np.abs(z + shift).max())
+    coeffs["w_out"] = (coeffs["w_out"] * scale).astype(np.float32)
+    coeffs["b_out"] = np.array([shift * scale], dtype=np.float32)
+    z = scale * (z + shift)
+    y = (z > 0).astype(np.float32)  # right, except for the two most confident rows
+    y[int(np.argmax(z))], y[int(np.argmin(z))] = 0.0, 1.0
+    return {"name": _CONFIDENT, "kind": "bce", "coeffs": coeffs, "X": X, "y": y}
+
+
+def _loss_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """The cross-entropy with no kind given, on logits of the lesson's size; then kind="bce"
+    on confident logits; then kind="mae"."""
+    cases = []
+    for name, kind, (n, n_inputs, n_hidden) in (("12 rows", None, (12, 5, 4)),
+                                                 ("10 rows", "mae", (10, 4, 5))):
+        cases.append({"name": name, "kind": kind,
+                      "coeffs": _classifier_arrays(rng, n_inputs, n_hidden),
+                      "X": rng.normal(size=(n, n_inputs)).astype(np.float32),
+                      "y": (rng.uniform(size=n) < 0.5).astype(np.float32)})
+    return {"cases": [cases[0], _confident_case(rng), cases[1]]}
+
+
+def _loss_reference(case: Data) -> tuple[float, list[np.ndarray], dict[str, float]]:
+    """The reference loss, every coefficient's gradient, and what realistic mistakes give."""
+    coeffs, X = _tensors(case)
+    coeffs = ref05.Coeffs(*(c.requires_grad_() for c in coeffs))
+    y = torch.tensor(np.asarray(case["y"], dtype=np.float32))
+    loss = ref05.calc_loss(coeffs, X, y, case["kind"] or "bce")
+    loss.backward()
+    grads = [c.grad.double().numpy() for c in coeffs]
+    with torch.no_grad():
+        z = ref05.calc_logits(coeffs, X)
+        p = torch.sigmoid(z)
+        bce = F.binary_cross_entropy_with_logits(z, y)
+        mae = (p - y).abs().mean()
+        wrong = {
+            "bce": bce, "mae": mae, "sum": loss * len(y), "negative": -loss,
+            "from_p": F.binary_cross_entropy(p, y),
+            "twice": F.binary_cross_entropy_with_logits(p, y),
+            "swapped": F.binary_cross_entropy_with_logits(y, z),
+            "one_term": (y * F.softplus(-z)).mean(),
+            "broadcast": F.binary_cross_entropy_with_logits(
+                z[:, None].expand(len(y), len(y)), y[None, :].expand(len(y), len(y))),
+            "no_sigmoid": (z - y).abs().mean(), "no_abs": (p - y).mean(),
+            "squared": ((p - y) ** 2).mean(),
+        }
+    return loss.item(), grads, {name: t.item() for name, t in wrong.items()}
+
+
+def _loss_value(got: Data, n: int, what: str) -> float:
+    """The one number a loss holds, or a failure that names what was returned instead."""
+    got = value(got)
+    if got["kind"] in ("int", "float"):
+        raise fail(f"{what}: got {describe(got)}, not a tensor: return the loss tensor itself "
+                   "(no .item()), since the caller calls loss.backward() on it")
+    if got["kind"] != "array":
+        raise fail(f"{what}: expected a 0-d tensor, got {describe(got)}")
+    shape = tuple(got["shape"])
+    if shape == (n,):
+        raise fail(f"{what}: expected one number (a 0-d tensor), got shape {shape}, a loss per "
+                   "row: take their mean")
+    if shape in ((n, n), (n, n, 1)) and n > 1:
+        raise fail(f"{what}: expected one number, got shape {shape}: logits of shape ({n}, 1) "
+                   f"against targets of shape ({n},) broadcast to every logit against every "
+                   "target; use calc_logits, whose logits have shape (n,)")
+    if shape != ():
+        raise fail(f"{what}: expected one number, a 0-d tensor (a .mean() over the rows), got "
+                   f"shape {shape}")
+    if got.get("type") != "Tensor":
+        raise fail(f"{what}: expected a torch tensor connected to the coefficients, got "
+                   f"{describe(got)}: compute the loss with torch operations on calc_logits")
+    return float(got["value"])
+
+
+def _judge_loss(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    got_cases = _each(results)
+    if len(got_cases) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, got_cases, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        n, kind = len(case["y"]), case["kind"]
+        call = ("calc_loss(coeffs, X, y)" if kind is None else
+                f'calc_loss(coeffs, X, y, "{kind}")') + f" on {case['name']}"
+        loss = _loss_value(got.get("loss"), n, call)
+        want, want_grads, v = _loss_reference(case)
+        if not math.isfinite(loss):
+            raise fail(f"{call} gave {loss}: with logits this large, σ(z) rounds to exactly 0 "
+                       "or 1 and log gives −inf (or e^(−z) overflows); use the rounding-safe "
+                       "form max(z, 0) − z·y + log(1 + e^(−|z|)), or "
+                       "F.binary_cross_entropy_with_logits, on the logits")
+        where = f"{call} should be {want:.6g}, got {loss:.6g}"
+        sum_hint = "that is the sum over the rows; the loss is their mean (.mean())"
+        if kind == "mae":
+            hints = {sum_hint: v["sum"],
+                     "the sigmoid is missing: the mean absolute error compares the "
+                     "probabilities σ(z) with y, not the logits": v["no_sigmoid"],
+                     "the absolute value is missing, so errors of opposite signs cancel: "
+                     "mean |σ(z) − y|": v["no_abs"],
+                     "that is the mean squared error; take |σ(z) − y|": v["squared"],
+                     'that is the cross-entropy: kind="mae" asks for the mean absolute error '
+                     "of the probabilities": v["bce"]}
+        else:
+            hints = {sum_hint: v["sum"],
+                     "the sign is flipped: cross-entropy is −[y·log p + (1 − y)·log(1 − p)], "
+                     "a positive number": v["negative"],
+                     "that is the cross-entropy of the probabilities p = σ(z): where σ rounds "
+                     "to exactly 0 or 1 its log is −inf (F.binary_cross_entropy clamps it to "
+                     "−100); compute it from the logits, with the rounding-safe form or "
+                     "F.binary_cross_entropy_with_logits": v["from_p"],
+                     "the sigmoid was applied twice: the rounding-safe form (and "
+                     "F.binary_cross_entropy_with_logits) takes the logits z, not the "
+                     "probabilities": v["twice"],
+                     "the arguments are swapped: F.binary_cross_entropy_with_logits(logits, y) "
+                     "takes the logits first": v["swapped"],
+                     "only the y·log p term is there: add (1 − y)·log(1 − p), which is what "
+                     "the rows with y = 0 contribute": v["one_term"],
+                     f"logits of shape ({n}, 1) against targets of shape ({n},) broadcast to "
+                     "every logit against every target: use calc_logits, whose logits have "
+                     "shape (n,)": v["broadcast"],
+                     ("that is the mean absolute error: with no kind given, calc_loss computes "
+                      'the cross-entropy (the default is kind="bce")' if kind is None else
+                      'that is the mean absolute error; kind="bce" asks for the cross-entropy'):
+                         v["mae"]}
+        otherwise = f"{where}: check the formula against the lesson's, and take the mean " \
+            "over the rows"
+        if case["name"] == _CONFIDENT:  # after the first case, which has ordinary logits
+            otherwise = (f"{where}: right on ordinary logits, wrong on confident ones, where "
+                         "σ(z) rounds to exactly 0 or 1 (a clamp or an ε inside the log only "
+                         "hides that); compute it from the logits with the rounding-safe form "
+                         "max(z, 0) − z·y + log(1 + e^(−|z|))")
+        if not close(loss, want, **TOLERANCE):
+            raise mistake(loss, hints, where=where, otherwise=otherwise, **TOLERANCE)
+        described = value(got["loss"])
+        if described.get("requires_grad") is not True:
+            raise fail(f"{call}: the value is right, but the loss is not connected to the "
+                       "coefficients (requires_grad is False), so backward() cannot reach them: "
+                       "don't compute it under torch.no_grad(), .detach() it or rebuild it "
+                       "with torch.tensor(...)")
+        before = got.get("grads_before")
+        if not isinstance(before, list) or len(before) != len(ref05.Coeffs._fields):
+            raise fail("the check received malformed data")
+        if any(flag is not False for flag in before):
+            raise fail(f"{call}: the coefficients already had gradients when calc_loss "
+                       "returned: calc_loss only computes the loss; the caller calls "
+                       "loss.backward() (and one_epoch does, once per step)")
+        if "backward" in got:
+            raise fail(f"{call}: loss.backward() failed: {raised_message(got['backward'])}")
+        grads = got.get("grads")
+        if not isinstance(grads, list) or len(grads) != len(want_grads):
+            raise fail("the check received malformed data")
+        for name, grad, want_grad in zip(ref05.Coeffs._fields, grads, want_grads, strict=True):
+            if isinstance(grad, dict) and grad.get("kind") == "none":
+                problem = f"no gradient reached {name}"
+            else:
+                got_grad = expect_array(grad, want_grad.shape, f"{name}.grad")
+                # float32 sums of large terms may cancel to near 0 in one entry: the absolute
+                # tolerance scales with the gradient's largest entry
+                atol = TOLERANCE["atol"] + TOLERANCE["rtol"] * float(np.abs(want_grad).max())
+                if close(got_grad, want_grad, rtol=TOLERANCE["rtol"], atol=atol):
+                    continue
+                problem = f"the gradient of {name} differs"
+            raise fail(f"{call}: the value is right but {problem}: part of the computation "
+                       "left the graph (.detach(), .data, .item() or torch.tensor(...) in the "
+                       "middle)")
+    return (f"cross-entropy (also on logits up to ±{_EXTREME_LOGIT:g}), mean absolute error "
+            f"and their gradients match the reference on {len(cases)} cases")
+
+
 # ---- 05-update ----------------------------------------------------------------------------------
 
 def _update_case(rng: np.random.Generator) -> dict[str, Any]:
@@ -589,9 +775,11 @@ TRAIN_MLP = Exercise("05-train-mlp", _train_cases, probes.train_runs, _judge_tra
 SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
 PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
                    implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
+LOSS = Exercise("05-loss", _loss_cases, probes.loss_cases, _judge_loss,
+                implemented_by=(_dotted(ref05.calc_loss),))
 UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
                   implemented_by=(_dotted(ref05.update_coeffs),))
-EXERCISES = registry(BACKWARD, TRAIN_MLP, SIGMOID_OP, PREDICT, UPDATE)
+EXERCISES = registry(BACKWARD, TRAIN_MLP, SIGMOID_OP, PREDICT, LOSS, UPDATE)
 
 
 def backward(backward: Callable[[Value], Any]) -> None:
@@ -618,6 +806,13 @@ def predict(calc_preds: Callable[[Any, torch.Tensor], Any],
     sigmoid), shape (n_samples,).
     """
     PREDICT.check(calc_preds, calc_logits)
+
+
+def loss(calc_loss: Callable[..., Any]) -> None:
+    """Check ``calc_loss(coeffs, X, y, kind="bce")``: the mean cross-entropy from the logits
+    (rounding-safe on confident logits) or the mean absolute error, a 0-d tensor whose
+    gradients reach every coefficient."""
+    LOSS.check(calc_loss)
 
 
 def update(update_coeffs: Callable[[Any, float], Any]) -> None:

@@ -1,4 +1,5 @@
-"""Checks for lesson 06, PyTorch linear regression: the DataLoader and one training epoch."""
+"""Checks for lesson 06, PyTorch linear regression: the DataLoader, one training epoch and the
+evaluation of a model on held-out data."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from coursekit.checks._core import (
     expect_array,
     expect_scalar,
     fail,
+    mistake,
     registry,
     value,
 )
@@ -195,11 +197,122 @@ def _judge_epoch(inputs: Data, data: Data) -> str:
     return f"{len(want_losses)} steps match the reference: parameters and losses"
 
 
+# ---- 06-evaluate --------------------------------------------------------------------------------
+
+def reference_evaluate(net: nn.Module, loader: Any, loss_fn: Callable[..., torch.Tensor]
+                       ) -> float:
+    """The mean of ``loss_fn`` over every sample the loader serves: in evaluation mode, without
+    recording, each batch's (mean) loss weighted by its rows; the model back in training mode."""
+    net.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for X_batch, y_batch in loader:
+            total += loss_fn(net(X_batch), y_batch).item() * len(X_batch)
+            count += len(X_batch)
+    net.train()
+    return total / count
+
+
+def _evaluate_cases(rng: np.random.Generator) -> dict[str, Any]:
+    """23 rows in batches of 5 with the squared error, then 30 rows in batches of 8 with the
+    absolute error: both last batches are short, and the model is a drawn line."""
+    cases = []
+    for n, batch_size, loss in ((23, 5, "MSELoss"), (30, 8, "L1Loss")):
+        cases.append({**_regression(rng, n), "batch_size": batch_size, "loss": loss,
+                      "weight": rng.normal(scale=0.5, size=(1, 2)).astype(np.float32),
+                      "bias": rng.normal(scale=0.5, size=1).astype(np.float32)})
+    return {"cases": cases}
+
+
+def _batch_losses(case: Data, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every batch's mean ``loss`` (a name in ``probes.LOSSES``) and its number of rows."""
+    layer, loader = probes.regression_setup(case)
+    loss_fn = probes.LOSSES[loss]()
+    with torch.no_grad():
+        pairs = [(loss_fn(layer(X_batch), y_batch).item(), len(X_batch))
+                 for X_batch, y_batch in loader]
+    return (np.array([m for m, _ in pairs], dtype=np.float64),
+            np.array([k for _, k in pairs], dtype=np.float64))
+
+
+def _judge_evaluate(inputs: Data, results: Data) -> str:
+    cases = inputs["cases"]
+    if isinstance(results, dict):
+        value(results)  # the probe itself failed, or evaluate is not a function
+    if not isinstance(results, list) or len(results) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, results, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        n, batch_size, loss = len(case["X"]), int(case["batch_size"]), str(case["loss"])
+        where = (f"evaluate on {n} rows in batches of {batch_size} (the last holds "
+                 f"{n % batch_size}) with nn.{loss}()")
+        result = value(got.get("result"))
+        if result["kind"] == "list":
+            raise fail(f"{where}: expected one float for the whole loader, got "
+                       f"{describe(result)}: add up every batch's loss × its rows, then divide "
+                       "by the number of rows")
+        if result["kind"] == "array" and result.get("type") != "ndarray" \
+                and tuple(result["shape"]) == ():
+            raise fail(f"{where}: expected a float, got a 0-d tensor: call .item() on each "
+                       "batch's loss, so the result is a plain number")
+        mean = expect_scalar(result, where)
+        means, rows = _batch_losses(case, loss)
+        want = float(means @ rows / rows.sum())
+        other = "L1Loss" if loss == "MSELoss" else "MSELoss"
+        other_means, _ = _batch_losses(case, other)
+        hints = {
+            f"that is the mean of the {len(rows)} batch losses, but the last batch holds only "
+            f"{int(rows[-1])} rows, so each of its rows counts more than the others: weight "
+            "each batch's loss by its number of rows (len(X_batch)) and divide by the number "
+            "of rows": means.mean(),
+            "that is the sum of the batch losses; weight each by its rows and divide by the "
+            "number of rows": means.sum(),
+            "that is the loss summed over all rows: divide by the number of rows, "
+            "len(loader.dataset)": float(means @ rows),
+            "that is divided by the number of batches (len(loader)); divide by the number of "
+            "rows, len(loader.dataset)": float(means @ rows) / len(rows),
+            "that is the first batch's loss alone: return after the loop over every batch, "
+            "not inside it": means[0],
+            "that is the last batch's loss alone: add up every batch's loss, weighted by its "
+            "rows": means[-1],
+            f"that is the nn.{other}() of the predictions: use the loss_fn you are given":
+                float(other_means @ rows / rows.sum()),
+        }
+        if not close(mean, want, **TOLERANCE):
+            raise mistake(mean, hints, where=f"{where}, expected {want:.6g}, got {mean:.6g}",
+                          otherwise=f"{where}: expected the mean loss per row, {want:.6g}, got "
+                                    f"{mean:.6g}", **TOLERANCE)
+        calls = got.get("calls")
+        if not isinstance(calls, list) or not all(
+                isinstance(c, list) and len(c) == 2 and all(isinstance(f, bool) for f in c)
+                for c in calls):
+            raise fail("the check received malformed data")
+        if not calls:
+            raise fail(f"{where}: the model was never called: compute net(X_batch) for every "
+                       "batch")
+        if any(training for training, _ in calls):
+            raise fail(f"{where}: the value is right, but the model was in training mode "
+                       "during the passes: call net.eval() first, since layers such as dropout "
+                       "and batch normalisation behave differently while training")
+        if any(recording for _, recording in calls):
+            raise fail(f"{where}: the value is right, but autograd recorded the passes: put "
+                       "them inside `with torch.no_grad():`, since evaluation needs no "
+                       "gradients and a recorded graph only costs memory")
+        if got.get("training_after") is not True:
+            raise fail(f"{where}: the value is right, but the model was left in evaluation "
+                       "mode: call net.train() before returning, since train_epoch does not "
+                       "switch it back and the next epoch would train in evaluation mode")
+    return (f"the mean loss per row on {len(cases)} loaders with a short last batch, in "
+            "evaluation mode, without gradients, and back in training mode")
+
+
 LOADER = Exercise("06-loader", _loader_case, probes.loader_passes, _judge_loader,
                   implemented_by=_IMPLEMENTED_BY["loader"])
 TRAIN_EPOCH = Exercise("06-train-epoch", _epoch_case, probes.epoch_run, _judge_epoch,
                        implemented_by=_IMPLEMENTED_BY["epoch"])
-EXERCISES = registry(LOADER, TRAIN_EPOCH)
+EVALUATE = Exercise("06-evaluate", _evaluate_cases, probes.evaluate_runs, _judge_evaluate)
+EXERCISES = registry(LOADER, TRAIN_EPOCH, EVALUATE)
 
 
 def make_loader(
@@ -214,3 +327,9 @@ def train_epoch(
 ) -> None:
     """Check ``train_epoch(net, loader, loss_fn, optimizer)`` against the reference loop."""
     TRAIN_EPOCH.check(train)
+
+
+def evaluate(evaluate: Callable[[nn.Module, Any, Any], Any]) -> None:
+    """Check ``evaluate(net, loader, loss_fn)``: the mean loss per row over the whole loader, in
+    evaluation mode, without gradients, the model back in training mode afterwards."""
+    EVALUATE.check(evaluate)

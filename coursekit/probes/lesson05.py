@@ -1,5 +1,5 @@
-"""Probes of lesson 05: the student's backward() and sigmoid on engine Values, the forward pass
-and the update of the bare-tensor classifier."""
+"""Probes of lesson 05: the student's backward() and sigmoid on engine Values, the forward pass,
+the loss and the update of the bare-tensor classifier."""
 
 from __future__ import annotations
 
@@ -159,6 +159,38 @@ def forward_cases(inputs: dict[str, Any], calc_preds: Any, calc_logits: Any = No
 
     return {"logits": None if calc_logits is None else run(calc_logits),
             "preds": run(calc_preds)}
+
+
+@guarded
+def loss_cases(inputs: dict[str, Any], calc_loss: Any) -> Any:
+    """On every case, ``calc_loss(coeffs, X, y)`` (or ``calc_loss(coeffs, X, y, kind)``): what
+    it returned, whether a coefficient already had a gradient, and every coefficient's
+    gradient after ``loss.backward()`` when the loss is one number that requires grad."""
+    if not callable(calc_loss):
+        return {"kind": "not_callable", "got": describe_value(calc_loss)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        coeffs = _coeffs(case["coeffs"])
+        X = torch.tensor(np.array(case["X"], dtype=np.float32))
+        y = torch.tensor(np.array(case["y"], dtype=np.float32))
+        kind = () if case["kind"] is None else (str(case["kind"]),)
+        try:
+            loss = calc_loss(coeffs, X, y, *kind)
+        except Exception as exc:
+            results.append({"loss": raised(exc)})
+            continue
+        result: dict[str, Any] = {"loss": describe_value(loss),
+                                  "grads_before": [c.grad is not None for c in coeffs]}
+        if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.numel() == 1 \
+                and not any(result["grads_before"]):
+            try:
+                loss.backward()
+            except Exception as exc:
+                result["backward"] = raised(exc)
+            else:
+                result["grads"] = [describe_value(c.grad) for c in coeffs]
+        results.append(result)
+    return results
 
 
 def _update_call(update_coeffs: Any, inputs: dict[str, Any], *, no_grad: bool

@@ -1,5 +1,5 @@
-"""Probes of lesson 06: the student's DataLoader and training epoch, on tensors and a model the
-probe builds from plain arrays."""
+"""Probes of lesson 06: the student's DataLoader, training epoch and evaluation, on tensors and a
+model the probe builds from plain arrays."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from coursekit.probes.data import attempt, describe_value, guarded, raised
 
 #: At most this many batches are read from one pass over a loader.
 MAX_BATCHES = 200
+#: The losses :func:`evaluate_runs` may be asked to use, by name.
+LOSSES = {"MSELoss": nn.MSELoss, "L1Loss": nn.L1Loss}
 
 
 def _tensor(array: Any) -> torch.Tensor:
@@ -62,20 +64,61 @@ def loader_passes(inputs: dict[str, Any], make_loader: Any) -> dict[str, Any]:
             "again": _one_pass(again) if made_again["kind"] == "made" else made_again}
 
 
-@guarded
-def epoch_run(inputs: dict[str, Any], train_epoch: Any) -> dict[str, Any]:
-    """``train_epoch(net, loader, loss_fn, optimizer)`` on a one-layer regression set up from
-    the inputs: what it returned, the parameters after it and their gradients."""
+def regression_setup(inputs: dict[str, Any]) -> tuple[nn.Linear, DataLoader]:
+    """A fresh ``nn.Linear(2, 1)`` holding ``inputs["weight"]`` and ``inputs["bias"]``, and a
+    loader over ``inputs["X"]``, ``inputs["y"]`` in order, in batches of
+    ``inputs["batch_size"]``."""
     layer = nn.Linear(2, 1)
-    net = nn.Sequential(layer)
     with torch.no_grad():
         layer.weight.copy_(_tensor(inputs["weight"]))
         layer.bias.copy_(_tensor(inputs["bias"]))
     loader = DataLoader(TensorDataset(_tensor(inputs["X"]), _tensor(inputs["y"])),
                         batch_size=int(inputs["batch_size"]), shuffle=False)
+    return layer, loader
+
+
+@guarded
+def epoch_run(inputs: dict[str, Any], train_epoch: Any) -> dict[str, Any]:
+    """``train_epoch(net, loader, loss_fn, optimizer)`` on a one-layer regression set up from
+    the inputs: what it returned, the parameters after it and their gradients."""
+    layer, loader = regression_setup(inputs)
+    net = nn.Sequential(layer)
     optimizer = torch.optim.SGD(net.parameters(), lr=float(inputs["lr"]))
     losses = attempt(train_epoch, net, loader, nn.MSELoss(), optimizer)
     return {"losses": losses,
             "params": describe_value(torch.cat([p.detach().reshape(-1)
                                                 for p in net.parameters()])),
             "grads": [describe_value(p.grad) for p in net.parameters()]}
+
+
+class ModeSpy(nn.Module):
+    """Passes its input through, recording for every call ``[training, grad_enabled]``: whether
+    the model was in training mode, and whether autograd was recording."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.calls) < MAX_BATCHES:
+            self.calls.append([bool(self.training), bool(torch.is_grad_enabled())])
+        return x
+
+
+@guarded
+def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
+    """On every case, ``evaluate(net, loader, loss_fn)`` with a one-layer model in training
+    mode (as training leaves it): what it returned, the mode and recording state of every
+    forward pass, and whether the model is in training mode afterwards."""
+    if not callable(evaluate):
+        return {"kind": "not_callable", "got": describe_value(evaluate)}
+    results: list[dict[str, Any]] = []
+    for case in inputs["cases"]:
+        layer, loader = regression_setup(case)
+        spy = ModeSpy()
+        net = nn.Sequential(layer, spy)
+        net.train()
+        result = attempt(evaluate, net, loader, LOSSES[str(case["loss"])]())
+        results.append({"result": result, "calls": spy.calls,
+                        "training_after": bool(net.training)})
+    return results

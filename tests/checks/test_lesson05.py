@@ -5,12 +5,17 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from coursekit.autograd import Value
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson05 as check
 from coursekit.checks import reference05 as torch_ref
+from coursekit.checks._core import LESSON_SEED
 from coursekit.probes.data import round_trip
+from tests.checks._cells import run_lesson_with
+
+LESSON = "05_autograd.ipynb"
 
 # ---- 05-backward ----
 
@@ -268,8 +273,13 @@ def test_sigmoid_passes_the_reference(capsys):
     assert capsys.readouterr().out.startswith("✔ 05-sigmoid-op")
 
 
+def _sigmoid_composed(x):
+    """σ from the engine's own operations: its derivative comes from theirs."""
+    return 1 / (1 + (-x).exp())
+
+
 def test_sigmoid_built_from_engine_operations_also_passes(capsys):
-    check.sigmoid_op(lambda x: 1 / (1 + (-x).exp()))
+    check.sigmoid_op(_sigmoid_composed)
     assert "✔ 05-sigmoid-op" in capsys.readouterr().out
 
 
@@ -346,6 +356,34 @@ def test_predict_checks_logits_too(capsys):
     assert "✔ 05-predict: logits and probabilities match" in capsys.readouterr().out
 
 
+# Valid (calc_preds, calc_logits) pairs. The lesson's init_coeffs returns a plain tuple, so a
+# version that runs in the lesson unpacks or indexes the coefficients rather than naming them.
+def _logits_unpacked(coeffs, X):
+    w_h, b_h, w_o, b_o = coeffs
+    return (torch.relu(X @ w_h + b_h) @ w_o + b_o).squeeze(1)
+
+
+def _preds_unpacked(coeffs, X):
+    return 1 / (1 + torch.exp(-_logits_unpacked(coeffs, X)))
+
+
+def _logits_einsum(coeffs, X):
+    hidden = (torch.einsum("ni,ih->nh", X, coeffs[0]) + coeffs[1]).clamp(min=0)
+    return hidden @ coeffs[2][:, 0] + coeffs[3]  # (n,) + (1,): already one number per row
+
+
+def _preds_einsum(coeffs, X):
+    return torch.sigmoid(_logits_einsum(coeffs, X))
+
+
+@pytest.mark.parametrize("pair", [(_preds_unpacked, _logits_unpacked),
+                                  (_preds_einsum, _logits_einsum)])
+def test_predict_accepts_valid_pairs(pair, capsys):
+    for seed in (LESSON_SEED, 1, 2):
+        check.PREDICT.check(*pair, seed=seed)
+    assert capsys.readouterr().out.count("✔ 05-predict: logits and probabilities") == 3
+
+
 def _squeezed_preds(c, X):
     return torch.sigmoid(torch.relu(X @ c.w_hidden + c.b_hidden) @ c.w_out + c.b_out).squeeze()
 
@@ -372,6 +410,175 @@ def test_predict_names_the_mistake_in_logits(wrong_logits, message):
         check.predict(torch_ref.calc_preds, wrong_logits)
 
 
+# ---- 05-loss ----
+# Valid versions call a calc_logits that unpacks the coefficients, as one in the lesson would.
+
+
+def _loss_logsigmoid(coeffs, X, y, kind="bce"):
+    """−[y·log σ(z) + (1 − y)·log σ(−z)] with the rounding-safe log σ; F.l1_loss for MAE."""
+    z = _logits_unpacked(coeffs, X)
+    if kind == "mae":
+        return F.l1_loss(torch.sigmoid(z), y)
+    return -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)).mean()
+
+
+def _loss_softplus(coeffs, X, y, kind="bce"):
+    """softplus(z) − z·y, softplus(z) = log(1 + e^z) computed safely; torch.mean(torch.abs())."""
+    z = _logits_einsum(coeffs, X)
+    if kind == "bce":
+        return torch.mean(F.softplus(z) - z * y)
+    return torch.mean(torch.abs(torch.sigmoid(z) - y))
+
+
+def _loss_library(coeffs, X, y, kind="bce"):
+    """PyTorch's own loss, through a dict of the two kinds."""
+    z = _logits_unpacked(coeffs, X)
+    losses = {"bce": lambda: F.binary_cross_entropy_with_logits(z, y),
+              "mae": lambda: (torch.sigmoid(z) - y).abs().mean()}
+    return losses[kind]()
+
+
+def _loss_float64(coeffs, X, y, kind="bce"):
+    """In float64, the cross-entropy picked per row: −log σ(z) where y = 1, −log σ(−z) where
+    y = 0, each as a softplus."""
+    z, t = _logits_unpacked(coeffs, X).double(), y.double()
+    if kind == "mae":
+        return (torch.sigmoid(z) - t).abs().mean()
+    return torch.where(t == 1, F.softplus(-z), F.softplus(z)).mean()
+
+
+LOSS_VALID = [torch_ref.calc_loss, _loss_logsigmoid,
+              _loss_softplus, _loss_library, _loss_float64]
+
+
+@pytest.mark.parametrize("valid", LOSS_VALID)
+def test_loss_accepts_valid_versions(valid, capsys):
+    for seed in (LESSON_SEED, 1, 2, 3):
+        check.LOSS.check(valid, seed=seed)
+    assert capsys.readouterr().out.count("✔ 05-loss") == 4
+
+
+@pytest.mark.parametrize("name", ["_loss_softplus", "_loss_float64"])
+def test_valid_losses_train_the_lesson_classifier(name):
+    """The lesson to its end with the loss in place: both losses train, the common-bug audit
+    passes (every cell asserts what it shows)."""
+    namespace = run_lesson_with(LESSON, {"05-loss": f"from {__name__} import {name} as calc_loss"},
+                                until="26f95a91")
+    assert namespace["val_acc"] >= 0.95 and namespace["calc_loss"].__name__ == name
+
+
+def _with_logits(bce, mae=None):
+    """A calc_loss with the given cross-entropy of (z, y), and a given or the right MAE."""
+    def calc_loss(coeffs, X, y, kind="bce"):
+        z = _logits_unpacked(coeffs, X)
+        if kind == "mae":
+            return (mae or (lambda z, y: (torch.sigmoid(z) - y).abs().mean()))(z, y)
+        return bce(z, y)
+
+    return calc_loss
+
+
+def _right_bce(z, y):
+    return F.binary_cross_entropy_with_logits(z, y)
+
+
+def _from_probabilities(z, y):
+    p = torch.sigmoid(z)
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+
+
+def _clamped_probabilities(z, y):
+    p = torch.sigmoid(z).clamp(1e-7, 1 - 1e-7)
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+
+
+def _unshifted(z, y):
+    return (z - z * y + torch.log(1 + torch.exp(-z))).mean()  # e^(−z) overflows for z < −88
+
+
+def _broadcast(coeffs, X, y, kind="bce"):
+    w_h, b_h, w_o, b_o = coeffs
+    z = torch.relu(X @ w_h + b_h) @ w_o + b_o  # (n, 1) against y (n,): an (n, n) matrix
+    return (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean()
+
+
+def _loss_stub(coeffs, X, y, kind="bce"):
+    raise NotImplementedError("05-loss")
+
+
+def _default_mae(coeffs, X, y, kind="mae"):
+    return _loss_library(coeffs, X, y, kind)
+
+
+def _calls_backward(coeffs, X, y, kind="bce"):
+    loss = _loss_library(coeffs, X, y, kind)
+    loss.backward()
+    return loss
+
+
+def _under_no_grad(coeffs, X, y, kind="bce"):
+    with torch.no_grad():
+        return _loss_library(coeffs, X, y, kind)
+
+
+def _detached_weights(coeffs, X, y, kind="bce"):
+    w_h, b_h, w_o, b_o = coeffs
+    z = (torch.relu(X @ w_h.detach() + b_h) @ w_o + b_o)[:, 0]
+    return F.binary_cross_entropy_with_logits(z, y) if kind == "bce" else \
+        (torch.sigmoid(z) - y).abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_with_logits(lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y)),
+         r"logits up to ±110 should be .*cross-entropy of the probabilities p = σ\(z\): where σ "
+         r"rounds to exactly 0 or 1"),
+        (_with_logits(_from_probabilities), r"logits up to ±110 gave (nan|inf): .*σ\(z\) rounds "
+         r"to exactly 0 or 1"),
+        (_with_logits(_unshifted), r"gave inf: .*e\^\(−z\) overflows"),
+        (_with_logits(_clamped_probabilities), r"right on ordinary logits, wrong on confident "
+         r"ones.*a clamp or an ε inside the log only hides that"),
+        (_with_logits(lambda z, y: F.binary_cross_entropy_with_logits(torch.sigmoid(z), y)),
+         r"the sigmoid was applied twice"),
+        (_with_logits(lambda z, y: F.binary_cross_entropy_with_logits(y, z)),
+         r"the arguments are swapped"),
+        (_with_logits(lambda z, y: F.binary_cross_entropy_with_logits(z, y, reduction="sum")),
+         r"that is the sum over the rows; the loss is their mean"),
+        (_with_logits(lambda z, y: F.binary_cross_entropy_with_logits(z, y, reduction="none")),
+         r"got shape \(12,\), a loss per row: take their mean"),
+        (_with_logits(lambda z, y: -_right_bce(z, y)), r"the sign is flipped"),
+        (_with_logits(lambda z, y: (y * F.softplus(-z)).mean()),
+         r"only the y·log p term is there: add \(1 − y\)·log\(1 − p\)"),
+        (_with_logits(lambda z, y: _right_bce(z, y).item()),
+         r"got a number \(.*\), not a tensor: return the loss tensor itself \(no \.item\(\)\)"),
+        (_with_logits(lambda z, y: _right_bce(z, y).detach()),
+         r"not connected to the coefficients \(requires_grad is False\)"),
+        (_under_no_grad, r"don't compute it under torch\.no_grad\(\)"),
+        (_detached_weights, r"the value is right but no gradient reached w_hidden: part of the "
+         r"computation left the graph"),
+        (_calls_backward, r"already had gradients when calc_loss returned: calc_loss only "
+         r"computes the loss"),
+        (_broadcast, r"logits of shape \(12, 1\) against targets of shape \(12,\) broadcast"),
+        (_default_mae, r"that is the mean absolute error: with no kind given, calc_loss "
+         r"computes the cross-entropy"),
+        (_with_logits(_right_bce, lambda z, y: (z - y).abs().mean()),
+         r"the sigmoid is missing: the mean absolute error compares the probabilities"),
+        (_with_logits(_right_bce, lambda z, y: (torch.sigmoid(z) - y).mean()),
+         r"the absolute value is missing"),
+        (_with_logits(_right_bce, lambda z, y: ((torch.sigmoid(z) - y) ** 2).mean()),
+         r"that is the mean squared error"),
+        (_with_logits(_right_bce, _right_bce), r'that is the cross-entropy: kind="mae" asks'),
+        (lambda coeffs, X, y: _loss_library(coeffs, X, y), r"raised TypeError"),
+        (_loss_stub, r"not implemented yet"),
+    ],
+)
+def test_loss_names_the_mistake(wrong, message):
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.LOSS.check(wrong, seed=seed)
+
+
 # ---- 05-update ----
 
 
@@ -380,14 +587,15 @@ def test_update_passes_the_reference(capsys):
     assert "✔ 05-update" in capsys.readouterr().out
 
 
-def test_update_accepts_set_to_none(capsys):
-    def update_coeffs(coeffs, lr):
-        with torch.no_grad():
-            for c in coeffs:
-                c -= lr * c.grad
-                c.grad = None
+def _update_set_to_none(coeffs, lr):
+    with torch.no_grad():
+        for c in coeffs:
+            c -= lr * c.grad
+            c.grad = None
 
-    check.update(update_coeffs)
+
+def test_update_accepts_set_to_none(capsys):
+    check.update(_update_set_to_none)
     assert "✔ 05-update" in capsys.readouterr().out
 
 
@@ -487,30 +695,33 @@ def test_sigmoid_names_the_gradient_bookkeeping_mistake(wrong, message):
         check.sigmoid_op(wrong)
 
 
+def _sigmoid_by_hand(x):
+    """A node wired by hand: its parents and a closure that uses out.grad."""
+    s = _s(x)
+    out = Value(s)
+    out._parents = (x,)
+
+    def backward():
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = backward
+    return out
+
+
 def test_sigmoid_built_by_hand_with_out_grad_passes(capsys):
-    def sigmoid(x):
-        s = _s(x)
-        out = Value(s)
-        out._parents = (x,)
-
-        def backward():
-            x.grad += s * (1 - s) * out.grad
-
-        out._backward = backward
-        return out
-
-    check.sigmoid_op(sigmoid)
+    check.sigmoid_op(_sigmoid_by_hand)
     assert "✔ 05-sigmoid-op" in capsys.readouterr().out
 
 
-def test_update_accepts_a_loop_over_named_fields(capsys):
-    def update_coeffs(coeffs, lr):
-        for c in coeffs:
-            with torch.no_grad():
-                c.sub_(c.grad * lr)
-            c.grad.zero_()
+def _update_sub_(coeffs, lr):
+    for c in coeffs:
+        with torch.no_grad():
+            c.sub_(c.grad * lr)
+        c.grad.zero_()
 
-    check.update(update_coeffs)
+
+def test_update_accepts_a_loop_over_named_fields(capsys):
+    check.update(_update_sub_)
     assert "✔ 05-update" in capsys.readouterr().out
 
 
@@ -521,6 +732,7 @@ _STUDENT = {
     "05-train-mlp": (check.reference_train_mlp,),
     "05-sigmoid-op": (check.reference_sigmoid,),
     "05-predict": (torch_ref.calc_preds, torch_ref.calc_logits),
+    "05-loss": (torch_ref.calc_loss,),
     "05-update": (torch_ref.update_coeffs,),
 }
 _WRONG = {
@@ -528,6 +740,7 @@ _WRONG = {
     "05-train-mlp": (check._train_variant(zero="never"),),
     "05-sigmoid-op": (_no_chain,),
     "05-predict": (lambda c, X: torch_ref.calc_logits(c, X),),
+    "05-loss": (_with_logits(_from_probabilities),),
     "05-update": (_ascends,),
 }
 
@@ -575,3 +788,31 @@ def test_a_judge_fails_malformed_data(exercise_id):
             continue
         ok, message = exercise.verdict(inputs, bad)
         assert not ok, (bad, message)
+
+
+# ---- every exercise's valid alternatives, for the test that runs the whole lesson with each ----
+
+#: Exercise id -> versions a student could write in its solution cell (a tuple in the check
+#: call's argument order where the check takes several), each written differently from the
+#: lesson's solution; every later cell of the lesson must pass with it in place.
+VALID_VERSIONS: dict[str, list[object]] = {
+    "05-backward": [_backward_by_counting_uses, _backward_iterative_dfs],
+    "05-train-mlp": [_train_with_kahn, _train_lesson_style],
+    "05-sigmoid-op": [_sigmoid_composed, _sigmoid_by_hand],
+    "05-predict": [(_preds_unpacked, _logits_unpacked), (_preds_einsum, _logits_einsum)],
+    "05-loss": [_loss_logsigmoid, _loss_softplus, _loss_library, _loss_float64],
+    "05-update": [_update_set_to_none, _update_sub_],
+}
+
+
+def test_valid_versions_cover_every_exercise():
+    assert list(VALID_VERSIONS) == list(check.EXERCISES)
+    assert all(len(versions) >= 2 for versions in VALID_VERSIONS.values())
+
+
+@pytest.mark.parametrize(("exercise_id", "version"), [
+    (exercise_id, version) for exercise_id, versions in VALID_VERSIONS.items()
+    for version in versions])
+def test_valid_versions_pass_their_check(exercise_id, version, capsys):
+    check.EXERCISES[exercise_id].check(*(version if isinstance(version, tuple) else (version,)))
+    assert f"✔ {exercise_id}" in capsys.readouterr().out

@@ -3,12 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson06 as check
+from coursekit.checks._core import LESSON_SEED
 from coursekit.probes.data import round_trip
+from tests.checks._cells import run_lesson_with
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs
+
+LESSON = "06_pytorch_linear_regression.ipynb"
 
 # ---- 06-loader ----
 
@@ -181,14 +186,12 @@ class _NoLength(_PermutedBatches):
     __len__ = None
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b,
-                                      sampler=RandomSampler(range(len(X)), generator=g)),
-        _PermutedBatches,
-    ],
-)
+def _loader_with_sampler(X, y, batch_size, generator):
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size,
+                      sampler=RandomSampler(range(len(X)), generator=generator))
+
+
+@pytest.mark.parametrize("make", [_loader_with_sampler, _PermutedBatches])
 def test_loader_accepts_other_valid_versions(make, capsys):
     check.make_loader(make)
     assert "✔ 06-loader" in capsys.readouterr().out
@@ -208,28 +211,171 @@ def test_loader_names_drop_last_and_a_missing_length(wrong, message):
         check.make_loader(wrong)
 
 
-def test_train_epoch_accepts_another_valid_loop(capsys):
-    def train_epoch(net, loader, loss_fn, optimizer):
-        recorded = []
-        for inputs, targets in loader:
-            net.zero_grad(set_to_none=False)
-            loss = loss_fn(net(inputs), targets)
-            recorded.append(loss.detach().item())
-            loss.backward()
-            optimizer.step()
-        return recorded
+def _train_epoch_net_zero_grad(net, loader, loss_fn, optimizer):
+    recorded = []
+    for inputs, targets in loader:
+        net.zero_grad(set_to_none=False)
+        loss = loss_fn(net(inputs), targets)
+        recorded.append(loss.detach().item())
+        loss.backward()
+        optimizer.step()
+    return recorded
 
+
+def _train_epoch_zero_after_step(net, loader, loss_fn, optimizer):
+    """Training mode first; the gradients cleared before the loop and after every step."""
+    net.train()
+    optimizer.zero_grad()
+    losses = []
+    for batch in loader:
+        inputs, targets = batch
+        loss = loss_fn(net(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("train_epoch", [_train_epoch_net_zero_grad, _train_epoch_zero_after_step])
+def test_train_epoch_accepts_other_valid_loops(train_epoch, capsys):
     check.train_epoch(train_epoch)
     assert "✔ 06-train-epoch" in capsys.readouterr().out
+
+
+# ---- 06-evaluate ----
+
+
+def _evaluate_concatenated(net, loader, loss_fn):
+    """One loss over every prediction at once; inference_mode; the previous mode restored."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            pairs = [(net(X_batch), y_batch) for X_batch, y_batch in loader]
+            predictions, targets = zip(*pairs, strict=True)
+            return loss_fn(torch.cat(predictions), torch.cat(targets)).item()
+    finally:
+        net.train(was_training)
+
+
+def _evaluate_over_dataset(net, loader, loss_fn):
+    """A tensor sum of loss × rows, divided by len(loader.dataset), float() at the end."""
+    net.eval()
+    with torch.no_grad():
+        total = sum(loss_fn(net(X_batch), y_batch) * X_batch.shape[0]
+                    for X_batch, y_batch in loader)
+    net.train()
+    return float(total / len(loader.dataset))
+
+
+def _evaluate_running_mean(net, loader, loss_fn):
+    """A running mean, updated batch by batch with each batch's weight."""
+    net.eval()
+    mean, seen = 0.0, 0
+    with torch.no_grad():
+        for X_batch, y_batch in loader:
+            seen += len(y_batch)
+            mean += (loss_fn(net(X_batch), y_batch).item() - mean) * len(y_batch) / seen
+    net.train()
+    return mean
+
+
+EVALUATE_VALID = [check.reference_evaluate, _evaluate_concatenated, _evaluate_over_dataset,
+                  _evaluate_running_mean]
+
+
+@pytest.mark.parametrize("valid", EVALUATE_VALID)
+def test_evaluate_accepts_valid_versions(valid, capsys):
+    for seed in (LESSON_SEED, 1, 2, 3):
+        check.EVALUATE.check(valid, seed=seed)
+    assert capsys.readouterr().out.count("✔ 06-evaluate") == 4
+
+
+@pytest.mark.parametrize("name", ["_evaluate_concatenated", "_evaluate_over_dataset"])
+def test_valid_evaluations_run_the_later_cells(name):
+    """The lesson with the evaluation in place, up to the leftover-name bug: training, the
+    held-out floor, the learned parameters (every cell asserts what it shows; the ruff cell
+    after it reads the source of functions, which exec'd cells do not have)."""
+    namespace = run_lesson_with(LESSON, {"06-evaluate": f"from {__name__} import {name} as "
+                                                       "evaluate"}, until="c8d399dc")
+    assert namespace["net"].training and namespace["val_loss"] < 2e-4
+
+
+def _evaluate_stub(net, loader, loss_fn):
+    raise NotImplementedError("06-evaluate")
+
+
+def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, restore=True,
+                at="end", item=True, loss=None):
+    """An evaluation with one realistic mistake: batch means not weighted by their rows,
+    divided by the batches or not at all, no eval() or no_grad() or no train() afterwards, the
+    first or last batch alone, tensors rather than floats, a loss of its own."""
+    def evaluate(net, loader, loss_fn):
+        if eval_mode:
+            net.eval()
+        total, count, batches = 0.0, 0, 0
+        with torch.no_grad() if no_grad else torch.enable_grad():
+            for X_batch, y_batch in loader:
+                batch_loss = (loss or loss_fn)(net(X_batch), y_batch)
+                batch_loss = batch_loss.item() if item else batch_loss.detach()
+                if at == "first":
+                    break
+                total += batch_loss * (len(X_batch) if weigh else 1)
+                count += len(X_batch)
+                batches += 1
+        if restore:
+            net.train()
+        if at in ("first", "last"):
+            return batch_loss
+        return total if divide is None else total / (count if divide == "rows" else batches)
+
+    return evaluate
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_evaluation(weigh=False, divide="batches"),
+         r"that is the mean of the 5 batch losses, but the last batch holds only 3 rows.*weight "
+         r"each batch's loss by its number of rows"),
+        (_evaluation(weigh=False, divide=None), r"that is the sum of the batch losses"),
+        (_evaluation(divide=None), r"that is the loss summed over all rows: divide by the number "
+         r"of rows"),
+        (_evaluation(divide="batches"), r"divided by the number of batches \(len\(loader\)\)"),
+        (_evaluation(at="first"), r"the first batch's loss alone: return after the loop"),
+        (_evaluation(at="last"), r"the last batch's loss alone"),
+        (_evaluation(eval_mode=False), r"the value is right, but the model was in training mode "
+         r"during the passes: call net\.eval\(\) first"),
+        (_evaluation(no_grad=False), r"autograd recorded the passes: put them inside "
+         r"`with torch\.no_grad\(\):`"),
+        (_evaluation(restore=False), r"the model was left in evaluation mode: call net\.train\(\) "
+         r"before returning"),
+        (_evaluation(item=False), r"expected a float, got a 0-d tensor: call \.item\(\)"),
+        (_evaluation(loss=nn.MSELoss()), r"that is the nn\.MSELoss\(\) of the predictions: use "
+         r"the loss_fn you are given"),
+        (_evaluation(weigh=False, divide="rows"), r"expected the mean loss per row"),
+        (lambda net, loader, loss_fn: [loss_fn(net(X), y).item() for X, y in loader],
+         r"expected one float for the whole loader, got a list of length 5"),
+        (lambda net, loader, loss_fn: None, r"got None \(did you forget to return\?\)"),
+        (_evaluate_stub, r"not implemented yet"),
+    ],
+)
+def test_evaluate_names_the_mistake(wrong, message):
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.EVALUATE.check(wrong, seed=seed)
 
 
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
 _STUDENT = {"06-loader": check.reference_make_loader,
-            "06-train-epoch": check.reference_train_epoch}
+            "06-train-epoch": check.reference_train_epoch,
+            "06-evaluate": check.reference_evaluate}
 _WRONG = {"06-loader": lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b,
                                                      generator=g),
-          "06-train-epoch": _no_zero}
+          "06-train-epoch": _no_zero,
+          "06-evaluate": _evaluation(weigh=False, divide="batches")}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
@@ -239,15 +385,30 @@ def test_probe_data_is_plain_and_judged_alike_on_fresh_inputs(exercise_id, seed)
                                         _WRONG[exercise_id], seed)
 
 
-def _hostile(data):
-    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys."""
-    yield from (None, 1.0, "✔ passed", [], {}, {"kind": "none"})
+_ODD = (None, [], {"kind": "float", "type": "float", "value": 0.5},
+        {"kind": "pass", "batches": []}, {"kind": "list", "type": "list", "length": 0,
+                                          "items": []})
+
+
+def _hostile_keys(data):
     for key in data:
         yield {k: v for k, v in data.items() if k != key}
-        for odd in (None, [], {"kind": "float", "type": "float", "value": 0.5},
-                    {"kind": "pass", "batches": []}, {"kind": "list", "type": "list",
-                                                     "length": 0, "items": []}):
+        for odd in _ODD:
             yield {**data, key: odd}
+
+
+def _hostile(data):
+    """Malformed variants of a probe's data: wrong lengths, wrong kinds, missing keys (in each
+    case's dict, where the probe returns one per case)."""
+    yield from (None, 1.0, "✔ passed", [], {}, {"kind": "none"})
+    if isinstance(data, list):
+        yield data[:-1]
+        yield data + data[-1:]
+        for i, case in enumerate(data):
+            for bad in _hostile_keys(case):
+                yield [*data[:i], bad, *data[i + 1:]]
+    else:
+        yield from _hostile_keys(data)
 
 
 @pytest.mark.parametrize("exercise_id", sorted(check.EXERCISES))
@@ -258,3 +419,27 @@ def test_a_judge_fails_malformed_data(exercise_id):
     for bad in _hostile(data):
         ok, message = exercise.verdict(inputs, bad)
         assert not ok, (bad, message)
+
+
+# ---- every exercise's valid alternatives, for the test that runs the whole lesson with each ----
+
+#: Exercise id -> versions a student could write in its solution cell, each written differently
+#: from the lesson's solution; every later cell of the lesson must pass with it in place.
+VALID_VERSIONS: dict[str, list[object]] = {
+    "06-loader": [_loader_with_sampler, _PermutedBatches],
+    "06-train-epoch": [_train_epoch_net_zero_grad, _train_epoch_zero_after_step],
+    "06-evaluate": [_evaluate_concatenated, _evaluate_over_dataset, _evaluate_running_mean],
+}
+
+
+def test_valid_versions_cover_every_exercise():
+    assert list(VALID_VERSIONS) == list(check.EXERCISES)
+    assert all(len(versions) >= 2 for versions in VALID_VERSIONS.values())
+
+
+@pytest.mark.parametrize(("exercise_id", "version"), [
+    (exercise_id, version) for exercise_id, versions in VALID_VERSIONS.items()
+    for version in versions])
+def test_valid_versions_pass_their_check(exercise_id, version, capsys):
+    check.EXERCISES[exercise_id].check(version)
+    assert f"✔ {exercise_id}" in capsys.readouterr().out
