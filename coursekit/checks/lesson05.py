@@ -23,6 +23,7 @@ from coursekit.checks import (
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     diagnose,
@@ -34,10 +35,14 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks._core import (
+    results as per_case,
+)
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson05 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors in 05-predict).
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+TOLERANCE: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
 #: What PyTorch's refusal of an in-place change to a leaf that requires grad means; lesson 08's
 #: weight copy reuses it.
 IN_PLACE_HINT = ("PyTorch refused an in-place change of a tensor that requires grad: wrap it in "
@@ -46,14 +51,6 @@ IN_PLACE_HINT = ("PyTorch refused an in-place change of a tensor that requires g
 
 def _dotted(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def _each(results: Data) -> list[Data]:
-    """The per-case list a probe returned, or the failure it reported instead."""
-    if isinstance(results, list):
-        return results
-    value(results)  # a probe that raised, or something not callable
-    raise fail("the check received malformed data")
 
 
 def _explain(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, otherwise: str
@@ -222,9 +219,7 @@ def _graphs(rng: np.random.Generator) -> dict[str, Any]:
 
 def _judge_backward(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    got_cases = _each(results)
-    if len(got_cases) != len(cases):
-        raise fail("the check received malformed data")
+    got_cases = per_case(results, len(cases))
     for case, got in zip(cases, got_cases, strict=True):
         if not isinstance(got, dict):
             raise fail("the check received malformed data")
@@ -337,9 +332,7 @@ def _run_training(case: Data, train: Callable[..., list[float]]) -> tuple[np.nda
 
 def _judge_train(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    got_cases = _each(results)
-    if len(got_cases) != len(cases):
-        raise fail("the check received malformed data")
+    got_cases = per_case(results, len(cases))
     for case, got in zip(cases, got_cases, strict=True):
         if not isinstance(got, dict):
             raise fail("the check received malformed data")
@@ -410,7 +403,7 @@ def _engine_value(got: Data, x0: float) -> Data:
 
 def _judge_sigmoid(inputs: Data, results: Data) -> str:
     points, start = inputs["points"], float(inputs["start_grad"])
-    for x0, got in zip(points, _each(results), strict=True):
+    for x0, got in zip(points, per_case(results, len(points)), strict=True):
         fresh, started = _engine_value(got["fresh"], x0), _engine_value(got["started"], x0)
         s = 1.0 / (1.0 + math.exp(-x0))
         data = expect_scalar(fresh["data"], f"sigmoid(Value({x0})).data")
@@ -507,7 +500,7 @@ def _judge_predict(inputs: Data, data: Data) -> str:
     relu_hint = "the hidden layer needs its ReLU, or the network is just a linear model"
     bias_hint = "add the biases b_hidden and b_out"
     if data["logits"] is not None:
-        for case, got in zip(cases, _each(data["logits"]), strict=True):
+        for case, got in zip(cases, per_case(data["logits"], len(cases)), strict=True):
             n, n_hidden = len(case["X"]), len(case["coeffs"]["b_hidden"])
             logits = _per_row(got, n, f"calc_logits on {n} rows")
             v = _logit_variants(case)
@@ -518,7 +511,7 @@ def _judge_predict(inputs: Data, data: Data) -> str:
                 bias_hint: v["no_bias"],
             }, where=f"calc_logits on {n} rows with {n_hidden} hidden units differs",
                 otherwise=f"expected {v['logits'][:3].round(4)}…, got {logits[:3].round(4)}…")
-    for case, got in zip(cases, _each(data["preds"]), strict=True):
+    for case, got in zip(cases, per_case(data["preds"], len(cases)), strict=True):
         n, n_hidden = len(case["X"]), len(case["coeffs"]["b_hidden"])
         preds = _per_row(got, n, f"probabilities for {n} rows")
         v = _logit_variants(case)
@@ -570,6 +563,13 @@ def _loss_cases(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": [cases[0], _confident_case(rng), cases[1]]}
 
 
+def _grad_of(tensor: torch.Tensor) -> np.ndarray:
+    """A leaf's gradient after backward, as float64."""
+    if tensor.grad is None:
+        raise RuntimeError("the reference loss did not reach every coefficient")
+    return tensor.grad.double().numpy()
+
+
 def _loss_reference(case: Data) -> tuple[float, list[np.ndarray], dict[str, float]]:
     """The reference loss, every coefficient's gradient, and what realistic mistakes give."""
     coeffs, X = _tensors(case)
@@ -577,7 +577,7 @@ def _loss_reference(case: Data) -> tuple[float, list[np.ndarray], dict[str, floa
     y = torch.tensor(np.asarray(case["y"], dtype=np.float32))
     loss = ref05.calc_loss(coeffs, X, y, case["kind"] or "bce")
     loss.backward()
-    grads = [c.grad.double().numpy() for c in coeffs]
+    grads = [_grad_of(c) for c in coeffs]
     with torch.no_grad():
         z = ref05.calc_logits(coeffs, X)
         p = torch.sigmoid(z)
@@ -624,9 +624,7 @@ def _loss_value(got: Data, n: int, what: str) -> float:
 
 def _judge_loss(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
-    got_cases = _each(results)
-    if len(got_cases) != len(cases):
-        raise fail("the check received malformed data")
+    got_cases = per_case(results, len(cases))
     for case, got in zip(cases, got_cases, strict=True):
         if not isinstance(got, dict):
             raise fail("the check received malformed data")
@@ -770,16 +768,24 @@ def _judge_update(inputs: Data, data: Data) -> str:
 
 
 BACKWARD = Exercise("05-backward", _graphs, probes.backward_graphs, _judge_backward,
-                    implemented_by=(_dotted(Value.backward), _dotted(Value.graph)))
-TRAIN_MLP = Exercise("05-train-mlp", _train_cases, probes.train_runs, _judge_train)
-SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid)
+                    implemented_by=(_dotted(Value.backward), _dotted(Value.graph)),
+                    names=("backward",))
+TRAIN_MLP = Exercise("05-train-mlp", _train_cases, probes.train_runs, _judge_train,
+                     names=("train_mlp",))
+SIGMOID_OP = Exercise("05-sigmoid-op", _points, probes.sigmoid_points, _judge_sigmoid,
+                      names=("sigmoid",))
 PREDICT = Exercise("05-predict", _forward_cases, probes.forward_cases, _judge_predict,
-                   implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)))
+                   implemented_by=(_dotted(ref05.calc_preds), _dotted(ref05.calc_logits)),
+                   names=("calc_preds", "calc_logits"))
 LOSS = Exercise("05-loss", _loss_cases, probes.loss_cases, _judge_loss,
-                implemented_by=(_dotted(ref05.calc_loss),))
+                implemented_by=(_dotted(ref05.calc_loss),),
+                names=("calc_loss",))
 UPDATE = Exercise("05-update", _update_case, probes.update_step, _judge_update,
-                  implemented_by=(_dotted(ref05.update_coeffs),))
+                  implemented_by=(_dotted(ref05.update_coeffs),),
+                  names=("update_coeffs",))
 EXERCISES = registry(BACKWARD, TRAIN_MLP, SIGMOID_OP, PREDICT, LOSS, UPDATE)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def backward(backward: Callable[[Value], Any]) -> None:

@@ -15,6 +15,7 @@ from coursekit import pytorch as torch_ref  # the reference epoch and batches: o
 from coursekit.checks._core import (
     Data,
     Exercise,
+    Tolerance,
     close,
     describe,
     expect_array,
@@ -24,10 +25,11 @@ from coursekit.checks._core import (
     registry,
     value,
 )
+from coursekit.checks.score import scorer
 from coursekit.probes import lesson06 as probes
 
 #: How close a student's parameters and losses must be to the reference's (float32 tensors).
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+TOLERANCE: Tolerance = {"rtol": 1e-5, "atol": 1e-6}
 
 # The reference epoch is the package's own: zero, forward, loss, backward, step.
 reference_train_epoch = torch_ref.train_epoch
@@ -308,11 +310,16 @@ def _judge_evaluate(inputs: Data, results: Data) -> str:
 
 
 LOADER = Exercise("06-loader", _loader_case, probes.loader_passes, _judge_loader,
-                  implemented_by=_IMPLEMENTED_BY["loader"])
+                  implemented_by=_IMPLEMENTED_BY["loader"],
+                  names=("make_loader",))
 TRAIN_EPOCH = Exercise("06-train-epoch", _epoch_case, probes.epoch_run, _judge_epoch,
-                       implemented_by=_IMPLEMENTED_BY["epoch"])
-EVALUATE = Exercise("06-evaluate", _evaluate_cases, probes.evaluate_runs, _judge_evaluate)
+                       implemented_by=_IMPLEMENTED_BY["epoch"],
+                       names=("train_epoch",))
+EVALUATE = Exercise("06-evaluate", _evaluate_cases, probes.evaluate_runs, _judge_evaluate,
+                    names=("evaluate",))
 EXERCISES = registry(LOADER, TRAIN_EPOCH, EVALUATE)
+#: The lesson's last cell, ``check.score(globals())``: the student's score table.
+score = scorer(EXERCISES)
 
 
 def make_loader(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ def run_lesson(notebook: str, *, solutions: Mapping[str, str] | None = None,
     ``solutions`` replaces solution cells' sources (exercise id -> source). ``bind`` rebinds
     an exercise's names (``exercises[id].names``) to the given objects right after its
     solution cell ran, so that its check cell and every later cell use them. Magics are
-    dropped and figures are drawn off screen; an exception in any cell propagates.
+    dropped, figures are drawn off screen, and each cell's source is registered with
+    ``linecache`` as IPython does (``inspect.getsource`` works on what a cell defined); an
+    exception in any cell propagates.
     """
     solutions, bind = solutions or {}, bind or {}
     if bind and exercises is None:
@@ -46,9 +49,12 @@ def run_lesson(notebook: str, *, solutions: Mapping[str, str] | None = None,
         if solution_of in solutions:
             source = solutions[solution_of]
         source = "\n".join(line for line in source.splitlines() if not line.startswith("%"))
+        name = f"<cell {cell['id']}>"
+        # as IPython does: the cell's source in linecache, so inspect.getsource finds it
+        linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
         shown = io.StringIO()
         with contextlib.redirect_stdout(shown):
-            exec(compile(source, f"<cell {cell['id']}>", "exec"), namespace)
+            exec(compile(source, name, "exec"), namespace)
         printed[cell["id"]] = shown.getvalue()
         plt.close("all")
         if solution_of in bind:
