@@ -199,10 +199,22 @@ def _softmax_ce_log_space(z, y):
     return p / z.shape[0]
 
 
+def _dense_by_tensordot(x, W, dout):
+    return (np.tensordot(dout, W, axes=(1, 1)), np.tensordot(x, dout, axes=(0, 0)),
+            np.sum(dout, axis=0))
+
+
+def _relu_by_copy(x, dout):  # CS231n's form: copy dout, zero where the input was not positive
+    dx = dout.copy()
+    dx[x <= 0] = 0
+    return dx
+
+
 VALID = {
-    "DENSE_BACKWARD": [check.reference_dense_backward, _dense_by_einsum, _dense_as_list],
+    "DENSE_BACKWARD": [check.reference_dense_backward, _dense_by_einsum, _dense_as_list,
+                       _dense_by_tensordot],
     "RELU_BACKWARD": [check.reference_relu_backward, lambda x, d: np.where(x > 0, d, 0.0),
-                      lambda x, d: d * np.heaviside(x, 0.0)],
+                      lambda x, d: d * np.heaviside(x, 0.0), _relu_by_copy],
     "SOFTMAX_CE_GRADIENT": [check.reference_softmax_ce_gradient, _softmax_ce_per_row,
                             _softmax_ce_log_space],
 }
@@ -305,6 +317,9 @@ FORWARD_VALID = {
     "dot": "def dense_forward(x, W, b):\n    return np.dot(x, W) + b.reshape(1, -1)\n",
     "einsum": "def dense_forward(x, W, b):\n"
               "    out = np.einsum('nd,dh->nh', x, W)\n    out += b\n    return out\n",
+    "columns": "def dense_forward(x, W, b):\n"
+               "    # one output unit at a time\n"
+               "    return np.stack([x @ W[:, j] + b[j] for j in range(W.shape[1])], axis=1)\n",
 }
 
 
@@ -543,3 +558,23 @@ def test_new_probes_data_survives_the_wire(exercise, student) -> None:
     inputs = _inputs(exercise)
     data = exercise.probe(inputs, student)
     assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+# the lesson's own softmax, the label entries corrected in place (a solution cell's source)
+SOFTMAX_CE_IN_PLACE = ("def softmax_ce_gradient(z, y):\n"
+                       "    grad = softmax(z)\n"
+                       "    grad[np.arange(len(y)), y] -= 1.0\n"
+                       "    return grad / len(y)\n")
+
+# written differently from the notebook's solutions (VALID[...][0] are the references)
+VALID_VERSIONS: dict[str, list[object]] = {
+    "03-dense-forward": [FORWARD_VALID["dot"], FORWARD_VALID["einsum"],
+                         FORWARD_VALID["columns"]],
+    "03-dense-backward": VALID["DENSE_BACKWARD"][1:],
+    "03-numerical-gradient": [NUMGRAD_VALID["nditer"], NUMGRAD_VALID["ndindex"],
+                              NUMGRAD_VALID["view"]],
+    "03-relu-backward": VALID["RELU_BACKWARD"][1:],
+    "03-softmax-ce-gradient": [*VALID["SOFTMAX_CE_GRADIENT"][1:], SOFTMAX_CE_IN_PLACE],
+}

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from coursekit import pytorch
@@ -108,12 +109,29 @@ def test_accuracy_names_the_mistake(wrong, message):
 # ---- more versions: valid ones written differently, and mistakes named since probe + judge ----
 
 
-def test_forward_accepts_another_valid_version(capsys):
-    def forward(self, x):
-        h = self.hidden(x).clamp(min=0)
-        return h @ self.output.weight.T + self.output.bias
+def _forward_clamp(self, x):
+    h = self.hidden(x).clamp(min=0)
+    return h @ self.output.weight.T + self.output.bias
 
-    check.module_forward(_variant(forward))
+
+def _forward_functional(self, x):
+    hidden = F.linear(x, self.hidden.weight, self.hidden.bias)
+    return F.linear(F.relu(hidden), self.output.weight, self.output.bias)
+
+
+def _forward_relu_in_place(self, x):  # what nn.ReLU(inplace=True) does
+    h = self.hidden(x)
+    h.relu_()
+    return self.output(h)
+
+
+FORWARD_VALID = [_variant(_forward_clamp), _variant(_forward_functional),
+                 _variant(_forward_relu_in_place)]
+
+
+@pytest.mark.parametrize("valid", FORWARD_VALID, ids=["clamp", "functional", "in-place"])
+def test_forward_accepts_valid_versions(valid, capsys):
+    check.module_forward(valid)
     assert "✔ 07-forward" in capsys.readouterr().out
 
 
@@ -129,11 +147,25 @@ def test_forward_names_layers_of_the_wrong_shape():
         check.module_forward(_WrongWidth)
 
 
-def test_accuracy_accepts_another_valid_version(capsys):
-    def accuracy(logits, y):
-        return ((logits > 0).squeeze(1) == y.bool()).sum().item() / len(y)
+def _accuracy_count(logits, y):
+    return ((logits > 0).squeeze(1) == y.bool()).sum().item() / len(y)
 
-    check.accuracy(accuracy)
+
+def _accuracy_float(logits, y):
+    return float(torch.mean(((logits.squeeze(1) > 0) == (y > 0.5)).double()))
+
+
+def _accuracy_numpy(logits, y):
+    predicted = logits.detach().cpu().numpy()[:, 0] > 0
+    return float(np.mean(predicted == y.cpu().numpy().astype(bool)))
+
+
+ACCURACY_VALID = [_accuracy_count, _accuracy_float, _accuracy_numpy]
+
+
+@pytest.mark.parametrize("valid", ACCURACY_VALID, ids=["count", "float", "numpy"])
+def test_accuracy_accepts_valid_versions(valid, capsys):
+    check.accuracy(valid)
     assert "✔ 07-accuracy" in capsys.readouterr().out
 
 
@@ -173,7 +205,15 @@ def _lesson_training(batches_fn):
                for (a, b), (c, d) in zip(ours, theirs, strict=True))
 
 
-@pytest.mark.parametrize("valid", [check.reference_batches, _batches_as_list, _batches_by_split])
+def _batches_index_select(X, y, batch_size, generator):
+    for rows in torch.randperm(len(X), generator=generator).split(batch_size):
+        yield X.index_select(0, rows), y.index_select(0, rows)
+
+
+BATCHES_VALID = [_batches_as_list, _batches_by_split, _batches_index_select]
+
+
+@pytest.mark.parametrize("valid", [check.reference_batches, *BATCHES_VALID])
 def test_batches_accepts_valid_versions_and_they_run_the_later_cells(valid, capsys):
     check.batches(valid)
     assert "✔ 07-batches" in capsys.readouterr().out
@@ -281,3 +321,12 @@ def test_a_judge_fails_malformed_data(exercise_id):
     for bad in _hostile(data):
         ok, message = exercise.verdict(inputs, bad)
         assert not ok, (bad, message)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "07-forward": FORWARD_VALID,
+    "07-accuracy": ACCURACY_VALID,
+    "07-batches": BATCHES_VALID,
+}
