@@ -504,3 +504,29 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "04-momentum-update": VALID["MOMENTUM_UPDATE"][1:],
     "04-adam-update": VALID["ADAM_UPDATE"][1:],
 }
+
+
+# ---- accepted once, then a later cell of the lesson failed: refused now ----
+# Cells 512c9b07 and bcc820d2 hand the same gradient g to your update and then to scratch's
+# optimizer: an update that changes grad in place makes the two disagree.
+
+
+def _momentum_into_grad(param, grad, velocity, *, lr, momentum):
+    grad += momentum * velocity  # the new velocity, built in the gradient's array
+    return param - lr * grad, grad
+
+
+def _adam_squaring_grad(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    grad *= grad  # g² in place, to save an array
+    v = beta2 * v + (1 - beta2) * grad
+    return param - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+@pytest.mark.parametrize(("exercise", "wrong"), [(check.MOMENTUM_UPDATE, _momentum_into_grad),
+                                                 (check.ADAM_UPDATE, _adam_squaring_grad)])
+def test_an_update_that_changes_grad_in_place_is_refused(exercise, wrong) -> None:
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=r"changed `grad` in place.*later cells use it "
+                                                 r"again"):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))
