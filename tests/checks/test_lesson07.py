@@ -267,9 +267,28 @@ def _squeezes_y(X, y, batch_size, generator):
         yield X[order[s:s + batch_size]], y[order[s:s + batch_size]][:, 0]
 
 
+def _stacks_rows(X, y, batch_size, generator):  # X[i] row by row, as a Dataset would
+    order = torch.randperm(len(X), generator=generator).tolist()
+    for s in range(0, len(X), batch_size):
+        rows = order[s:s + batch_size]
+        yield torch.stack([X[i] for i in rows]), torch.stack([y[i] for i in rows])
+
+
+def _stacks_unbound_rows(X, y, batch_size, generator):  # list(X): one tensor per row
+    xs, ys = list(X), list(y)
+    order = torch.randperm(len(X), generator=generator).tolist()
+    for s in range(0, len(X), batch_size):
+        rows = order[s:s + batch_size]
+        yield torch.stack([xs[i] for i in rows]), torch.stack([ys[i] for i in rows])
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        # accepted before, then cell 1661796e failed: it needs batches several times faster than
+        # per-item loading
+        (_stacks_rows, r"200 rows in batches of 50: the batches are built row by row"),
+        (_stacks_unbound_rows, r"built row by row \(\d+ tensors went through torch for 200 rows"),
         (_unshuffled, r"original order: shuffle them with torch\.randperm"),
         (_global_generator, r"identically seeded generators gave different orders"),
         (_drops_last, r"the last, shorter batch of 2 rows is missing"),
@@ -330,3 +349,14 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "07-accuracy": ACCURACY_VALID,
     "07-batches": BATCHES_VALID,
 }
+
+
+def test_the_batches_judge_refuses_odd_tensor_counts():
+    exercise = check.EXERCISES["07-batches"]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, check.reference_batches))
+    assert exercise.verdict(inputs, data)[0]
+    for odd in (None, -1, True, "38", 1.5):
+        bad = [{**case, "first": {**case["first"], "tensors": odd}} for case in data]
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok and "malformed" in message, (odd, message)
