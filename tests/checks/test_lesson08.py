@@ -342,3 +342,27 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "08-confusion": CONFUSION_VALID,
     "08-misclassified": MISCLASSIFIED_VALID,
 }
+
+
+# ---- accepted once, then a later cell of the lesson failed: refused now ----
+# Cells 871962ea and l08-misclassified-grid use digits.y_test and the predictions again after
+# the call; labels changed in place index past the end of the matrix there.
+
+
+def _confusion_bincount_in_place(y_true, y_pred, n_classes):
+    y_true *= n_classes  # the flat cell index, built in the caller's array
+    y_true += y_pred
+    return np.bincount(y_true, minlength=n_classes**2).reshape(n_classes, n_classes)
+
+
+def _misclassified_by_difference(y_true, y_pred):
+    y_true -= y_pred  # nonzero where the labels differ
+    return np.flatnonzero(y_true)
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong"),
+                         [("08-confusion", _confusion_bincount_in_place),
+                          ("08-misclassified", _misclassified_by_difference)])
+def test_labels_changed_in_place_are_refused(exercise_id, wrong):
+    with pytest.raises(ExerciseFailed, match=r"changed `y_true` in place.*later cells use it"):
+        check.EXERCISES[exercise_id].check(wrong)
