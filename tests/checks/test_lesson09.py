@@ -360,3 +360,45 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "09-dropout": DROPOUT_VALID,
     "09-early-stopping": STOPPING_VALID,
 }
+
+
+# --- accepted once, then a later cell of the lesson failed or showed nonsense: refused now ---
+
+
+def _dropout_into_x(x, rate, rng, training=True):
+    if not training:
+        return x, np.ones_like(x)
+    mask = (rng.random(x.shape) >= rate) / (1.0 - rate)
+    x *= mask  # the lesson's figure draws 2000 masks for the same image: it would fade to 0
+    return x, mask
+
+
+def _stopping_with_a_sentinel(val_losses, patience):
+    val_losses.append(float("inf"))  # so the loop always ends on a "no improvement"
+    best, waited = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] < val_losses[best]:
+            best, waited = i, 0
+        else:
+            waited += 1
+            if waited == patience:
+                break
+    return best
+
+
+def _l2_float32(loss, params, grads, weight_decay):
+    total, new = check.reference_l2(loss, params, grads, weight_decay)
+    return np.float32(total), {k: g.astype(np.float32) for k, g in new.items()}
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "message"),
+    [("09-dropout", (_dropout_into_x, _right_backward), r"changed `x` in place"),
+     ("09-early-stopping", (_stopping_with_a_sentinel,), r"changed `val_losses` in place"),
+     # refused before, as "the penalised loss should be 3.002974, got 3.002974"
+     ("09-l2-term", (_l2_float32,), r"the penalised loss is right to about float32 precision")],
+    ids=["dropout-x", "stopping-sentinel", "l2-float32"],
+)
+def test_answers_a_later_cell_cannot_use_are_refused(exercise_id, wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.EXERCISES[exercise_id].check(*wrong)
