@@ -342,3 +342,45 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "10-batchnorm-forward": FORWARD_VALID,
     "10-batchnorm-backward": BACKWARD_VALID,
 }
+
+
+# --- accepted once, then cell l10-15 failed: refused now ---------------------------------
+# It hands the same x to nn.BatchNorm1d after your forward, and compares everything to 1e-10.
+
+
+def _forward_normalising_x(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                           eps=1e-5):
+    if training:
+        n, mean, var = len(x), x.mean(axis=0), x.var(axis=0)
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    else:
+        mean, var = running_mean, running_var
+    x -= mean  # in place, to save an array
+    x /= np.sqrt(var + eps)
+    return gamma * x + beta, running_mean, running_var
+
+
+def _forward_float32(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                     eps=1e-5):
+    out, new_mean, new_var = check.reference_batchnorm_forward(
+        x.astype(np.float32), gamma, beta, running_mean, running_var, training, momentum, eps)
+    return out.astype(np.float64), new_mean, new_var
+
+
+def _backward_float32(dout, x, gamma, eps=1e-5):
+    return check.reference_batchnorm_backward(dout.astype(np.float32), x.astype(np.float32),
+                                              gamma.astype(np.float32), eps)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "message"),
+    [("10-batchnorm-forward", _forward_normalising_x, r"changed `x` in place"),
+     ("10-batchnorm-forward", _forward_float32, r"out is right to about float32 precision"),
+     ("10-batchnorm-backward", _backward_float32, r"dx is right to about float32 precision")],
+    ids=["forward-x-in-place", "forward-float32", "backward-float32"],
+)
+def test_answers_cell_l10_15_cannot_use_are_refused(exercise_id, wrong, message):
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.EXERCISES[exercise_id].check(wrong, **({} if seed is None else {"seed": seed}))
