@@ -430,3 +430,35 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "11-conv-backward": CONV_BACKWARD_VALID,
     "11-maxpool-backward": MAXPOOL_VALID,
 }
+
+
+# ---- what the later cells read again must come back unchanged ----
+
+
+def _then_changes(function, index):
+    """``function``'s right answer, after which argument ``index`` is changed in place."""
+    def changed(*args):
+        result = function(*args)
+        args[index][...] = args[index] * 1.5 + 1.0
+        return result
+    return changed
+
+
+# Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
+# the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
+# same dout to coursekit and torch. The input x of a backward pass is not read again.
+KEPT = [(check.CONV_FORWARD, check.reference_conv_forward, ("x", "W", "b")),
+        (check.CONV_BACKWARD, check.reference_conv_backward, ("dout", None, "W")),
+        (check.MAXPOOL_BACKWARD, check.reference_maxpool_backward, ("dout", None))]
+
+
+@pytest.mark.parametrize(("exercise", "reference", "names"), KEPT,
+                         ids=[exercise.id for exercise, _, _ in KEPT])
+def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference, names, capsys):
+    for index, name in enumerate(names):
+        if name is None:
+            exercise.check(_then_changes(reference, index))
+            assert f"✔ {exercise.id}" in capsys.readouterr().out
+        else:
+            with pytest.raises(ExerciseFailed, match=f"changed `{name}` in place"):
+                exercise.check(_then_changes(reference, index))
