@@ -206,7 +206,8 @@ def _lesson_training(batches_fn):
 
 
 def _batches_index_select(X, y, batch_size, generator):
-    for rows in torch.randperm(len(X), generator=generator).split(batch_size):
+    # index_select wants the index on X's device (the lesson's X lives on the GPU when there is one)
+    for rows in torch.randperm(len(X), generator=generator).to(X.device).split(batch_size):
         yield X.index_select(0, rows), y.index_select(0, rows)
 
 

@@ -27,10 +27,10 @@ def _copy_by_load_state_dict(dense, linear):
                             "bias": torch.tensor(dense.params["b"])})
 
 
-def _copy_by_slice_assignment(dense, linear):
+def _copy_by_slice_assignment(dense, linear):  # made on the Linear's device (a GPU or not)
     with torch.no_grad():
-        linear.weight[:] = torch.as_tensor(dense.params["W"]).T
-        linear.bias[:] = torch.as_tensor(dense.params["b"])
+        linear.weight[:] = torch.as_tensor(dense.params["W"], device=linear.weight.device).T
+        linear.bias[:] = torch.as_tensor(dense.params["b"], device=linear.bias.device)
 
 
 COPY_VALID = [_copy_into_data, _copy_by_load_state_dict, _copy_by_slice_assignment]
