@@ -159,12 +159,30 @@ def raised_message(got: Data) -> str:
     return f"your function raised {got.get('type')}: {got.get('message')}{frame}"
 
 
+def changed_message(got: Data) -> str:
+    """The feedback for a call that changed, in place, arguments a later cell uses again
+    (``got["kind"] == "changed"``, from :func:`coursekit.probes.data.attempt_keeping`)."""
+    names = got.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.isidentifier()
+                                                            for n in names):
+        return "the check received malformed data"
+    listed, first = " and ".join(f"`{name}`" for name in names), names[0]
+    them = "it" if len(names) == 1 else "them"
+    return (f"your function changed {listed} in place (`{first} -= ...`, `{first} *= ...` and "
+            f"`{first}[...] = ...` write into the caller's array): the lesson's later cells "
+            f"use {them} again after the call; compute into a new array "
+            f"({first} = {first} - ...) or work on {first}.copy()")
+
+
 def value(got: Data) -> Data:
-    """``got`` itself, unless the student's call raised or was not a function: then fail."""
+    """``got`` itself, unless the student's call raised, was not a function or changed an
+    argument the lesson uses again: then fail."""
     if not isinstance(got, dict):
         raise fail("the check received malformed data")
     if got.get("kind") == "raised":
         raise fail(raised_message(got))
+    if got.get("kind") == "changed":
+        raise fail(changed_message(got))
     if got.get("kind") == "not_callable":
         raise fail(f"expected a function, got {describe(got.get('got'))}")
     return got
@@ -209,6 +227,20 @@ def close(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) ->
     return bool(np.allclose(got.reshape(expected.shape), expected, rtol=rtol, atol=atol))
 
 
+#: What float32 arithmetic somewhere in the student's code leaves: right to about 1e-7
+#: relative, so within these bounds but not within float64 rounding.
+FLOAT32: Tolerance = {"rtol": 1e-4, "atol": 1e-5}
+FLOAT32_HINT = ("right to about float32 precision only: keep every array float64 (no "
+                "astype(np.float32), no dtype=np.float32)")
+
+
+def refuse_float32(got: Any, want: Any, what: str, *, rtol: float, atol: float) -> None:
+    """Fail with :data:`FLOAT32_HINT` when ``got`` misses ``want`` at ``rtol``/``atol`` (float64
+    rounding, what the lesson's later cells compare to) but matches it to float32 precision."""
+    if not close(got, want, rtol=rtol, atol=atol) and close(got, want, **FLOAT32):
+        raise fail(f"{what} is {FLOAT32_HINT}")
+
+
 def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
              rtol: float = 1e-6, atol: float = 1e-8) -> None:
     """Return when ``got`` matches ``want``; otherwise fail with the first hint whose
@@ -223,6 +255,20 @@ def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
         if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
             raise fail(f"{where}: {hint}")
     raise fail(where)
+
+
+def diagnose_float64(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, what: str,
+                     precise: Tolerance, rtol: float, atol: float) -> None:
+    """:func:`diagnose` (hints at ``rtol``/``atol``) for a result the lesson's later cells
+    compare to float64 rounding (``precise``): a named mistake first, then a result right only
+    to float32 precision (:data:`FLOAT32_HINT`, naming ``what``), then ``where``. Some named
+    mistakes (an eps in the wrong place) lie within float32 precision of ``want``."""
+    if close(got, want, **precise):
+        return
+    if not any(candidate is not None and close(got, candidate, rtol=rtol, atol=atol)
+               for candidate in hints.values()):
+        refuse_float32(got, want, what, **precise)
+    diagnose(got, want, hints, where=where, rtol=rtol, atol=atol)
 
 
 # --- shared by the judges: per-case results, tuples, naming a mistake --------------------------

@@ -30,6 +30,7 @@ from coursekit.checks._core import (
     fail,
     mistake,
     raised_message,
+    refuse_float32,
     registry,
     results,
     value,
@@ -40,6 +41,10 @@ from coursekit.probes import lesson03 as probes
 #: How close a student's numbers must be to the reference's (the fused gradient's entries are
 #: of order 1/N, hence the small atol).
 TOLERANCE: Tolerance = {"rtol": 1e-6, "atol": 1e-10}
+#: Float64 rounding: the lesson's gradient checks of the Dense layer (relative error 1e-7 with
+#: h = 1e-5) and its fused-versus-chain comparison (1e-10) need a forward pass and a fused
+#: gradient this precise; float32 arithmetic is off by about 1e-7 relative.
+FLOAT64: Tolerance = {"rtol": 1e-9, "atol": 1e-12}
 
 
 def reference_dense_backward(
@@ -100,6 +105,7 @@ def _judge_dense_forward(inputs: Data, data: Data) -> str:
                        "+ (H,): out = x @ W + b, with x on the left")
         out = expect_array(got, (n, h), f"{where}: out")
         want = reference_dense_forward(x, W, b)
+        refuse_float32(out, want, f"{where}: out", **FLOAT64)
         if close(out, want, **TOLERANCE):
             continue
         raise mistake(out, {
@@ -364,6 +370,7 @@ def _judge_softmax_ce_case(case: Data, got: Data) -> None:
         raise fail(f"{where}: the gradient contains nan or inf: exp overflowed. Subtract each "
                    "row's maximum from z before exp (softmax is unchanged)")
     want = reference_softmax_ce_gradient(z, y)
+    refuse_float32(grad, want, f"{where}: the gradient", **FLOAT64)
     if close(grad, want, **TOLERANCE):
         return
     p, onehot = reference_softmax(z), np.eye(n_classes, dtype=np.float64)[y]

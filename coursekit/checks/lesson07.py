@@ -172,6 +172,11 @@ def _judge_accuracy(inputs: Data, results: Data) -> str:
 
 # ---- 07-batches ---------------------------------------------------------------------------------
 
+#: The rows of the case where batching row by row shows: whole-tensor batching passes a few
+#: tensors through torch per batch (about 40 for its 4 batches), row by row at least one per
+#: row; the lesson's timing cell needs the whole-tensor kind.
+ROW_BY_ROW_ROWS = 200
+
 def reference_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int,
                       generator: torch.Generator
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -184,9 +189,10 @@ def reference_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int,
 
 
 def _batch_cases(rng: np.random.Generator) -> dict[str, Any]:
-    """Four sizes: a remainder, an exact fit, a single short batch, a larger remainder."""
+    """Five sizes: a remainder, an exact fit, a single short batch, a larger remainder, and
+    200 rows in 4 batches, where batching row by row shows."""
     return {"cases": [{"n": n, "batch_size": size, "seed": int(rng.integers(2**31 - 1))}
-                      for n, size in ((20, 6), (12, 4), (7, 10), (33, 8))]}
+                      for n, size in ((20, 6), (12, 4), (7, 10), (33, 8), (ROW_BY_ROW_ROWS, 50))]}
 
 
 def _batch_rows(got: Data, n: int, where: str) -> list[np.ndarray]:
@@ -267,7 +273,16 @@ def _judge_batches(inputs: Data, results: Data) -> str:
             raise fail(f"{where}: the order should be torch.randperm(n, generator=generator)'s, "
                        "drawn once per call (the order pytorch.tensor_batches uses, which the "
                        "lesson's results were computed with); the rows came in another order")
-    return f"batches match pytorch.tensor_batches' order on {len(cases)} cases"
+        tensors = got["first"].get("tensors")
+        if not isinstance(tensors, int) or isinstance(tensors, bool) or tensors < 0:
+            raise _malformed()
+        if n >= ROW_BY_ROW_ROWS and tensors >= n:
+            raise fail(f"{where}: the batches are built row by row ({tensors} tensors went "
+                       f"through torch for {n} rows, at least one per row): index X and y once "
+                       "per batch with a tensor of row numbers, X[index] and y[index]; the "
+                       "lesson's timing cell needs your batches several times faster than "
+                       "loading item by item")
+    return f"batches match pytorch.tensor_batches' order on {len(cases)} cases, whole tensors"
 
 
 FORWARD = Exercise("07-forward", _forward_cases, probes.forward_cases, _judge_forward,

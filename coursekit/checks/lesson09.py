@@ -20,6 +20,7 @@ from coursekit.checks._core import (
     close,
     describe,
     diagnose,
+    diagnose_float64,
     expect_array,
     expect_scalar,
     fail,
@@ -67,7 +68,7 @@ def _judge_l2(inputs: Data, data: Data) -> str:
         number = expect_scalar(got_loss, "the penalised loss")
         want_loss, want_grads = reference_l2(loss, params, grads, lam)
         squares = sum(float(np.sum(p * p)) for p in params.values())
-        diagnose(number, want_loss, {
+        diagnose_float64(number, want_loss, {
             "the penalty is λ/2·Σp², with the ½: without it its gradient would be 2λp":
                 loss + lam * squares,
             "square the parameters: λ/2·Σp², not λ/2·Σ|p|":
@@ -78,7 +79,7 @@ def _judge_l2(inputs: Data, data: Data) -> str:
                 want_loss - loss,
             "add the penalty to the loss you were given": loss,
         }, where=f"with λ={lam:g}, the penalised loss should be {want_loss:.6f}, "
-                 f"got {number:.6f}", **TOLERANCE)
+                 f"got {number:.6f}", what="the penalised loss", precise=TOLERANCE, **TOLERANCE)
         got_grads = value(got_grads)
         if got_grads["kind"] != "dict":
             raise fail(f"the gradients: expected a dict with keys {sorted(params)}, "
@@ -89,12 +90,13 @@ def _judge_l2(inputs: Data, data: Data) -> str:
         for name, want in want_grads.items():
             array = expect_array(got_grads["items"][name], want.shape, f"gradient of {name!r}")
             g, p = grads[name], params[name]
-            diagnose(array, want, {
+            diagnose_float64(array, want, {
                 "check the sign: the penalty's gradient λp is added, g + λp": g - lam * p,
                 "the gradient of λ/2·p² is λp, not 2λp": g + 2 * lam * p,
                 "add λ·p to the gradient; this is the gradient unchanged": g,
                 "keep the data gradient: g + λp, not λp alone": lam * p,
-            }, where=f"gradient of {name!r} with λ={lam:g} should be g + λp", **TOLERANCE)
+            }, where=f"gradient of {name!r} with λ={lam:g} should be g + λp",
+               what=f"the gradient of {name!r}", precise=TOLERANCE, **TOLERANCE)
         if got["changed_params"]:
             raise fail("your function changed the parameters it was given: only read params "
                        "(the optimizer's step is what changes them)")

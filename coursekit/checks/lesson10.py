@@ -20,6 +20,7 @@ from coursekit.checks._core import (
     Tolerance,
     describe,
     diagnose,
+    diagnose_float64,
     expect_array,
     expect_scalar,
     fail,
@@ -31,6 +32,9 @@ from coursekit.checks.score import scorer
 from coursekit.probes import lesson10 as probes
 
 TOLERANCE: Tolerance = {"rtol": 1e-7, "atol": 1e-10}
+#: Float64 rounding: the lesson compares batchnorm's outputs, running statistics and gradients
+#: with nn.BatchNorm1d to 1e-10, which float32 arithmetic (about 1e-7 relative) misses.
+FLOAT64: Tolerance = {"rtol": 1e-9, "atol": 1e-11}
 
 
 # --- exercise 1: the initialisation scale --------------------------------------------------
@@ -149,7 +153,7 @@ def _judge_forward(inputs: Data, data: Data) -> str:
         mean, var = x.mean(axis=0), x.var(axis=0)
         used_mean, used_var = (mean, var) if training else (rm, rv)
         row_mean, row_var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
-        diagnose(out, want_out, {
+        diagnose_float64(out, want_out, {
             "in training mode normalise with the batch's own mean and variance, not the "
             "running ones": _normalise(x, rm, rv, eps, gamma, beta) if training else None,
             "in evaluation mode normalise with the running mean and variance, not the "
@@ -166,27 +170,32 @@ def _judge_forward(inputs: Data, data: Data) -> str:
                 _normalise(x, used_mean, used_var, 1e-5, gamma, beta) if eps != 1e-5 else None,
             "gamma scales and beta shifts: gamma * x_hat + beta":
                 _normalise(x, used_mean, used_var, eps, beta, gamma),
-        }, where=f"{where}: out differs from nn.BatchNorm1d's", **TOLERANCE)
+        }, where=f"{where}: out differs from nn.BatchNorm1d's",
+           what=f"{where}: out", precise=FLOAT64, **TOLERANCE)
         if not training:
-            diagnose(new_rm, want_rm, {}, where=f"{where}: evaluation mode must return the "
-                     "running mean unchanged", **TOLERANCE)
-            diagnose(new_rv, want_rv, {}, where=f"{where}: evaluation mode must return the "
-                     "running variance unchanged", **TOLERANCE)
+            diagnose_float64(new_rm, want_rm, {}, where=f"{where}: evaluation mode must return "
+                             "the running mean unchanged", what=f"{where}: new running_mean",
+                             precise=FLOAT64, **TOLERANCE)
+            diagnose_float64(new_rv, want_rv, {}, where=f"{where}: evaluation mode must return "
+                             "the running variance unchanged", what=f"{where}: new running_var",
+                             precise=FLOAT64, **TOLERANCE)
             continue
-        diagnose(new_rm, want_rm, {
+        diagnose_float64(new_rm, want_rm, {
             "momentum is the weight of the new batch: (1 − momentum)·running + "
             "momentum·batch mean": momentum * rm + (1 - momentum) * mean,
             "update the running mean, (1 − momentum)·running + momentum·batch mean, "
             "don't just return the batch mean": mean,
             "use the momentum passed in, not a fixed 0.1":
                 0.9 * rm + 0.1 * mean if momentum != 0.1 else None,
-        }, where=f"{where}: new running_mean differs from nn.BatchNorm1d's", **TOLERANCE)
-        diagnose(new_rv, want_rv, {
+        }, where=f"{where}: new running_mean differs from nn.BatchNorm1d's",
+           what=f"{where}: new running_mean", precise=FLOAT64, **TOLERANCE)
+        diagnose_float64(new_rv, want_rv, {
             "the running variance uses the unbiased batch variance, var · N/(N − 1), as "
             "PyTorch does": (1 - momentum) * rv + momentum * var,
             "momentum is the weight of the new batch: (1 − momentum)·running + "
             "momentum·batch variance": momentum * rv + (1 - momentum) * var * n / (n - 1),
-        }, where=f"{where}: new running_var differs from nn.BatchNorm1d's", **TOLERANCE)
+        }, where=f"{where}: new running_var differs from nn.BatchNorm1d's",
+           what=f"{where}: new running_var", precise=FLOAT64, **TOLERANCE)
     return (f"outputs and running statistics match nn.BatchNorm1d in both modes "
             f"({len(cases)} cases)")
 
@@ -234,7 +243,7 @@ def _judge_backward(inputs: Data, data: Data) -> str:
         inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)
         x_hat = (x - x.mean(axis=0)) * inv_std
         g = dout * gamma
-        diagnose(dx, want_dx, {
+        diagnose_float64(dx, want_dx, {
             "the batch mean and variance depend on x too: this treats them as constants "
             "(dout·γ/σ, the evaluation-mode gradient)": g * inv_std,
             "the path through the variance is missing: subtract x_hat·Σ(g·x_hat) too":
@@ -248,15 +257,18 @@ def _judge_backward(inputs: Data, data: Data) -> str:
                 _unbiased_dx(dout, x, gamma, eps),
             "use the eps passed in, not a fixed 1e-5":
                 reference_batchnorm_backward(dout, x, gamma)[0] if eps != 1e-5 else None,
-        }, where=f"{where}: dx differs from autograd's", **TOLERANCE)
-        diagnose(dgamma, want_dgamma, {
+        }, where=f"{where}: dx differs from autograd's",
+           what=f"{where}: dx", precise=FLOAT64, **TOLERANCE)
+        diagnose_float64(dgamma, want_dgamma, {
             "dgamma and dbeta are swapped: dgamma = Σ dout·x_hat, dbeta = Σ dout": want_dbeta,
             "dgamma = Σ dout·x_hat, with the normalised x_hat, not the raw x":
                 (dout * x).sum(axis=0),
-        }, where=f"{where}: dgamma should be Σ_n dout·x_hat", **TOLERANCE)
-        diagnose(dbeta, want_dbeta, {
+        }, where=f"{where}: dgamma should be Σ_n dout·x_hat",
+           what=f"{where}: dgamma", precise=FLOAT64, **TOLERANCE)
+        diagnose_float64(dbeta, want_dbeta, {
             "dgamma and dbeta are swapped: dbeta = Σ dout": want_dgamma,
-        }, where=f"{where}: dbeta should be Σ_n dout", **TOLERANCE)
+        }, where=f"{where}: dbeta should be Σ_n dout",
+           what=f"{where}: dbeta", precise=FLOAT64, **TOLERANCE)
     return f"dx, dgamma and dbeta match autograd on {len(cases)} batches"
 
 

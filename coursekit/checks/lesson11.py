@@ -21,6 +21,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from coursekit.checks._core import (
+    FLOAT32,
+    FLOAT32_HINT,
     Data,
     Exercise,
     Tolerance,
@@ -40,10 +42,6 @@ from coursekit.probes import lesson11 as probes
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the
 #: lesson's later cells compare these functions with coursekit and PyTorch to 1e-9.
 TOLERANCE: Tolerance = {"rtol": 1e-9, "atol": 1e-11}
-#: What float32 arithmetic somewhere in the student's code leaves.
-FLOAT32 = {"rtol": 1e-4, "atol": 1e-5}
-FLOAT32_HINT = ("right to about float32 precision only: keep every array float64 (no "
-                "astype(np.float32), no dtype=np.float32)")
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:

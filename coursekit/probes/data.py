@@ -14,12 +14,13 @@ same round trip runs in memory, so a judge sees identical data in both places.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import io
 import json
 import linecache
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,41 @@ def attempt(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     except Exception as exc:  # the student's bug, reported as data
         return raised(exc)
     return describe_value(result)
+
+
+def _unchanged(now: Any, before: Any) -> bool:
+    """Whether an argument holds what its copy ``before`` holds (shape and every value)."""
+    try:
+        a, b = np.asarray(now), np.asarray(before)
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    except Exception:  # an argument the student turned into something else
+        return False
+
+
+def attempt_keeping(fn: Any, args: Sequence[Any], names: Sequence[str], *,
+                    kwargs: Mapping[str, Any] | None = None,
+                    may_become_result: Collection[str] = ()) -> dict[str, Any]:
+    """:func:`attempt` on ``fn(*args, **kwargs)``, noticing arguments changed in place.
+
+    ``names`` names each positional argument that a later cell of the lesson uses again after
+    the call (``""`` for one the function may change). When the call returns but changed one
+    of them (``x -= mean``, ``grad **= 2``, ``z[...] = ...``), the description is
+    ``{"kind": "changed", "names": [...], "result": <what attempt gives>}``. An argument named
+    in ``may_become_result`` may change when the function returns that very array (ReLU's
+    backward computed in place in ``dout``).
+    """
+    if not callable(fn):
+        return attempt(fn)
+    before = {i: copy.deepcopy(arg) for i, (arg, name) in enumerate(zip(args, names, strict=True))
+              if name}
+    try:
+        result = fn(*args, **(kwargs or {}))
+    except Exception as exc:  # the student's bug, reported as data
+        return raised(exc)
+    got = describe_value(result)
+    changed = [names[i] for i, old in before.items() if not _unchanged(args[i], old)
+               and not (names[i] in may_become_result and result is args[i])]
+    return {"kind": "changed", "names": changed, "result": got} if changed else got
 
 
 def raised(exc: BaseException) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, describe_value, guarded
+from coursekit.probes.data import attempt, attempt_keeping, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -15,31 +15,39 @@ def _floats(value: Any) -> np.ndarray:
 
 @guarded
 def dense_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
-    """``backward(x, W, dout)`` on every case (copies, so a mutation cannot leak)."""
-    return [attempt(backward, _floats(case["x"]), _floats(case["W"]), _floats(case["dout"]))
+    """``backward(x, W, dout)`` on every case (copies, so a mutation cannot leak); x, W and
+    dout must come back unchanged (the lesson's gradient check reuses them)."""
+    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["W"]),
+                                       _floats(case["dout"])), ("x", "W", "dout"))
             for case in inputs["cases"]]
 
 
 @guarded
 def relu_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
-    """``backward(x, dout)`` on every case."""
-    return [attempt(backward, _floats(case["x"]), _floats(case["dout"]))
+    """``backward(x, dout)`` on every case; dout may change only into the returned dx (ReLU's
+    backward computed in place), since the lesson's gradient check reuses it."""
+    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["dout"])), ("", "dout"),
+                            may_become_result=("dout",))
             for case in inputs["cases"]]
 
 
 @guarded
 def softmax_ce_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
     """``gradient(z, y)`` on every case, integer labels; an overflowing exp is not warned
-    about here (the judge reports the nan or inf it leaves)."""
+    about here (the judge reports the nan or inf it leaves). z and y must come back unchanged:
+    the lesson compares the result with a chain that reads the same logits after the call."""
     with np.errstate(all="ignore"):
-        return [attempt(gradient, _floats(case["z"]), np.array(case["y"], dtype=np.int64))
+        return [attempt_keeping(gradient, (_floats(case["z"]),
+                                           np.array(case["y"], dtype=np.int64)), ("z", "y"))
                 for case in inputs["cases"]]
 
 
 @guarded
 def dense_forward_cases(inputs: dict[str, Any], forward: Any) -> list[dict[str, Any]]:
-    """``forward(x, W, b)`` on every case."""
-    return [attempt(forward, _floats(case["x"]), _floats(case["W"]), _floats(case["b"]))
+    """``forward(x, W, b)`` on every case; x, W and b must come back unchanged (a layer keeps
+    its input and parameters for backward)."""
+    return [attempt_keeping(forward, (_floats(case["x"]), _floats(case["W"]), _floats(case["b"])),
+                            ("x", "W", "b"))
             for case in inputs["cases"]]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, describe_value, guarded
+from coursekit.probes.data import attempt, attempt_keeping, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -31,15 +31,18 @@ def _state(got: dict[str, Any], count: int, shape: tuple[int, ...]) -> list[np.n
 
 @guarded
 def momentum_runs(inputs: dict[str, Any], update: Any) -> list[list[dict[str, Any]]]:
-    """``update(param, grad, velocity, lr=, momentum=)`` step after step, velocity from 0."""
+    """``update(param, grad, velocity, lr=, momentum=)`` step after step, velocity from 0;
+    grad must come back unchanged (the lesson hands the same gradient to scratch.SGD after the
+    call), param and velocity may be updated in place."""
     runs = []
     for run in inputs["runs"]:
         param = _floats(run["param"])
         velocity = np.zeros_like(param)
         steps = []
         for grad in run["grads"]:
-            got = attempt(update, param.copy(), _floats(grad), velocity.copy(),
-                          lr=float(run["lr"]), momentum=float(run["momentum"]))
+            got = attempt_keeping(update, (param.copy(), _floats(grad), velocity.copy()),
+                                  ("", "grad", ""), kwargs={"lr": float(run["lr"]),
+                                                            "momentum": float(run["momentum"])})
             steps.append(got)
             state = _state(got, 2, param.shape)
             if state is None:
@@ -51,9 +54,12 @@ def momentum_runs(inputs: dict[str, Any], update: Any) -> list[list[dict[str, An
 
 def _adam_call(update: Any, run: dict[str, Any], param: np.ndarray, grad: Any, m: np.ndarray,
                v: np.ndarray, t: int) -> dict[str, Any]:
-    return attempt(update, param.copy(), _floats(grad), m.copy(), v.copy(), t,
-                   lr=float(run["lr"]), beta1=float(run["beta1"]), beta2=float(run["beta2"]),
-                   eps=float(run["eps"]))
+    """One Adam step; grad must come back unchanged (the lesson hands the same gradient to
+    scratch.Adam after the call), param, m and v may be updated in place."""
+    return attempt_keeping(update, (param.copy(), _floats(grad), m.copy(), v.copy(), t),
+                           ("", "grad", "", "", ""),
+                           kwargs={"lr": float(run["lr"]), "beta1": float(run["beta1"]),
+                                   "beta2": float(run["beta2"]), "eps": float(run["eps"])})
 
 
 @guarded

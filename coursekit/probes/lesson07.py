@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from coursekit.probes.data import attempt, describe_value, guarded, raised
 
@@ -64,31 +65,62 @@ def accuracy_cases(inputs: dict[str, Any], accuracy: Any) -> list[dict[str, Any]
 Y_OFFSET = 1000.0
 
 
+def _tensors_in(value: Any, depth: int = 0) -> int:
+    """How many tensors ``value`` is or holds (in lists and tuples, two levels down)."""
+    if isinstance(value, torch.Tensor):
+        return 1
+    if isinstance(value, list | tuple) and depth < 2:
+        return sum(_tensors_in(item, depth + 1) for item in value)
+    return 0
+
+
+class _TensorTally(TorchFunctionMode):
+    """Counts the tensors that go into and come out of torch calls: whole-tensor batching
+    moves a few per batch (``X[index]``), batching row by row one or more per row (``X[i]``
+    for each row, or ``list(X)`` and ``torch.stack``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tensors = 0
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        result = func(*args, **(kwargs or {}))
+        self.tensors += _tensors_in(list(args)) + _tensors_in(list((kwargs or {}).values())) \
+            + _tensors_in(result)
+        return result
+
+
 def _batches_run(batches: Any, case: dict[str, Any]) -> dict[str, Any]:
     """``batches(X, y, batch_size, generator)`` on rows that carry their own number (X row r
     is ``[r, -r]``, y row r is ``[r + Y_OFFSET]``), the generator seeded with the case's seed:
-    every (X_batch, y_batch) it yields (at most n + 2 of them), or what went wrong."""
+    every (X_batch, y_batch) it yields (at most n + 2 of them), and how many tensors passed
+    through torch calls meanwhile; or what went wrong."""
     n = int(case["n"])
     rows = torch.arange(n, dtype=torch.float32)
     X, y = torch.stack([rows, -rows], dim=1), (rows + Y_OFFSET)[:, None]
     generator = torch.Generator().manual_seed(int(case["seed"]))
+    tally = _TensorTally()
     try:
-        out = batches(X, y, int(case["batch_size"]), generator)
+        with tally:
+            out = batches(X, y, int(case["batch_size"]), generator)
     except Exception as exc:
         return raised(exc)
     try:
         iterator = iter(out)
     except TypeError:
         return {"kind": "not_iterable", "got": describe_value(out)}
-    items = []
+    produced = []
     try:
-        for item in iterator:
-            items.append(describe_value(item))
-            if len(items) > n + 1:
-                break
+        with tally:
+            for item in iterator:
+                produced.append(item)
+                if len(produced) > n + 1:
+                    break
+        items = [describe_value(item) for item in produced]  # not counted
     except Exception as exc:
         return raised(exc)
-    return {"kind": "batches", "items": items}
+    return {"kind": "batches", "items": items, "tensors": tally.tensors}
 
 
 @guarded

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.probes.data import attempt, describe_value, guarded, raised
+from coursekit.probes.data import attempt, attempt_keeping, describe_value, guarded, raised
 
 
 def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
@@ -73,15 +73,19 @@ def copy_cases(inputs: dict[str, Any], copy_layer: Any) -> Any:
 
 @guarded
 def confusion_cases(inputs: dict[str, Any], confusion_matrix: Any) -> list[dict[str, Any]]:
-    """``confusion_matrix(y_true, y_pred, n_classes)`` on every case (int64 label arrays)."""
-    return [attempt(confusion_matrix, np.array(case["y_true"], dtype=np.int64),
-                    np.array(case["y_pred"], dtype=np.int64), int(case["n_classes"]))
+    """``confusion_matrix(y_true, y_pred, n_classes)`` on every case (int64 label arrays); the
+    labels must come back unchanged (the lesson's later cells use them again)."""
+    return [attempt_keeping(confusion_matrix, (np.array(case["y_true"], dtype=np.int64),
+                                               np.array(case["y_pred"], dtype=np.int64),
+                                               int(case["n_classes"])), ("y_true", "y_pred", ""))
             for case in inputs["cases"]]
 
 
 @guarded
 def misclassified_cases(inputs: dict[str, Any], misclassified: Any) -> list[dict[str, Any]]:
-    """``misclassified(y_true, y_pred)`` on every case (int64 label arrays)."""
-    return [attempt(misclassified, np.array(case["y_true"], dtype=np.int64),
-                    np.array(case["y_pred"], dtype=np.int64))
+    """``misclassified(y_true, y_pred)`` on every case (int64 label arrays); the labels must
+    come back unchanged (the lesson's later cells use them again)."""
+    return [attempt_keeping(misclassified, (np.array(case["y_true"], dtype=np.int64),
+                                            np.array(case["y_pred"], dtype=np.int64)),
+                            ("y_true", "y_pred"))
             for case in inputs["cases"]]

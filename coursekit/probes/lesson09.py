@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.probes.data import attempt, attempt_keeping, guarded
 
 
 def _arrays(named: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -30,16 +30,16 @@ def l2_cases(inputs: dict[str, Any], fn: Any) -> list[dict[str, Any]]:
 def dropout_cases(inputs: dict[str, Any], forward: Any, backward: Any) -> list[dict[str, Any]]:
     """For every case: training mode twice from equal seeds and once from another seed,
     evaluation mode (``training=False``), and ``backward`` on a given mask and on the
-    student's own mask."""
+    student's own mask. The forward pass must leave x unchanged (the lesson draws many masks
+    for the same image)."""
     results = []
     for case in inputs["cases"]:
         x = np.array(case["x"], dtype=np.float64)
         rate, seed = float(case["rate"]), int(case["seed"])
-        first = attempt(forward, x.copy(), rate, np.random.default_rng(seed))
-        again = attempt(forward, x.copy(), rate, np.random.default_rng(seed))
-        other = attempt(forward, x.copy(), rate, np.random.default_rng(seed + 1))
-        evaluation = attempt(forward, x.copy(), rate, np.random.default_rng(seed),
-                             training=False)
+        first, again, other, evaluation = (
+            attempt_keeping(forward, (x.copy(), rate, np.random.default_rng(draw)), ("x", "", ""),
+                            kwargs={} if training else {"training": False})
+            for draw, training in ((seed, True), (seed, True), (seed + 1, True), (seed, False)))
         dout = np.array(case["dout"], dtype=np.float64)
         given = attempt(backward, dout.copy(), np.array(case["mask"], dtype=np.float64))
         own = {"kind": "none"}
@@ -55,7 +55,9 @@ def dropout_cases(inputs: dict[str, Any], forward: Any, backward: Any) -> list[d
 
 @guarded
 def stopping_cases(inputs: dict[str, Any], fn: Any) -> list[dict[str, Any]]:
-    """``fn(val_losses, patience)`` on every curve, given as a list of floats."""
-    return [attempt(fn, [float(v) for v in case["curve"]], int(case["patience"]))
+    """``fn(val_losses, patience)`` on every curve, given as a list of floats that must come
+    back unchanged (the lesson plots the same curve after the call)."""
+    return [attempt_keeping(fn, ([float(v) for v in case["curve"]], int(case["patience"])),
+                            ("val_losses", ""))
             for case in inputs["cases"]]
 

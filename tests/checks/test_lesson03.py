@@ -199,10 +199,28 @@ def _softmax_ce_log_space(z, y):
     return p / z.shape[0]
 
 
+def _dense_by_tensordot(x, W, dout):
+    return (np.tensordot(dout, W, axes=(1, 1)), np.tensordot(x, dout, axes=(0, 0)),
+            np.sum(dout, axis=0))
+
+
+def _relu_by_copy(x, dout):  # copy dout, zero where the input was not positive
+    dx = dout.copy()
+    dx[x <= 0] = 0
+    return dx
+
+
+def _relu_in_place(x, dout):  # CS231n's form: dx = dout, zeroed in place, is returned
+    dx = dout
+    dx[x <= 0] = 0
+    return dx
+
+
 VALID = {
-    "DENSE_BACKWARD": [check.reference_dense_backward, _dense_by_einsum, _dense_as_list],
+    "DENSE_BACKWARD": [check.reference_dense_backward, _dense_by_einsum, _dense_as_list,
+                       _dense_by_tensordot],
     "RELU_BACKWARD": [check.reference_relu_backward, lambda x, d: np.where(x > 0, d, 0.0),
-                      lambda x, d: d * np.heaviside(x, 0.0)],
+                      lambda x, d: d * np.heaviside(x, 0.0), _relu_by_copy, _relu_in_place],
     "SOFTMAX_CE_GRADIENT": [check.reference_softmax_ce_gradient, _softmax_ce_per_row,
                             _softmax_ce_log_space],
 }
@@ -259,6 +277,9 @@ def _hostile(data):
     yield [{"kind": "list", "type": "tuple", "length": 3, "items": [number]}] * len(data)
     yield [{"nonsense": True}] * len(data)
     yield [[item] for item in data]
+    yield [{"kind": "changed", "names": ["z"], "result": item} for item in data]
+    yield [{"kind": "changed", "names": names, "result": item} for item in data
+           for names in ([], ["not a name"], [1], "z")]
     yield {"kind": "raised", "type": "RuntimeError", "message": "boom", "frame": "",
            "stub": False, "below_raise": False}
 
@@ -305,6 +326,9 @@ FORWARD_VALID = {
     "dot": "def dense_forward(x, W, b):\n    return np.dot(x, W) + b.reshape(1, -1)\n",
     "einsum": "def dense_forward(x, W, b):\n"
               "    out = np.einsum('nd,dh->nh', x, W)\n    out += b\n    return out\n",
+    "columns": "def dense_forward(x, W, b):\n"
+               "    # one output unit at a time\n"
+               "    return np.stack([x @ W[:, j] + b[j] for j in range(W.shape[1])], axis=1)\n",
 }
 
 
@@ -543,3 +567,102 @@ def test_new_probes_data_survives_the_wire(exercise, student) -> None:
     inputs = _inputs(exercise)
     data = exercise.probe(inputs, student)
     assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+# the lesson's own softmax, the label entries corrected in place (a solution cell's source)
+SOFTMAX_CE_IN_PLACE = ("def softmax_ce_gradient(z, y):\n"
+                       "    grad = softmax(z)\n"
+                       "    grad[np.arange(len(y)), y] -= 1.0\n"
+                       "    return grad / len(y)\n")
+
+# written differently from the notebook's solutions (VALID[...][0] are the references)
+VALID_VERSIONS: dict[str, list[object]] = {
+    "03-dense-forward": [FORWARD_VALID["dot"], FORWARD_VALID["einsum"],
+                         FORWARD_VALID["columns"]],
+    "03-dense-backward": VALID["DENSE_BACKWARD"][1:],
+    "03-numerical-gradient": [NUMGRAD_VALID["nditer"], NUMGRAD_VALID["ndindex"],
+                              NUMGRAD_VALID["view"]],
+    "03-relu-backward": VALID["RELU_BACKWARD"][1:],
+    "03-softmax-ce-gradient": [*VALID["SOFTMAX_CE_GRADIENT"][1:], SOFTMAX_CE_IN_PLACE],
+}
+
+
+# ---- accepted once, then a later cell of the lesson failed: refused now ----
+
+
+def _softmax_ce_shifting_z(z, y):  # z -= z.max(...) overwrites the caller's logits
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1.0
+    return p / len(y)
+
+
+def _softmax_ce_float32(z, y):
+    p = _softmax(z.astype(np.float32))
+    p[np.arange(len(y)), y] -= 1.0
+    return p / len(y)
+
+
+def _dense_forward_float32(x, W, b):
+    return (x.astype(np.float32) @ W.astype(np.float32) + b).astype(np.float64)
+
+
+LATER_CELL_MISTAKES = [
+    # cell 41e0dd88 compares the fused gradient with a chain that reads z_all again
+    (check.SOFTMAX_CE_GRADIENT, _softmax_ce_shifting_z,
+     r"changed `z` in place.*later cells use it again"),
+    # the same cell compares to 1e-10
+    (check.SOFTMAX_CE_GRADIENT, _softmax_ce_float32, "the gradient is right to about float32 "
+                                                     "precision only"),
+    # cell 8e589205's gradient check of Dense (1e-7) needs a float64 forward pass
+    (check.DENSE_FORWARD, _dense_forward_float32, "out is right to about float32 precision only"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "wrong", "message"), LATER_CELL_MISTAKES)
+def test_answers_a_later_cell_cannot_use_are_refused(exercise, wrong, message) -> None:
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))
+
+
+def _then_changes(function, index: int):
+    """``function``'s right answer, after which argument ``index`` is changed in place."""
+    def changed(*args):
+        result = function(*args)
+        args[index][...] = args[index] * 1.5 + 1.0
+        return result
+    return changed
+
+
+# What the lesson's later cells read again after the call: a Dense layer keeps x, W and b (its
+# backward and the gradient checks use them), the gradient checks reuse dout, cell 41e0dd88
+# reuses z and y.
+KEPT = [(check.DENSE_FORWARD, check.reference_dense_forward, ("x", "W", "b")),
+        (check.DENSE_BACKWARD, check.reference_dense_backward, ("x", "W", "dout")),
+        (check.RELU_BACKWARD, check.reference_relu_backward, (None, "dout")),
+        (check.SOFTMAX_CE_GRADIENT, check.reference_softmax_ce_gradient, ("z", "y"))]
+
+
+@pytest.mark.parametrize(("exercise", "reference", "names"), KEPT,
+                         ids=[exercise.id for exercise, _, _ in KEPT])
+def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference, names) -> None:
+    for index, name in enumerate(names):
+        if name is not None:
+            with pytest.raises(ExerciseFailed, match=f"changed `{name}` in place"):
+                exercise.check(_then_changes(reference, index))
+
+
+def test_relu_backward_may_change_its_x(capsys) -> None:
+    # the ReLU layer's x is not read again after backward (the next forward sets it anew)
+    check.relu_backward(_then_changes(check.reference_relu_backward, 0))
+    assert "✔ 03-relu-backward" in capsys.readouterr().out
+
+
+def test_relu_backward_may_compute_dx_in_place_in_dout(capsys) -> None:
+    # the lesson's gradient check reads dout after the call, and finds it equal to dx
+    check.relu_backward(_relu_in_place)
+    assert "✔ 03-relu-backward" in capsys.readouterr().out

@@ -170,9 +170,23 @@ def _adam_in_place(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8
     return param, m, v
 
 
+def _momentum_one_expression(param, grad, velocity, *, lr, momentum):
+    return param - lr * (momentum * velocity + grad), momentum * velocity + grad
+
+
+def _adam_as_lerp(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    # the moving averages written as steps towards the new value: m + (1 − β)(g − m)
+    m = m + (1 - beta1) * (grad - m)
+    v = v + (1 - beta2) * (np.square(grad) - v)
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return param - lr * m_hat / (v_hat**0.5 + eps), m, v
+
+
 VALID = {
-    "MOMENTUM_UPDATE": [check.reference_momentum_update, _momentum_in_place, _momentum_expanded],
-    "ADAM_UPDATE": [check.reference_adam_update, _adam_efficient, _adam_in_place],
+    "MOMENTUM_UPDATE": [check.reference_momentum_update, _momentum_in_place, _momentum_expanded,
+                        _momentum_one_expression],
+    "ADAM_UPDATE": [check.reference_adam_update, _adam_efficient, _adam_in_place,
+                    _adam_as_lerp],
 }
 
 
@@ -345,6 +359,18 @@ LOOP_VALID = {
         "                optimizer.step()\n"
         "                yield loss\n"
         "    return np.fromiter(steps(), dtype=float)\n"),
+    # one step as a function, each epoch's losses a list, joined at the end
+    "per epoch": (
+        "def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):\n"
+        "    def step(X_batch, y_batch):\n"
+        "        loss = loss_fn.forward(model.forward(X_batch), y_batch)\n"
+        "        model.backward(loss_fn.backward())\n"
+        "        optimizer.step()\n"
+        "        return loss\n"
+        "    epochs = [[step(xb, yb) for xb, yb in data.batches(X, y, batch_size=batch_size,\n"
+        "                                                       random_state=rng)]\n"
+        "              for _ in range(n_epochs)]\n"
+        "    return np.concatenate(epochs)\n"),
 }
 
 
@@ -467,3 +493,40 @@ def test_training_loop_data_survives_the_wire(kind: str) -> None:
     data_ = exercise.probe(inputs, _loop(kind))
     assert exercise.verdict(inputs, round_trip(data_)) == exercise.verdict(inputs, data_)
     assert exercise.verdict(inputs, data_)[0] == (kind == "right")
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+# written differently from the notebook's solutions (VALID[...][0] and LOOP_VALID["reference"]
+# are the lesson's own)
+VALID_VERSIONS: dict[str, list[object]] = {
+    "04-training-loop": [LOOP_VALID["by hand"], LOOP_VALID["layers"], LOOP_VALID["per epoch"]],
+    "04-momentum-update": VALID["MOMENTUM_UPDATE"][1:],
+    "04-adam-update": VALID["ADAM_UPDATE"][1:],
+}
+
+
+# ---- accepted once, then a later cell of the lesson failed: refused now ----
+# Cells 512c9b07 and bcc820d2 hand the same gradient g to your update and then to scratch's
+# optimizer: an update that changes grad in place makes the two disagree.
+
+
+def _momentum_into_grad(param, grad, velocity, *, lr, momentum):
+    grad += momentum * velocity  # the new velocity, built in the gradient's array
+    return param - lr * grad, grad
+
+
+def _adam_squaring_grad(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    grad *= grad  # g² in place, to save an array
+    v = beta2 * v + (1 - beta2) * grad
+    return param - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+@pytest.mark.parametrize(("exercise", "wrong"), [(check.MOMENTUM_UPDATE, _momentum_into_grad),
+                                                 (check.ADAM_UPDATE, _adam_squaring_grad)])
+def test_an_update_that_changes_grad_in_place_is_refused(exercise, wrong) -> None:
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=r"changed `grad` in place.*later cells use it "
+                                                 r"again"):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from coursekit import pytorch
@@ -108,12 +109,29 @@ def test_accuracy_names_the_mistake(wrong, message):
 # ---- more versions: valid ones written differently, and mistakes named since probe + judge ----
 
 
-def test_forward_accepts_another_valid_version(capsys):
-    def forward(self, x):
-        h = self.hidden(x).clamp(min=0)
-        return h @ self.output.weight.T + self.output.bias
+def _forward_clamp(self, x):
+    h = self.hidden(x).clamp(min=0)
+    return h @ self.output.weight.T + self.output.bias
 
-    check.module_forward(_variant(forward))
+
+def _forward_functional(self, x):
+    hidden = F.linear(x, self.hidden.weight, self.hidden.bias)
+    return F.linear(F.relu(hidden), self.output.weight, self.output.bias)
+
+
+def _forward_relu_in_place(self, x):  # what nn.ReLU(inplace=True) does
+    h = self.hidden(x)
+    h.relu_()
+    return self.output(h)
+
+
+FORWARD_VALID = [_variant(_forward_clamp), _variant(_forward_functional),
+                 _variant(_forward_relu_in_place)]
+
+
+@pytest.mark.parametrize("valid", FORWARD_VALID, ids=["clamp", "functional", "in-place"])
+def test_forward_accepts_valid_versions(valid, capsys):
+    check.module_forward(valid)
     assert "✔ 07-forward" in capsys.readouterr().out
 
 
@@ -129,11 +147,25 @@ def test_forward_names_layers_of_the_wrong_shape():
         check.module_forward(_WrongWidth)
 
 
-def test_accuracy_accepts_another_valid_version(capsys):
-    def accuracy(logits, y):
-        return ((logits > 0).squeeze(1) == y.bool()).sum().item() / len(y)
+def _accuracy_count(logits, y):
+    return ((logits > 0).squeeze(1) == y.bool()).sum().item() / len(y)
 
-    check.accuracy(accuracy)
+
+def _accuracy_float(logits, y):
+    return float(torch.mean(((logits.squeeze(1) > 0) == (y > 0.5)).double()))
+
+
+def _accuracy_numpy(logits, y):
+    predicted = logits.detach().cpu().numpy()[:, 0] > 0
+    return float(np.mean(predicted == y.cpu().numpy().astype(bool)))
+
+
+ACCURACY_VALID = [_accuracy_count, _accuracy_float, _accuracy_numpy]
+
+
+@pytest.mark.parametrize("valid", ACCURACY_VALID, ids=["count", "float", "numpy"])
+def test_accuracy_accepts_valid_versions(valid, capsys):
+    check.accuracy(valid)
     assert "✔ 07-accuracy" in capsys.readouterr().out
 
 
@@ -173,7 +205,16 @@ def _lesson_training(batches_fn):
                for (a, b), (c, d) in zip(ours, theirs, strict=True))
 
 
-@pytest.mark.parametrize("valid", [check.reference_batches, _batches_as_list, _batches_by_split])
+def _batches_index_select(X, y, batch_size, generator):
+    # index_select wants the index on X's device (the lesson's X lives on the GPU when there is one)
+    for rows in torch.randperm(len(X), generator=generator).to(X.device).split(batch_size):
+        yield X.index_select(0, rows), y.index_select(0, rows)
+
+
+BATCHES_VALID = [_batches_as_list, _batches_by_split, _batches_index_select]
+
+
+@pytest.mark.parametrize("valid", [check.reference_batches, *BATCHES_VALID])
 def test_batches_accepts_valid_versions_and_they_run_the_later_cells(valid, capsys):
     check.batches(valid)
     assert "✔ 07-batches" in capsys.readouterr().out
@@ -227,9 +268,28 @@ def _squeezes_y(X, y, batch_size, generator):
         yield X[order[s:s + batch_size]], y[order[s:s + batch_size]][:, 0]
 
 
+def _stacks_rows(X, y, batch_size, generator):  # X[i] row by row, as a Dataset would
+    order = torch.randperm(len(X), generator=generator).tolist()
+    for s in range(0, len(X), batch_size):
+        rows = order[s:s + batch_size]
+        yield torch.stack([X[i] for i in rows]), torch.stack([y[i] for i in rows])
+
+
+def _stacks_unbound_rows(X, y, batch_size, generator):  # list(X): one tensor per row
+    xs, ys = list(X), list(y)
+    order = torch.randperm(len(X), generator=generator).tolist()
+    for s in range(0, len(X), batch_size):
+        rows = order[s:s + batch_size]
+        yield torch.stack([xs[i] for i in rows]), torch.stack([ys[i] for i in rows])
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        # accepted before, then cell 1661796e failed: it needs batches several times faster than
+        # per-item loading
+        (_stacks_rows, r"200 rows in batches of 50: the batches are built row by row"),
+        (_stacks_unbound_rows, r"built row by row \(\d+ tensors went through torch for 200 rows"),
         (_unshuffled, r"original order: shuffle them with torch\.randperm"),
         (_global_generator, r"identically seeded generators gave different orders"),
         (_drops_last, r"the last, shorter batch of 2 rows is missing"),
@@ -281,3 +341,23 @@ def test_a_judge_fails_malformed_data(exercise_id):
     for bad in _hostile(data):
         ok, message = exercise.verdict(inputs, bad)
         assert not ok, (bad, message)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "07-forward": FORWARD_VALID,
+    "07-accuracy": ACCURACY_VALID,
+    "07-batches": BATCHES_VALID,
+}
+
+
+def test_the_batches_judge_refuses_odd_tensor_counts():
+    exercise = check.EXERCISES["07-batches"]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(5)))
+    data = round_trip(exercise.probe(inputs, check.reference_batches))
+    assert exercise.verdict(inputs, data)[0]
+    for odd in (None, -1, True, "38", 1.5):
+        bad = [{**case, "first": {**case["first"], "tensors": odd}} for case in data]
+        ok, message = exercise.verdict(inputs, bad)
+        assert not ok and "malformed" in message, (odd, message)

@@ -17,12 +17,28 @@ def test_copy_layer_passes_the_reference(capsys):
     assert capsys.readouterr().out.startswith("✔ 08-copy-weights")
 
 
-def test_copy_layer_accepts_copies_into_data(capsys):
-    def copy_layer(dense, linear):
-        linear.weight.data.copy_(torch.tensor(dense.params["W"]).T)
-        linear.bias.data.copy_(torch.tensor(dense.params["b"]))
+def _copy_into_data(dense, linear):
+    linear.weight.data.copy_(torch.tensor(dense.params["W"]).T)
+    linear.bias.data.copy_(torch.tensor(dense.params["b"]))
 
-    check.copy_layer(copy_layer)
+
+def _copy_by_load_state_dict(dense, linear):
+    linear.load_state_dict({"weight": torch.tensor(dense.params["W"].T),
+                            "bias": torch.tensor(dense.params["b"])})
+
+
+def _copy_by_slice_assignment(dense, linear):  # made on the Linear's device (a GPU or not)
+    with torch.no_grad():
+        linear.weight[:] = torch.as_tensor(dense.params["W"], device=linear.weight.device).T
+        linear.bias[:] = torch.as_tensor(dense.params["b"], device=linear.bias.device)
+
+
+COPY_VALID = [_copy_into_data, _copy_by_load_state_dict, _copy_by_slice_assignment]
+
+
+@pytest.mark.parametrize("valid", COPY_VALID, ids=["data", "load-state-dict", "slices"])
+def test_copy_layer_accepts_valid_versions(valid, capsys):
+    check.copy_layer(valid)
     assert "✔ 08-copy-weights" in capsys.readouterr().out
 
 
@@ -123,23 +139,31 @@ def test_confusion_passes_the_reference(capsys):
     assert "✔ 08-confusion" in capsys.readouterr().out
 
 
-def test_confusion_accepts_a_loop(capsys):
-    def confusion(y_true, y_pred, n_classes):
-        counts = np.zeros((n_classes, n_classes), dtype=int)
-        for t, p in zip(y_true, y_pred, strict=True):
-            counts[t, p] += 1
-        return counts
-
-    check.confusion_matrix(confusion)
-    assert "✔ 08-confusion" in capsys.readouterr().out
+def _confusion_loop(y_true, y_pred, n_classes):
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    for t, p in zip(y_true, y_pred, strict=True):
+        counts[t, p] += 1
+    return counts
 
 
-def test_confusion_accepts_bincount(capsys):
-    def confusion(y_true, y_pred, n_classes):
-        flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
-        return flat.reshape(n_classes, n_classes)
+def _confusion_bincount(y_true, y_pred, n_classes):
+    flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes)
 
-    check.confusion_matrix(confusion)
+
+def _confusion_by_comparison(y_true, y_pred, n_classes):
+    classes = np.arange(n_classes)
+    is_true = y_true[:, None] == classes  # (n, n_classes) one-hot rows
+    is_pred = y_pred[:, None] == classes
+    return is_true.T.astype(np.int64) @ is_pred.astype(np.int64)
+
+
+CONFUSION_VALID = [_confusion_loop, _confusion_bincount, _confusion_by_comparison]
+
+
+@pytest.mark.parametrize("valid", CONFUSION_VALID, ids=["loop", "bincount", "one-hot"])
+def test_confusion_accepts_valid_versions(valid, capsys):
+    check.confusion_matrix(valid)
     assert "✔ 08-confusion" in capsys.readouterr().out
 
 
@@ -207,15 +231,6 @@ def test_confusion_names_the_mistake(wrong, message):
         check.confusion_matrix(wrong)
 
 
-def test_copy_layer_accepts_load_state_dict(capsys):
-    def copy_layer(dense, linear):
-        linear.load_state_dict({"weight": torch.tensor(dense.params["W"].T),
-                                "bias": torch.tensor(dense.params["b"])})
-
-    check.copy_layer(copy_layer)
-    assert "✔ 08-copy-weights" in capsys.readouterr().out
-
-
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
 
 # ---- 08-misclassified ----
@@ -243,9 +258,14 @@ def _show_misclassified(misclassified):
     return shown, titles, wrong.tolist()
 
 
-@pytest.mark.parametrize("valid", [check.reference_misclassified, _misclassified_loop,
-                                   _misclassified_nonzero,
-                                   lambda t, p: np.where(t != p)[0]])
+def _misclassified_where(y_true, y_pred):
+    return np.where(y_true != y_pred)[0]
+
+
+MISCLASSIFIED_VALID = [_misclassified_loop, _misclassified_nonzero, _misclassified_where]
+
+
+@pytest.mark.parametrize("valid", [check.reference_misclassified, *MISCLASSIFIED_VALID])
 def test_misclassified_accepts_valid_versions_and_they_run_the_later_cell(valid, capsys):
     check.misclassified(valid)
     assert "✔ 08-misclassified" in capsys.readouterr().out
@@ -313,3 +333,36 @@ def test_a_judge_fails_malformed_data(exercise_id):
     for bad in _hostile(data):
         ok, message = exercise.verdict(inputs, bad)
         assert not ok, (bad, message)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "08-copy-weights": COPY_VALID,
+    "08-confusion": CONFUSION_VALID,
+    "08-misclassified": MISCLASSIFIED_VALID,
+}
+
+
+# ---- accepted once, then a later cell of the lesson failed: refused now ----
+# Cells 871962ea and l08-misclassified-grid use digits.y_test and the predictions again after
+# the call; labels changed in place index past the end of the matrix there.
+
+
+def _confusion_bincount_in_place(y_true, y_pred, n_classes):
+    y_true *= n_classes  # the flat cell index, built in the caller's array
+    y_true += y_pred
+    return np.bincount(y_true, minlength=n_classes**2).reshape(n_classes, n_classes)
+
+
+def _misclassified_by_difference(y_true, y_pred):
+    y_true -= y_pred  # nonzero where the labels differ
+    return np.flatnonzero(y_true)
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong"),
+                         [("08-confusion", _confusion_bincount_in_place),
+                          ("08-misclassified", _misclassified_by_difference)])
+def test_labels_changed_in_place_are_refused(exercise_id, wrong):
+    with pytest.raises(ExerciseFailed, match=r"changed `y_true` in place.*later cells use it"):
+        check.EXERCISES[exercise_id].check(wrong)

@@ -54,8 +54,19 @@ def _l2_step_like_the_lesson(l2_regularize):
     assert f"{total - 1.0:.4f}"
 
 
-@pytest.mark.parametrize("valid", [check.reference_l2, _l2_loop, _l2_norms],
-                         ids=["reference", "loop", "norms"])
+def _l2_einsum(loss, params, grads, weight_decay):
+    penalty = sum(np.einsum("i,i->", p.ravel(), p.ravel()) for p in params.values())
+    new_grads = dict(grads)  # a new dict; the layer's own grads stay as they were
+    for name, p in params.items():
+        new_grads[name] = new_grads[name] + weight_decay * p
+    return loss + weight_decay * penalty / 2, new_grads
+
+
+L2_VALID = [_l2_loop, _l2_norms, _l2_einsum]
+
+
+@pytest.mark.parametrize("valid", [check.reference_l2, *L2_VALID],
+                         ids=["reference", "loop", "norms", "einsum"])
 def test_l2_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
     check.l2_regularize(valid)
     assert capsys.readouterr().out.startswith("✔ 09-l2-term")
@@ -139,10 +150,25 @@ def _dropout_figure_like_the_lesson(forward):
     assert np.abs(average - image).max() < 0.6
 
 
+def _dropout_uniform(x, rate, rng, training=True):
+    if not training:
+        return x, np.ones(x.shape)  # x itself: evaluation changes nothing
+    keep = rng.uniform(0.0, 1.0, size=x.shape) > rate
+    mask = keep.astype(x.dtype) * (1 / (1 - rate))
+    return np.multiply(x, mask), mask
+
+
+def _backward_where(dout, mask):
+    return np.where(mask != 0, dout * mask, 0.0)
+
+
+DROPOUT_VALID = [(_dropout_binomial, _backward_einsum), (_dropout_where, np.multiply),
+                 (_dropout_uniform, _backward_where)]
+
+
 @pytest.mark.parametrize(
-    ("forward", "backward"),
-    [(None, None), (_dropout_binomial, _backward_einsum), (_dropout_where, np.multiply)],
-    ids=["reference", "binomial", "where"],
+    ("forward", "backward"), [(None, None), *DROPOUT_VALID],
+    ids=["reference", "binomial", "where", "uniform"],
 )
 def test_dropout_accepts_valid_versions_that_run_the_later_cell(forward, backward, capsys):
     if forward is None:  # the lesson's own solution
@@ -250,8 +276,21 @@ def _stopping_like_the_lesson(stopping_epoch):
     assert stop == scratch.early_stopping_epoch(curve, patience=5)
 
 
-@pytest.mark.parametrize("valid", [check.reference_stopping_epoch, _stopping_while,
-                                   _stopping_numpy], ids=["reference", "while", "numpy"])
+def _stopping_since_best(val_losses, patience):
+    best = 0
+    for i, loss in enumerate(val_losses):
+        if loss < val_losses[best]:
+            best = i
+        elif i - best >= patience:  # patience evaluations since the best, none better
+            break
+    return best
+
+
+STOPPING_VALID = [_stopping_while, _stopping_numpy, _stopping_since_best]
+
+
+@pytest.mark.parametrize("valid", [check.reference_stopping_epoch, *STOPPING_VALID],
+                         ids=["reference", "while", "numpy", "since-best"])
 def test_stopping_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
     check.stopping_epoch(valid)
     assert "✔ 09-early-stopping" in capsys.readouterr().out
@@ -312,3 +351,54 @@ def _ties_improve(val_losses, patience):
 def test_stopping_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.stopping_epoch(wrong)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "09-l2-term": L2_VALID,
+    "09-dropout": DROPOUT_VALID,
+    "09-early-stopping": STOPPING_VALID,
+}
+
+
+# --- accepted once, then a later cell of the lesson failed or showed nonsense: refused now ---
+
+
+def _dropout_into_x(x, rate, rng, training=True):
+    if not training:
+        return x, np.ones_like(x)
+    mask = (rng.random(x.shape) >= rate) / (1.0 - rate)
+    x *= mask  # the lesson's figure draws 2000 masks for the same image: it would fade to 0
+    return x, mask
+
+
+def _stopping_with_a_sentinel(val_losses, patience):
+    val_losses.append(float("inf"))  # so the loop always ends on a "no improvement"
+    best, waited = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] < val_losses[best]:
+            best, waited = i, 0
+        else:
+            waited += 1
+            if waited == patience:
+                break
+    return best
+
+
+def _l2_float32(loss, params, grads, weight_decay):
+    total, new = check.reference_l2(loss, params, grads, weight_decay)
+    return np.float32(total), {k: g.astype(np.float32) for k, g in new.items()}
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "message"),
+    [("09-dropout", (_dropout_into_x, _right_backward), r"changed `x` in place"),
+     ("09-early-stopping", (_stopping_with_a_sentinel,), r"changed `val_losses` in place"),
+     # refused before, as "the penalised loss should be 3.002974, got 3.002974"
+     ("09-l2-term", (_l2_float32,), r"the penalised loss is right to about float32 precision")],
+    ids=["dropout-x", "stopping-sentinel", "l2-float32"],
+)
+def test_answers_a_later_cell_cannot_use_are_refused(exercise_id, wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.EXERCISES[exercise_id].check(*wrong)

@@ -38,8 +38,20 @@ def _init_like_the_lesson(init_std):
     assert W.shape == (64, 64) and W.dtype == np.float64
 
 
-@pytest.mark.parametrize("valid", [check.reference_init_std, _init_math, _init_numpy],
-                         ids=["reference", "math", "numpy"])
+def _init_match(fan_in, fan_out, nonlinearity):
+    match nonlinearity:
+        case "relu":  # He
+            return (2 / fan_in) ** 0.5
+        case "tanh":  # Glorot/Xavier
+            return (2 / (fan_in + fan_out)) ** 0.5
+    raise ValueError(nonlinearity)
+
+
+INIT_VALID = [_init_math, _init_numpy, _init_match]
+
+
+@pytest.mark.parametrize("valid", [check.reference_init_std, *INIT_VALID],
+                         ids=["reference", "math", "numpy", "match"])
 def test_init_accepts_valid_versions_that_run_the_later_cells(valid, capsys):
     check.init_std(valid)
     assert "✔ 10-init-scale" in capsys.readouterr().out
@@ -134,8 +146,24 @@ def _batchnorm_like_the_lesson(forward, backward):
             assert np.abs(a - b.detach().numpy()).max() < 1e-10
 
 
-@pytest.mark.parametrize("valid", [check.reference_batchnorm_forward, _forward_explicit,
-                                   _forward_in_place], ids=["reference", "explicit", "in-place"])
+def _forward_keepdims(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                      eps=1e-5):
+    if not training:
+        return (gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta, running_mean,
+                running_var)
+    mean = x.mean(axis=0, keepdims=True)
+    var = x.var(axis=0, keepdims=True)
+    out = gamma * (x - mean) * (var + eps) ** -0.5 + beta
+    new_mean = momentum * mean[0] + (1 - momentum) * running_mean
+    new_var = momentum * np.var(x, axis=0, ddof=1) + (1 - momentum) * running_var
+    return out, new_mean, new_var
+
+
+FORWARD_VALID = [_forward_explicit, _forward_in_place, _forward_keepdims]
+
+
+@pytest.mark.parametrize("valid", [check.reference_batchnorm_forward, *FORWARD_VALID],
+                         ids=["reference", "explicit", "in-place", "keepdims"])
 def test_forward_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
     check.batchnorm_forward(valid)
     assert "✔ 10-batchnorm-forward" in capsys.readouterr().out
@@ -233,8 +261,25 @@ def _backward_centred(dout, x, gamma, eps=1e-5):
     return dx, np.einsum("nd,nd->d", dout, x_hat), dout.sum(axis=0)
 
 
-@pytest.mark.parametrize("valid", [check.reference_batchnorm_backward, _backward_staged,
-                                   _backward_centred], ids=["reference", "staged", "centred"])
+def _backward_jacobian_per_feature(dout, x, gamma, eps=1e-5):
+    """A loop over features: dx[:, j] = Jᵀ (dout[:, j] γ_j), with the (N, N) Jacobian of
+    x̂[:, j] written out, J = (I − 1/N − x̂ x̂ᵀ/N) / σ_j."""
+    n, d = x.shape
+    dx, dgamma = np.empty_like(x), np.empty(d)
+    for j in range(d):
+        std = np.sqrt(np.var(x[:, j]) + eps)
+        x_hat = (x[:, j] - np.mean(x[:, j])) / std
+        jacobian = (np.eye(n) - 1.0 / n - np.outer(x_hat, x_hat) / n) / std
+        dx[:, j] = jacobian.T @ (dout[:, j] * gamma[j])
+        dgamma[j] = dout[:, j] @ x_hat
+    return dx, dgamma, dout.sum(axis=0)
+
+
+BACKWARD_VALID = [_backward_staged, _backward_centred, _backward_jacobian_per_feature]
+
+
+@pytest.mark.parametrize("valid", [check.reference_batchnorm_backward, *BACKWARD_VALID],
+                         ids=["reference", "staged", "centred", "jacobian"])
 def test_backward_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
     check.batchnorm_backward(valid)
     assert "✔ 10-batchnorm-backward" in capsys.readouterr().out
@@ -288,3 +333,54 @@ def test_backward_with_sums_over_the_wrong_axis_is_a_shape_error():
 
     with pytest.raises(ExerciseFailed, match="dgamma: expected shape"):
         check.batchnorm_backward(wrong_axis)
+
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "10-init-scale": INIT_VALID,
+    "10-batchnorm-forward": FORWARD_VALID,
+    "10-batchnorm-backward": BACKWARD_VALID,
+}
+
+
+# --- accepted once, then cell l10-15 failed: refused now ---------------------------------
+# It hands the same x to nn.BatchNorm1d after your forward, and compares everything to 1e-10.
+
+
+def _forward_normalising_x(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                           eps=1e-5):
+    if training:
+        n, mean, var = len(x), x.mean(axis=0), x.var(axis=0)
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    else:
+        mean, var = running_mean, running_var
+    x -= mean  # in place, to save an array
+    x /= np.sqrt(var + eps)
+    return gamma * x + beta, running_mean, running_var
+
+
+def _forward_float32(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                     eps=1e-5):
+    out, new_mean, new_var = check.reference_batchnorm_forward(
+        x.astype(np.float32), gamma, beta, running_mean, running_var, training, momentum, eps)
+    return out.astype(np.float64), new_mean, new_var
+
+
+def _backward_float32(dout, x, gamma, eps=1e-5):
+    return check.reference_batchnorm_backward(dout.astype(np.float32), x.astype(np.float32),
+                                              gamma.astype(np.float32), eps)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong", "message"),
+    [("10-batchnorm-forward", _forward_normalising_x, r"changed `x` in place"),
+     ("10-batchnorm-forward", _forward_float32, r"out is right to about float32 precision"),
+     ("10-batchnorm-backward", _backward_float32, r"dx is right to about float32 precision")],
+    ids=["forward-x-in-place", "forward-float32", "backward-float32"],
+)
+def test_answers_cell_l10_15_cannot_use_are_refused(exercise_id, wrong, message):
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.EXERCISES[exercise_id].check(wrong, **({} if seed is None else {"seed": seed}))

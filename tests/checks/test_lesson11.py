@@ -79,8 +79,10 @@ def forward_with_coursekit(x, W, b, stride, padding):
     return np.ascontiguousarray(layer.forward(x))
 
 
-@pytest.mark.parametrize("valid", [check.reference_conv_forward, forward_einsum,
-                                   forward_loops_over_offsets, forward_with_coursekit])
+CONV_FORWARD_VALID = [forward_einsum, forward_loops_over_offsets, forward_with_coursekit]
+
+
+@pytest.mark.parametrize("valid", [check.reference_conv_forward, *CONV_FORWARD_VALID])
 def test_forward_accepts_valid_versions(valid, capsys):
     check.conv_forward(valid)
     assert capsys.readouterr().out.startswith("✔ 11-conv-forward:")
@@ -198,8 +200,28 @@ def backward_with_torch(dout, x, W, stride, padding):
     return xt.grad.numpy(), Wt.grad.numpy(), bt.grad.numpy()
 
 
+def backward_loops_over_offsets(dout, x, W, stride, padding):
+    """The forward's loop over kernel offsets, run backwards: each offset's strided slice of the
+    padded input gets dout times that offset's weights, and gives dW's entries at that offset."""
+    n, c, h, w = x.shape
+    kh, kw = W.shape[2:]
+    oh, ow = dout.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dxp, dW = np.zeros(xp.shape), np.zeros(W.shape)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u, u + stride * (oh - 1) + 1, stride)
+            cols = slice(v, v + stride * (ow - 1) + 1, stride)
+            dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, W[:, :, u, v])
+            dW[:, :, u, v] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+    return dxp[:, :, padding:padding + h, padding:padding + w], dW, dout.sum(axis=(0, 2, 3))
+
+
+CONV_BACKWARD_VALID = [backward_pixel_loops, backward_loops_over_offsets, backward_with_torch]
+
+
 @pytest.mark.parametrize("valid", [check.reference_conv_backward, backward_im2col,
-                                   backward_pixel_loops, backward_with_torch])
+                                   *CONV_BACKWARD_VALID])
 def test_backward_accepts_valid_versions(valid, capsys):
     check.conv_backward(valid)
     assert capsys.readouterr().out.startswith("✔ 11-conv-backward:")
@@ -306,9 +328,11 @@ def pool_backward_with_coursekit(dout, x, size):
     return np.ascontiguousarray(layer.backward(dout))
 
 
-@pytest.mark.parametrize("valid", [check.reference_maxpool_backward,
-                                   pool_backward_loops_over_offsets, pool_backward_with_torch,
-                                   pool_backward_with_coursekit])
+MAXPOOL_VALID = [pool_backward_loops_over_offsets, pool_backward_with_torch,
+                 pool_backward_with_coursekit]
+
+
+@pytest.mark.parametrize("valid", [check.reference_maxpool_backward, *MAXPOOL_VALID])
 def test_maxpool_accepts_valid_versions(valid, capsys):
     check.maxpool_backward(valid)
     assert capsys.readouterr().out.startswith("✔ 11-maxpool-backward:")
@@ -368,7 +392,8 @@ def test_an_accepted_forward_works_in_the_lessons_later_cell(forward):
                                layer.forward(images), rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("backward", [backward_im2col, backward_pixel_loops])
+@pytest.mark.parametrize("backward", [backward_im2col, backward_pixel_loops,
+                                      backward_loops_over_offsets])
 def test_an_accepted_backward_passes_the_lessons_gradient_check(backward):
     class Wrapped(scratch.Conv2d):
         def forward(self, x):
@@ -397,3 +422,43 @@ def test_an_accepted_maxpool_backward_equals_coursekit_on_relu_maps(backward):
     np.testing.assert_allclose(backward(dout, maps, 2), layer.backward(dout), rtol=1e-9,
                                atol=1e-11)
 
+
+# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+
+VALID_VERSIONS: dict[str, list[object]] = {
+    "11-conv-forward": CONV_FORWARD_VALID,
+    "11-conv-backward": CONV_BACKWARD_VALID,
+    "11-maxpool-backward": MAXPOOL_VALID,
+}
+
+
+# ---- what the later cells read again must come back unchanged ----
+
+
+def _then_changes(function, index):
+    """``function``'s right answer, after which argument ``index`` is changed in place."""
+    def changed(*args):
+        result = function(*args)
+        args[index][...] = args[index] * 1.5 + 1.0
+        return result
+    return changed
+
+
+# Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
+# the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
+# same dout to coursekit and torch. The input x of a backward pass is not read again.
+KEPT = [(check.CONV_FORWARD, check.reference_conv_forward, ("x", "W", "b")),
+        (check.CONV_BACKWARD, check.reference_conv_backward, ("dout", None, "W")),
+        (check.MAXPOOL_BACKWARD, check.reference_maxpool_backward, ("dout", None))]
+
+
+@pytest.mark.parametrize(("exercise", "reference", "names"), KEPT,
+                         ids=[exercise.id for exercise, _, _ in KEPT])
+def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference, names, capsys):
+    for index, name in enumerate(names):
+        if name is None:
+            exercise.check(_then_changes(reference, index))
+            assert f"✔ {exercise.id}" in capsys.readouterr().out
+        else:
+            with pytest.raises(ExerciseFailed, match=f"changed `{name}` in place"):
+                exercise.check(_then_changes(reference, index))

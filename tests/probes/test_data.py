@@ -12,6 +12,8 @@ import torch
 from coursekit.probes.data import (
     PlainDataError,
     attempt,
+    attempt_keeping,
+    consistent,
     decode,
     describe_value,
     encode,
@@ -109,6 +111,60 @@ def test_attempt_reports_exceptions_as_data():
     assert (crash["kind"], crash["type"]) == ("raised", "ZeroDivisionError")
     assert "return 1 / 0" in crash["frame"]
     assert attempt(42)["kind"] == "not_callable"
+
+
+def test_attempt_keeping_notices_arguments_changed_in_place():
+    def shift_in_place(z, y):  # a softmax written with z -= z.max(...)
+        z -= z.max(axis=1, keepdims=True)
+        return z
+
+    def pure(z, y):
+        return z - z.max(axis=1, keepdims=True)
+
+    def sentinel(curve, patience):
+        curve.append(float("inf"))
+        return 0
+
+    z, y = np.arange(6.0).reshape(2, 3), np.array([0, 2])
+    got = attempt_keeping(shift_in_place, (z.copy(), y.copy()), ("z", "y"))
+    assert got["kind"] == "changed" and got["names"] == ["z"]
+    assert got["result"]["kind"] == "array" and consistent(round_trip(got))
+    kept = attempt_keeping(pure, (z.copy(), y.copy()), ("z", "y"))
+    assert kept["kind"] == "array" and np.array_equal(kept["value"], pure(z, y))
+    assert attempt_keeping(shift_in_place, (z.copy(), y), ("", "y"))["kind"] == "array"
+    assert attempt_keeping(sentinel, ([1.0, 0.5], 2), ("curve", ""))["names"] == ["curve"]
+    nan = np.array([np.nan, 1.0])
+    assert attempt_keeping(lambda a: a.sum(), (nan,), ("a",))["kind"] == "float"  # nan == nan
+
+
+def test_attempt_keeping_lets_an_argument_become_the_result_when_allowed():
+    def relu_backward_in_place(x, dout):  # CS231n's dx = dout; dx[x <= 0] = 0
+        dout[x <= 0] = 0.0
+        return dout
+
+    def scales_dout(x, dout):
+        dx = dout * (x > 0)
+        dout *= 2.0
+        return dx
+
+    x, dout = np.array([-1.0, 2.0]), np.array([3.0, 4.0])
+    assert attempt_keeping(relu_backward_in_place, (x, dout.copy()), ("", "dout"),
+                           may_become_result=("dout",))["kind"] == "array"
+    assert attempt_keeping(relu_backward_in_place, (x, dout.copy()), ("", "dout"))["kind"] \
+        == "changed"
+    assert attempt_keeping(scales_dout, (x, dout.copy()), ("", "dout"),
+                           may_become_result=("dout",))["names"] == ["dout"]
+
+
+def test_attempt_keeping_reports_a_raise_or_a_non_function_as_attempt_does():
+    def broken(z):
+        z *= 2.0
+        raise ValueError("boom")
+
+    assert attempt_keeping(broken, (np.ones(2),), ("z",))["kind"] == "raised"
+    assert attempt_keeping(42, (np.ones(2),), ("z",))["kind"] == "not_callable"
+    assert attempt_keeping(lambda z, k=0: z + k, (np.ones(2),), ("z",),
+                           kwargs={"k": 1})["kind"] == "array"
 
 
 def test_a_guarded_probe_turns_its_own_crash_into_data():
