@@ -283,7 +283,8 @@ def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
     raise mistake(grad, hints, where=where, otherwise=(
         f"{where}: entry {index} is {grad[worst]:.10g}, the exact gradient there is "
         f"{want[worst]:.10g} (off by {abs(grad[worst] - want[worst]):.2g}, more than "
-        f"{FD_TOLERANCE['rtol']:g} relative); each entry k is (f() with x_k + h − f() with x_k − h) / (2h), "
+        f"{FD_TOLERANCE['rtol']:g} relative); each entry k is "
+        "(f() with x_k + h − f() with x_k − h) / (2h), "
         "every other entry unchanged"), **FD_TOLERANCE)
 
 
