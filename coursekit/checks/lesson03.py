@@ -128,6 +128,12 @@ def _judge_dense_forward(inputs: Data, data: Data) -> str:
 FD_TOLERANCE: Tolerance = {"rtol": 1e-7, "atol": 1e-8}
 #: The step the lesson's numerical_gradient uses by default (for naming mistakes).
 FD_STEP = 1e-5
+#: The step of the case that passes h explicitly: large enough that its central difference
+#: differs from the exact gradient by about h²/6 = 4e-4 relative, far outside FD_TOLERANCE, so
+#: a function that ignores h (and steps by a hard-coded 1e-4 or 1e-5) shows.
+GIVEN_STEP = 0.05
+#: Steps a student may hard-code that are too large for FD_TOLERANCE (for naming the mistake).
+LARGE_STEPS = (1e-2, 1e-3)
 
 
 def _numerical_gradient_cases(rng: np.random.Generator) -> dict[str, Any]:
@@ -149,7 +155,11 @@ def _numerical_gradient_cases(rng: np.random.Generator) -> dict[str, Any]:
     tanh = {"kind": "tanh", "what": "f = Σ tanh(X @ W) ⊙ R on W of shape (3, 2)",
             "x": rng.normal(size=(3, 2)) * 0.5, "X": rng.normal(size=(5, 3)),
             "R": rng.normal(size=(5, 2))}
-    return {"cases": [quadratic, sine, tanh]}
+    given = {"kind": "sine", "what": f"f = Σ w·sin(x) on x of shape (6,), called with "
+                                     f"h={GIVEN_STEP:g}",
+             "x": rng.uniform(-3.0, 3.0, size=6), "h": GIVEN_STEP,
+             "w": rng.uniform(1.0, 2.0, size=6) * rng.choice([-1.0, 1.0], size=6)}
+    return {"cases": [quadratic, sine, tanh, given]}
 
 
 def exact_gradient(case: Data) -> np.ndarray:
@@ -161,6 +171,40 @@ def exact_gradient(case: Data) -> np.ndarray:
         return np.asarray(case["w"] * np.cos(x), dtype=np.float64)
     z = np.tanh(case["X"] @ x)
     return np.asarray(case["X"].T @ ((1.0 - z * z) * case["R"]), dtype=np.float64)
+
+
+def central_difference(case: Data, h: float) -> np.ndarray:
+    """(f(x + h·e_k) − f(x − h·e_k)) / 2h for every k: what a right answer called with step h
+    gives."""
+    x = np.array(case["x"], dtype=np.float64)
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for k in range(x.size):
+        old = x.flat[k]
+        x.flat[k] = old + h
+        plus = probes.evaluate(case, x)
+        x.flat[k] = old - h
+        minus = probes.evaluate(case, x)
+        x.flat[k] = old
+        grad.flat[k] = (plus - minus) / (2.0 * h)
+    return grad
+
+
+def _judge_given_step(case: Data, grad: np.ndarray) -> None:
+    """The case called with an explicit step h: the central difference with that very step."""
+    h, where = float(case["h"]), case["what"]
+    want = central_difference(case, h)
+    if close(grad, want, **FD_TOLERANCE):
+        return
+    if close(grad, exact_gradient(case), rtol=1e-6, atol=1e-8):
+        raise fail(f"{where}: your function ignores its h argument: called with h={h:g} it "
+                   "returned the central difference of a much smaller step. Nudge by the h "
+                   "passed in (x.flat[k] = old + h, then old − h) and divide by 2 * h")
+    raise mistake(grad, {
+        f"your function ignores its h argument: it used a step of {step:g}; nudge by the h "
+        "passed in and divide by 2 * h": central_difference(case, step)
+        for step in LARGE_STEPS}, otherwise=(
+        f"{where}: differs from the central differences with that step, "
+        "(f() with x_k + h − f() with x_k − h) / (2h)"), where=where, **FD_TOLERANCE)
 
 
 def _one_sided(case: Data, h: float) -> np.ndarray:
@@ -184,6 +228,11 @@ def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
         raise fail(f"{where}: you called f with an argument, as in lessons 01–02; here f() "
                    "takes none: it reads the array x itself, so nudge x in place "
                    "(x.flat[k] = old + h), call f(), and put the entry back")
+    result = got["result"]
+    if "h" in case and isinstance(result, dict) and result.get("kind") == "raised" \
+            and result.get("type") == "TypeError" and not got["calls"]:
+        raise fail(f"{where}: {raised_message(result)}. Keep the signature "
+                   "numerical_gradient(f, x, h=1e-5): the step is an argument")
     grad = expect_array(got["result"], x.shape, f"{where}: the gradient")
     if got["calls"] == 0:
         raise fail(f"{where}: your function never called f(); each entry needs "
@@ -198,13 +247,16 @@ def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
                    "later use of x (the layer's next forward) sees the wrong numbers")
     if not np.all(np.isfinite(grad)):
         raise fail(f"{where}: the gradient contains nan or inf")
-    want = exact_gradient(case)
-    if close(grad, want, **FD_TOLERANCE):
-        return
     if np.all(grad == 0.0):
         raise fail(f"{where}: every entry is 0: f() never saw your nudges. f reads x itself, "
                    "so change x in place (x.flat[k] = old + h); x + h, x.copy() or "
                    "x.flatten() make a new array that f never reads")
+    if "h" in case:
+        _judge_given_step(case, grad)
+        return
+    want = exact_gradient(case)
+    if close(grad, want, **FD_TOLERANCE):
+        return
     hints: dict[str, Any] = {
         "twice the gradient: the central difference divides by 2h, the distance between "
         "x − h and x + h": 2.0 * want,
@@ -216,6 +268,10 @@ def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
         "x + h, subtract 2h, or set the entry to old − h)": _one_sided(case, FD_STEP) / 2.0,
         "tiny everywhere: `/ 2 * h` divides by 2 and then multiplies by h; write / (2 * h)":
             want * FD_STEP**2,
+        **{f"that is the central difference with a step of {step:g}, too large for this check "
+           "(its error, about h² times the third derivative / 6, swamps the small gradients): "
+           f"use the h argument, whose default is {FD_STEP:g}": central_difference(case, step)
+           for step in LARGE_STEPS},
     }
     if x.ndim == 2:
         hints["each row holds one repeated value: you nudged a whole row x[i] at once; nudge "
@@ -225,8 +281,10 @@ def _judge_numerical_gradient_case(case: Data, got: Data) -> None:
     worst = np.unravel_index(int(np.argmax(excess)), x.shape)
     index = worst[0] if x.ndim == 1 else tuple(int(i) for i in worst)
     raise mistake(grad, hints, where=where, otherwise=(
-        f"{where}: entry {index} is {grad[worst]:.6g}, the exact gradient there is "
-        f"{want[worst]:.6g}; each entry k is (f() with x_k + h − f() with x_k − h) / (2h), "
+        f"{where}: entry {index} is {grad[worst]:.10g}, the exact gradient there is "
+        f"{want[worst]:.10g} (off by {abs(grad[worst] - want[worst]):.2g}, more than "
+        f"{FD_TOLERANCE['rtol']:g} relative); each entry k is "
+        "(f() with x_k + h − f() with x_k − h) / (2h), "
         "every other entry unchanged"), **FD_TOLERANCE)
 
 
@@ -234,7 +292,8 @@ def _judge_numerical_gradient(inputs: Data, data: Data) -> str:
     cases = inputs["cases"]
     for case, got in zip(cases, results(data, len(cases)), strict=True):
         _judge_numerical_gradient_case(case, got)
-    return (f"central differences match the exact gradients of {len(cases)} functions entry "
+    functions = sum("h" not in case for case in cases)  # the last case repeats the sine's kind
+    return (f"central differences match the exact gradients of {functions} functions entry "
             "by entry, tiny gradients next to large ones included, and x is restored")
 
 
@@ -273,6 +332,11 @@ def _judge_dense(inputs: Data, data: Data) -> str:
         if n > 1 and _array_of(db, (n, n_out)) is not None:
             raise fail(f"{where}: db has shape {(n, n_out)}, one row per sample; the bias is "
                        "shared by every sample, so sum dout over the batch axis (axis=0)")
+        across = _array_of(db, (n,))
+        if across is not None and close(across, dout.sum(axis=1), **TOLERANCE):
+            raise fail(f"{where}: db summed dout over its columns (axis=1), giving one number "
+                       f"per sample, shape ({n},); db has one entry per output unit: sum over "
+                       f"the batch, dout.sum(axis=0), shape ({n_out},)")
         got_dx = expect_array(dx, (n, n_in), f"{where}: dx")
         got_dW = expect_array(dW, (n_in, n_out), f"{where}: dW")
         got_db = expect_array(db, (n_out,), f"{where}: db")
@@ -287,6 +351,8 @@ def _judge_dense(inputs: Data, data: Data) -> str:
                "i.e. x.T @ dout", **TOLERANCE)
         if not close(got_db, want_db, **TOLERANCE):
             raise mistake(got_db, {
+                "db summed dout over its columns (axis=1); sum over the batch, axis=0":
+                    dout.sum(axis=1) if n == n_out else None,
                 "db is the mean of dout over the batch; it is the sum (the 1/N is already "
                 "inside dout)": want_db / n if n > 1 else None,
             }, where=where, otherwise=f"{where}: db should be dout summed over the batch axis",
@@ -311,6 +377,11 @@ def _judge_relu(inputs: Data, data: Data) -> str:
     cases = inputs["cases"]
     for case, got in zip(cases, results(data, len(cases)), strict=True):
         x, dout = case["x"], case["dout"]
+        if isinstance(got, dict) and got.get("kind") == "array" and x.size > 1 \
+                and tuple(got["shape"]) == (int(np.sum(x > 0)),):
+            raise fail(f"dx for x of shape {x.shape}: got shape {tuple(got['shape'])}, one entry "
+                       "per positive x: dout[x > 0] selects those entries and drops the rest; "
+                       "multiply by the mask instead to keep the shape, dout * (x > 0)")
         dx = expect_array(got, x.shape, f"dx for x of shape {x.shape}")
         if close(dx, reference_relu_backward(x, dout), **TOLERANCE):
             continue
@@ -353,6 +424,11 @@ def _softmax_ce_cases(rng: np.random.Generator) -> dict[str, Any]:
     return {"cases": cases}
 
 
+def _how_far(ratio: float) -> str:
+    """``"2.5 times too large"`` or ``"50 times too small"`` for a positive ``ratio``."""
+    return f"{ratio:.4g} times too large" if ratio > 1 else f"{1 / ratio:.4g} times too small"
+
+
 def _judge_softmax_ce_case(case: Data, got: Data) -> None:
     z, y = case["z"], case["y"]
     n, n_classes = z.shape
@@ -386,7 +462,7 @@ def _judge_softmax_ce_case(case: Data, got: Data) -> None:
         "your softmax normalises over axis 0, across the samples; the rows of p must sum to 1 "
         "(one distribution per sample): take the max and the sum over axis=1 with keepdims=True":
             [(p_columns - onehot) / n, p_columns - onehot],
-        f"the right direction, {ratio:.4g} times too large, as if divided by {n / ratio:.4g}: "
+        f"the right direction, {_how_far(ratio)}, as if divided by {n / ratio:.4g}: "
         f"divide p − onehot by N = len(y) = {n}, the number of samples in this batch":
             ratio * want if ratio > 0 and not close(ratio, 1.0, **TOLERANCE) else None,
         "that is dL/dp, the gradient with respect to the probabilities; chain it through "

@@ -132,6 +132,10 @@ def _judge_momentum_step(step: int, got: Data, param: np.ndarray, velocity: np.n
         "p ← p − lr·v": _concat(param - lr * grad, want_v),
         "the velocity forgot its past (v = g): start from the velocity passed in, v ← βv + g":
             _concat(got_p, grad) if step > 1 else None,
+        f"that is momentum 0.9, but this call passed momentum={beta:g}: use the momentum "
+        "argument, not a hard-coded 0.9":
+            _concat(param - lr * (0.9 * velocity + grad), 0.9 * velocity + grad)
+            if beta != 0.9 else None,
     }, where=where, otherwise=f"{where}: param or velocity differs from v ← βv + g, "
        "p ← p − lr·v", **TOLERANCE)
 
@@ -152,7 +156,8 @@ def _judge_momentum(inputs: Data, data: Data) -> str:
 
 # ---- 04-adam-update ----
 
-#: (shape, lr, beta1, beta2) of the runs; the second has other betas than the defaults.
+#: (shape, lr, beta1, beta2) of the runs; the second has other betas than the defaults, and
+#: eps = 1e-6 (the others 1e-8), so a hard-coded eps shows.
 _ADAM_RUNS = [((3, 4), 0.01, 0.9, 0.999), ((6,), 0.1, 0.8, 0.99), ((2, 2), 0.001, 0.9, 0.999)]
 
 
@@ -164,7 +169,7 @@ def _adam_runs(rng: np.random.Generator) -> dict[str, Any]:
     for shape, lr, beta1, beta2 in _ADAM_RUNS:
         param, grads = rng.normal(size=shape), _gradients(rng, shape, 5)
         runs.append({"param": param, "grads": grads, "lr": lr, "beta1": beta1, "beta2": beta2,
-                     "eps": 1e-8, "restart": {"m": np.abs(grads[0]) + 0.5,
+                     "eps": 1e-8 if beta1 == 0.9 else 1e-6, "restart": {"m": np.abs(grads[0]) + 0.5,
                                               "v": grads[0] ** 2 + 0.25, "t": 2}})
     return {"runs": runs}
 
@@ -239,6 +244,13 @@ def _judge_adam_step(run: Data, t: int, got: Data, state: tuple[np.ndarray, ...]
         "the parameter moved up the gradient: subtract the step":
             param + lr * m_hat / (np.sqrt(v_hat) + eps),
         "divide by the square root of v̂, not by v̂": param - lr * m_hat / (v_hat + eps),
+        **{f"that is ε = {other:g}, but this call passed eps={eps:g}: use the eps argument":
+           param - lr * m_hat / (np.sqrt(v_hat) + other)
+           for other in (1e-8, 1e-7, 1e-6, 1e-10) if other != eps},
+        "the bias correction used another step number than the t passed in: use the t "
+        "argument (a counter of your own keeps counting across calls and runs)":
+            [param - lr * (want_m / (1 - beta1**s)) / (np.sqrt(want_v / (1 - beta2**s)) + eps)
+             for s in range(1, 41) if s not in (t, t + 1)],
     }, where=where, otherwise=f"{where}: m and v are right but param differs from "
        "p − lr·m̂ / (√v̂ + ε)", **TOLERANCE)
 
@@ -360,6 +372,11 @@ def _judge_training_case(case: Data, got: Data) -> None:
     weights = _concat(*(expect_array(w, shape, f"{where}: the parameters after training")
                         for w, shape in zip(got["weights"], shapes, strict=True)))
     ran = got["steps"]
+    if ran == 0 and not close(weights, initial, rtol=0.0, atol=0.0):
+        raise fail(f"{where}: the weights changed, but the optimizer passed in never stepped: "
+                   "use the `optimizer` argument (optimizer.step() for every mini-batch), not "
+                   "an optimizer of your own; the lesson hands in its own (SGD or Adam, with "
+                   "its learning rate and state)")
     if ran == 0:
         raise fail(f"{where}: the weights never changed: call optimizer.step() after "
                    "model.backward(loss_fn.backward()) for every mini-batch")
@@ -376,6 +393,15 @@ def _judge_training_case(case: Data, got: Data) -> None:
                 n_epochs * (n // batch_size): "the last, smaller batch of each epoch was "
                                               "skipped: data.batches keeps the remainder "
                                               f"({n % batch_size} samples here)"}
+        hint.setdefault(2 * steps, "two optimizer steps per mini-batch: call "
+                                   "optimizer.step() once per batch")
+        hint.setdefault((n_epochs - 1) * per_epoch, f"{n_epochs - 1} epochs instead of "
+                                                    f"{n_epochs}: for _ in range(n_epochs) "
+                                                    "runs n_epochs times")
+        if ran % n_epochs == 0 and ran // n_epochs > per_epoch:
+            hint.setdefault(ran, f"{ran // n_epochs} mini-batches per epoch, but {n} samples "
+                                 f"in batches of {batch_size} make {per_epoch}: batch the X "
+                                 "and y passed in, not the notebook's X_train and y_train")
         raise fail(f"{where}: the optimizer took {ran} steps, expected {steps} "
                    f"({n_epochs} epochs × {per_epoch} mini-batches)"
                    + (f": {hint[ran]}" if ran in hint and ran > 0 else ""))

@@ -26,6 +26,7 @@ from coursekit.checks._core import (
     expect_array,
     expect_scalar,
     fail,
+    raised_message,
     registry,
     value,
 )
@@ -80,6 +81,25 @@ def _layer(case: Data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
             torch.tensor(np.asarray(case[name]["bias"], np.float32)))
 
 
+_CONNECTED = ("forward must return a tensor connected to the layers, which training "
+              "differentiates: no .detach(), no torch.no_grad(), no .numpy()")
+
+
+def _judge_graph(graph: Data, *, logits_type: str) -> None:
+    """Forward's result with gradients on: a tensor that requires grad."""
+    if not isinstance(graph, dict):
+        raise _malformed()
+    if graph.get("kind") == "raised":
+        raise fail(f"{_CONNECTED}; with gradients on (as in training) {raised_message(graph)}")
+    if graph.get("kind") != "graph" or not isinstance(graph.get("requires_grad"), bool):
+        raise _malformed()
+    if logits_type != "Tensor" or graph.get("type") != "Tensor":
+        raise fail(f"{_CONNECTED}: your forward returned a {graph.get('type')}, not a Tensor")
+    if not graph["requires_grad"]:
+        raise fail(f"{_CONNECTED}: with gradients on, your logits do not require grad, so "
+                   "loss.backward() would fail")
+
+
 def _judge_forward(inputs: Data, results: Data) -> str:
     for case, got in zip(inputs["cases"], per_case(results, len(inputs["cases"])), strict=True):
         if value(got["made"])["kind"] != "made":
@@ -112,6 +132,7 @@ def _judge_forward(inputs: Data, results: Data) -> str:
             "linear map, and no straight line separates two circles":
                 F.linear(hidden, *_layer(case, "output")).double().numpy(),
         }, where=f"the logits for {n} points differ from output(relu(hidden(x)))", **TOLERANCE)
+        _judge_graph(got.get("graph"), logits_type=str(value(got["logits"]).get("type")))
     return "logits of shape (n, 1) match output(relu(hidden(x)))"
 
 
@@ -126,6 +147,18 @@ def _accuracy_cases(rng: np.random.Generator) -> dict[str, Any]:
         cases.append({"logits": (rng.normal(size=(n, 1)) * 2.0).astype(np.float32),
                       "labels": (rng.random(n) < 0.5).astype(np.int64)})
     return {"cases": cases}
+
+
+def _other_total(number: float, correct: int, n: int) -> dict[str, float]:
+    """The hint for ``correct / total`` with a total other than this call's ``n`` points (a
+    global such as len(y_test))."""
+    if correct == 0 or not 0.0 < number < 1.0:
+        return {}
+    total = correct / number
+    if abs(total - round(total)) > 1e-6 * total or round(total) == n:
+        return {}
+    return {f"that is {correct} correct out of {round(total)}, but this call has {n} points: "
+            "divide by len(y) of the y passed in, not of a global": number}
 
 
 def _judge_accuracy(inputs: Data, results: Data) -> str:
@@ -155,6 +188,13 @@ def _judge_accuracy(inputs: Data, results: Data) -> str:
             "threshold at 0": reference_accuracy(logits - 0.5, labels),
             f"comparing shape ({n}, 1) with ({n},) broadcasts to a ({n}, {n}) table; compare "
             "logits[:, 0] with y": ((logits > 0).long() == labels).float().mean().item(),
+            "the logits have one column, so argmax(dim=1) is always class 0: with one logit "
+            "per row the predicted class is logit > 0": (labels == 0).float().mean().item(),
+            f"that is the number of correct predictions ({correct}); divide by the number of "
+            "points, len(y)": float(correct) if n > 1 else None,
+            "that is the error rate, 1 − accuracy: count the rows where the predicted class "
+            "equals y": 1.0 - want,
+            **_other_total(number, correct, n),
         }
         if close(number, want, **TOLERANCE):
             continue
@@ -195,6 +235,20 @@ def _batch_cases(rng: np.random.Generator) -> dict[str, Any]:
                       for n, size in ((20, 6), (12, 4), (7, 10), (33, 8), (ROW_BY_ROW_ROWS, 50))]}
 
 
+def _judge_batch_type(part: Data, what: str, name: str) -> None:
+    """A batch of ``name`` (X or y, float32 tensors here) must be a tensor of that dtype."""
+    if part.get("kind") != "array":
+        return  # the shape checks name it
+    if part.get("type") != "Tensor":
+        raise fail(f"{what} is {describe(part)}, not a tensor: index the tensor {name} itself "
+                   f"({name}[index]), which the model and the loss take")
+    if part.get("dtype") != "float32":
+        raise fail(f"{what} is a {part.get('dtype')} tensor, but {name} is float32: index "
+                   f"{name} without converting it (no .long() or .double()); the "
+                   "model's layers and BCEWithLogitsLoss take the dtypes the lesson's tensors "
+                   "have")
+
+
 def _batch_rows(got: Data, n: int, where: str) -> list[np.ndarray]:
     """The row numbers of each batch, after checking each is an (X_batch, y_batch) pair of the
     right shapes holding the same rows."""
@@ -223,6 +277,8 @@ def _batch_rows(got: Data, n: int, where: str) -> list[np.ndarray]:
         if xb.get("kind") != "array" or len(xb["shape"]) != 2 or xb["shape"][1:] != [2]:
             raise fail(f"{where}: X_batch {k} should be a tensor of shape (batch, 2), got "
                        f"{describe(xb)}")
+        for name, part in (("X", xb), ("y", yb)):
+            _judge_batch_type(part, f"{where}: {name}_batch {k}", name)
         m = int(xb["shape"][0])
         yb_array = expect_array(yb, (m, 1), f"{where}: y_batch {k} (y has shape (n, 1))")
         xb_array = np.asarray(xb["value"], dtype=np.float64)

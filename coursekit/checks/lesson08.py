@@ -84,6 +84,37 @@ def _judge_copy_call(call: Data, fine_under_no_grad: Any, where: str) -> None:
     raise fail(raised_message(call))
 
 
+def _judge_copy_effects(call: Data, W: np.ndarray, b: np.ndarray, where: str) -> None:
+    """What the call did besides the values: the Dense layer must come back unchanged, the
+    Linear passed in must be changed, and its parameters must still require grad."""
+    dense = call.get("dense")
+    if not isinstance(dense, dict) or not isinstance(call.get("untouched"), bool) \
+            or not isinstance(call.get("requires_grad"), list):
+        raise fail("the check received malformed data")
+    for name, want in (("W", W), ("b", b)):
+        got = dense.get(name)
+        if not isinstance(got, dict) or got.get("kind") != "array" \
+                or tuple(got["shape"]) != want.shape \
+                or not np.array_equal(np.asarray(got["value"], dtype=np.float64), want):
+            shown = f"{describe(got)}, not {want.shape}" if isinstance(got, dict) else "changed"
+            raise fail(f"{where}: your function changed the Dense layer's own {name} (it is now "
+                       f"{shown}): the lesson uses that layer again; leave dense as it is and "
+                       f"give the Linear a transposed copy (dense.params[\"W\"].T)")
+    if call["untouched"]:
+        if call.get("returned") == "Linear":
+            raise fail(f"{where}: you returned a new layer and left the Linear you were given "
+                       "untouched: change the Linear you were given, in place (copy_ under "
+                       "torch.no_grad()); a new layer is not seen by the model that holds "
+                       "this one")
+        raise fail(f"{where}: the Linear you were given is unchanged: copy W.T and b into its "
+                   "weight and bias, in place")
+    if call["requires_grad"] != [True, True]:
+        raise fail(f"{where}: the Linear's parameters no longer require grad "
+                   "(requires_grad_(False)), so training it later fails ('element 0 of tensors "
+                   "does not require grad'): leave requires_grad on and do the copy under "
+                   "torch.no_grad()")
+
+
 def _judge_copy(inputs: Data, results: Data) -> str:
     cases = inputs["cases"]
     for case, got in zip(cases, per_case(results, len(cases)), strict=True):
@@ -93,6 +124,7 @@ def _judge_copy(inputs: Data, results: Data) -> str:
         _judge_copy_call(got["call"], got.get("fine_under_no_grad"), where)
         if value(got["call"])["kind"] != "none":
             raise fail("the check received malformed data")
+        _judge_copy_effects(got["call"], W, b, where)
         if got["dtypes"] != ["float64", "float64"]:
             raise fail(f"{where}: the Linear's parameters are now {got['dtypes'][0]}, not "
                        "float64: copy in float64 (torch.from_numpy keeps NumPy's float64)")
@@ -115,6 +147,12 @@ def _judge_copy(inputs: Data, results: Data) -> str:
             raise fail("the torch parameters share memory with the NumPy arrays "
                        "(torch.from_numpy without a copy): an update to one model changes the "
                        "other; copy the values into the parameters with copy_()")
+        if got["call"].get("new_parameters") is not False:
+            raise fail(f"{where}: the Linear's parameters were replaced (`linear.weight = "
+                       "nn.Parameter(...)`), not copied into: a new parameter lives on the "
+                       "device it was made on (torch.tensor makes it on the CPU), so a model on "
+                       "the GPU breaks, and an optimizer made before still holds the old ones; "
+                       "copy into them with weight.copy_(...) under torch.no_grad()")
         if got["call"].get("replaced") is not False:
             raise fail(f"{where}: the parameters' tensors were swapped (`.data = ...`), not "
                        "copied into: a swapped-in tensor keeps its own device (torch.tensor "
@@ -170,9 +208,12 @@ def _judge_confusion(inputs: Data, results: Data) -> str:
         buffered = np.zeros((k, k), dtype=np.int64)
         buffered[y_true, y_pred] += 1  # what fancy-index += does with repeated pairs
         if np.array_equal(counts, buffered):
-            raise fail(f"the counts add up to {counts.sum():g}, not {len(y_true)}: "
-                       "`counts[y_true, y_pred] += 1` adds 1 only once per repeated (true, "
-                       "predicted) pair; use np.add.at(counts, (y_true, y_pred), 1) or a loop")
+            raise fail(f"the counts add up to {counts.sum():g}, not {len(y_true)}: each cell "
+                       "is 1 where at least one (true, predicted) pair fell, but it should "
+                       "count how many did. In a loop, add 1 (counts[t, p] += 1), don't set it "
+                       "to 1; vectorised, `counts[y_true, y_pred] += 1` adds 1 only once per "
+                       "repeated (true, predicted) pair; use np.add.at(counts, (y_true, "
+                       "y_pred), 1)")
         if counts.sum() != len(y_true):
             raise fail(f"the counts should add up to the {len(y_true)} points, got "
                        f"{counts.sum():g}")
@@ -221,6 +262,13 @@ def _judge_misclassified(inputs: Data, results: Data) -> str:
         if got["kind"] == "array" and tuple(got["shape"]) == (len(want), 1) and len(want) != 1:
             raise fail(f"{where}: expected shape ({len(want)},), got ({len(want)}, 1): "
                        "np.argwhere gives one row per hit; use np.flatnonzero")
+        mask = (y_true != y_pred).astype(np.float64)
+        if got["kind"] == "array" and tuple(got["shape"]) == y_true.shape \
+                and not np.array_equal(mask, want) \
+                and np.array_equal(np.asarray(got["value"], dtype=np.float64), mask):
+            raise fail(f"{where}: got a 0/1 array, 1 where the prediction is wrong (as "
+                       "np.where(mask, 1, 0) gives); return the positions of those points "
+                       "(np.flatnonzero(mask)), not a 0/1 mask")
         right = np.flatnonzero(y_true == y_pred)
         if got["kind"] == "array" and tuple(got["shape"]) == right.shape and len(right) \
                 and np.array_equal(np.asarray(got["value"]), right):

@@ -24,9 +24,11 @@ def dense_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
 
 @guarded
 def relu_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
-    """``backward(x, dout)`` on every case; dout may change only into the returned dx (ReLU's
-    backward computed in place), since the lesson's gradient check reuses it."""
-    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["dout"])), ("", "dout"),
+    """``backward(x, dout)`` on every case; x must come back unchanged (the ReLU layer keeps it,
+    and the lesson's gradient check nudges that very array after backward), dout may change only
+    into the returned dx (ReLU's backward computed in place), since the gradient check reuses
+    it."""
+    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["dout"])), ("x", "dout"),
                             may_become_result=("dout",))
             for case in inputs["cases"]]
 
@@ -77,14 +79,18 @@ def _numerical_gradient_case(case: dict[str, Any], numerical_gradient: Any) -> d
         seen["calls"] += 1
         return evaluate(case, x)
 
-    result = attempt(numerical_gradient, f, x)
+    # A case with a step calls with it (the third argument, as the lesson's signature has it),
+    # so a function that ignores its h shows; the others use the default.
+    steps = (float(case["h"]),) if "h" in case else ()
+    result = attempt(numerical_gradient, f, x, *steps)
     return {"result": result, "x_after": describe_value(x), "calls": int(seen["calls"]),
             "with_args": bool(seen["with_args"])}
 
 
 @guarded
 def numerical_gradient_cases(inputs: dict[str, Any], numerical_gradient: Any) -> list[Any]:
-    """``numerical_gradient(f, x)`` on every case, where ``f()`` takes no argument and reads
-    the very array ``x`` the student perturbs. Returns, per case, what the call gave, ``x``
+    """``numerical_gradient(f, x)`` on every case (``numerical_gradient(f, x, h)`` on a case
+    with a step ``h``), where ``f()`` takes no argument and reads the very array ``x`` the
+    student perturbs. Returns, per case, what the call gave, ``x``
     after the call, how many times ``f`` ran, and whether it was called with arguments."""
     return [_numerical_gradient_case(case, numerical_gradient) for case in inputs["cases"]]

@@ -41,14 +41,28 @@ def _forward_case(model_class: Any, case: dict[str, Any]) -> dict[str, Any]:
         return result
     with torch.no_grad():
         result["logits"] = attempt(model, _tensor(case["X"]))
+    result["graph"] = _graph(model, case)
     return result
+
+
+def _graph(model: Any, case: dict[str, Any]) -> dict[str, Any]:
+    """What forward gives with gradients on, as in training: whether it is a tensor that
+    requires grad (connected to the layers' parameters), or what it raised."""
+    try:
+        with torch.enable_grad():
+            out = model(_tensor(case["X"]))
+    except Exception as exc:
+        return raised(exc)
+    return {"kind": "graph", "type": type(out).__name__,
+            "requires_grad": bool(isinstance(out, torch.Tensor) and out.requires_grad)}
 
 
 @guarded
 def forward_cases(inputs: dict[str, Any], model_class: Any) -> Any:
     """Per case: whether ``model_class(n_hidden, generator)`` could be built, whether its
-    ``hidden`` and ``output`` are ``nn.Linear``, their shapes, and the logits on the case's
-    points once its parameters are set to the case's."""
+    ``hidden`` and ``output`` are ``nn.Linear``, their shapes, the logits on the case's points
+    once its parameters are set to the case's, and whether forward with gradients on returns a
+    tensor that requires grad."""
     if not callable(model_class):
         return {"kind": "not_callable", "got": describe_value(model_class)}
     return [_forward_case(model_class, case) for case in inputs["cases"]]

@@ -27,19 +27,31 @@ def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
 def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
           ) -> tuple[scratch.Dense, nn.Linear, dict[str, Any]]:
     dense, linear = _pair(case)
-    storage = [p.data_ptr() for p in linear.parameters()]
+    parameters = list(linear.parameters())
+    storage = [p.data_ptr() for p in parameters]
+    values = [p.detach().clone() for p in parameters]
     try:
         if no_grad:
             with torch.no_grad():
-                copy_layer(dense, linear)
+                returned = copy_layer(dense, linear)
         else:
-            copy_layer(dense, linear)
+            returned = copy_layer(dense, linear)
     except Exception as exc:
         return dense, linear, raised(exc)
-    # Whether a parameter's tensor was swapped (``.data = ...``) rather than written into: the
-    # swapped-in tensor keeps its own device, not the model's.
-    replaced = [p.data_ptr() for p in linear.parameters()] != storage
-    return dense, linear, {"kind": "none", "replaced": replaced}
+    after = list(linear.parameters())
+    # Whether a parameter's tensor was swapped (``.data = ...``) or the parameter itself
+    # replaced (``linear.weight = nn.Parameter(...)``) rather than written into: the new tensor
+    # keeps its own device, not the model's.
+    replaced = [p.data_ptr() for p in after] != storage
+    return dense, linear, {
+        "kind": "none", "replaced": replaced,
+        "new_parameters": len(after) != len(parameters)
+        or any(a is not b for a, b in zip(after, parameters, strict=True)),
+        "untouched": len(after) == len(values)
+        and all(torch.equal(a.detach(), b) for a, b in zip(after, values, strict=True)),
+        "returned": type(returned).__name__,
+        "requires_grad": [bool(p.requires_grad) for p in after],
+        "dense": {name: describe_value(dense.params.get(name)) for name in ("W", "b")}}
 
 
 def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +76,10 @@ def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:
 @guarded
 def copy_cases(inputs: dict[str, Any], copy_layer: Any) -> Any:
     """Per case: what ``copy_layer(dense, linear)`` raised (and whether the same call succeeds
-    under ``torch.no_grad()``), or the Linear afterwards: dtypes, weight, bias, its output on
-    the case's X, and whether it changes when the Dense layer's arrays do."""
+    under ``torch.no_grad()``), or how the call went (the Linear's parameters replaced or left
+    untouched, what it returned, requires_grad afterwards, the Dense layer's W and b
+    afterwards) and the Linear afterwards: dtypes, weight, bias, its output on the case's X,
+    and whether it changes when the Dense layer's arrays do."""
     if not callable(copy_layer):
         return {"kind": "not_callable", "got": describe_value(copy_layer)}
     return [_copy_case(copy_layer, case) for case in inputs["cases"]]

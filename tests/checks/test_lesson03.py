@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -639,11 +641,11 @@ def _then_changes(function, index: int):
 
 
 # What the lesson's later cells read again after the call: a Dense layer keeps x, W and b (its
-# backward and the gradient checks use them), the gradient checks reuse dout, cell 41e0dd88
-# reuses z and y.
+# backward and the gradient checks use them), the gradient checks reuse dout (and nudge the
+# very x the ReLU layer kept, after its backward), cell 41e0dd88 reuses z and y.
 KEPT = [(check.DENSE_FORWARD, check.reference_dense_forward, ("x", "W", "b")),
         (check.DENSE_BACKWARD, check.reference_dense_backward, ("x", "W", "dout")),
-        (check.RELU_BACKWARD, check.reference_relu_backward, (None, "dout")),
+        (check.RELU_BACKWARD, check.reference_relu_backward, ("x", "dout")),
         (check.SOFTMAX_CE_GRADIENT, check.reference_softmax_ce_gradient, ("z", "y"))]
 
 
@@ -656,13 +658,78 @@ def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference,
                 exercise.check(_then_changes(reference, index))
 
 
-def test_relu_backward_may_change_its_x(capsys) -> None:
-    # the ReLU layer's x is not read again after backward (the next forward sets it anew)
-    check.relu_backward(_then_changes(check.reference_relu_backward, 0))
-    assert "✔ 03-relu-backward" in capsys.readouterr().out
+def test_relu_backward_may_not_change_its_x() -> None:
+    # the gradient check (cell 98402685) nudges the x the ReLU layer kept, after its backward:
+    # an x turned into its own mask (x[x > 0] = 1; x[x <= 0] = 0) makes that check fail
+    with pytest.raises(ExerciseFailed, match="changed `x` in place"):
+        check.relu_backward(_then_changes(check.reference_relu_backward, 0))
 
 
 def test_relu_backward_may_compute_dx_in_place_in_dout(capsys) -> None:
     # the lesson's gradient check reads dout after the call, and finds it equal to dx
     check.relu_backward(_relu_in_place)
     assert "✔ 03-relu-backward" in capsys.readouterr().out
+
+
+# ---- an independent review's answers (accepted, or named wrongly, before) ----
+
+
+def _relu_mask_in_x(x, dout):  # turns the layer's kept input into the mask
+    x[x > 0] = 1
+    x[x <= 0] = 0
+    return dout * x
+
+
+def _fixed_step(step: float):
+    """A right central difference that ignores its h and steps by ``step``."""
+    def gradient(f, x, h=1e-5):
+        return _numgrad("right")(f, x, step)
+    return gradient
+
+
+def _no_h(f, x):  # the step hard-coded, no h parameter at all
+    return _numgrad("right")(f, x, 1e-5)
+
+
+def _sce_divided_by_all(z, y):  # the spiral's 300 points, not the batch's N
+    p = _softmax(z)
+    p[np.arange(len(y)), y] -= 1.0
+    return p / 300
+
+
+REVIEW_MISTAKES = [
+    (check.RELU_BACKWARD, _relu_mask_in_x, "changed `x` in place"),
+    (check.RELU_BACKWARD, lambda x, d: d[x > 0], r"dout\[x > 0\] selects those entries"),
+    (check.DENSE_BACKWARD, lambda x, W, d: (d @ W.T, x.T @ d, d.sum(axis=1)),
+     r"db summed dout over its columns \(axis=1\)"),
+    # the lesson's CrossEntropy check (cell 0bf9a02c, ce_error < 1e-7) needs the h it passes
+    (check.NUMERICAL_GRADIENT, _fixed_step(1e-4), "ignores its h argument"),
+    (check.NUMERICAL_GRADIENT, _fixed_step(1e-6), "ignores its h argument"),
+    (check.NUMERICAL_GRADIENT, _fixed_step(1e-7), "ignores its h argument"),
+    (check.NUMERICAL_GRADIENT, _fixed_step(1e-3), "a step of 0.001"),
+    (check.NUMERICAL_GRADIENT, _no_h, "Keep the signature numerical_gradient"),
+    (check.SOFTMAX_CE_GRADIENT, _sce_divided_by_all, r"50 times too small, as if divided by 300"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "wrong", "message"), REVIEW_MISTAKES)
+def test_the_reviews_answers_are_named(exercise, wrong, message: str) -> None:
+    for seed in (None, 1, 2, 3):
+        with pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))
+
+
+def test_a_numerical_gradient_off_by_little_shows_enough_digits() -> None:
+    # a step of 3e-3 is no named mistake: the message shows the difference, not two numbers
+    # that print alike (1.58651 and 1.58651 with 6 digits)
+    with pytest.raises(ExerciseFailed) as caught:
+        check.numerical_gradient(_fixed_step(3e-3))
+    found = re.search(r"entry .* is (\S+), the exact gradient there is (\S+) \(off by",
+                      str(caught.value))
+    assert found and found.group(1) != found.group(2)
+
+
+def test_a_numerical_gradient_that_uses_its_h_passes(capsys) -> None:
+    for source in NUMGRAD_VALID.values():
+        check.numerical_gradient(_define(source, "numerical_gradient"))
+    assert capsys.readouterr().out.count("✔ 03-numerical-gradient") == len(NUMGRAD_VALID)

@@ -530,3 +530,98 @@ def test_an_update_that_changes_grad_in_place_is_refused(exercise, wrong) -> Non
         with pytest.raises(ExerciseFailed, match=r"changed `grad` in place.*later cells use it "
                                                  r"again"):
             exercise.check(wrong, **({} if seed is None else {"seed": seed}))
+
+
+# ---- an independent review's answers (named wrongly, or not at all, before) ----
+
+X_TRAIN, Y_TRAIN = datasets.spiral(1000, random_state=0)  # stands in for the lesson's globals
+
+
+def _loop_with(body):
+    """A training loop whose per-batch work is ``body(model, loss_fn, optimizer, Xb, yb)``."""
+    def train_loop(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng,
+                   epochs=None, data_X=None, data_y=None):
+        losses = []
+        for _ in range(n_epochs if epochs is None else epochs(n_epochs)):
+            for X_batch, y_batch in datasets.batches(X if data_X is None else data_X,
+                                                     y if data_y is None else data_y,
+                                                     batch_size=batch_size, random_state=rng):
+                losses.append(body(model, loss_fn, optimizer, X_batch, y_batch))
+        return np.array(losses)
+    return train_loop
+
+
+def _batch_step(model, loss_fn, optimizer, X_batch, y_batch, steps=1):
+    loss = loss_fn.forward(model.forward(X_batch), y_batch)
+    model.backward(loss_fn.backward())
+    for _ in range(steps):
+        optimizer.step()
+    return loss
+
+
+def _loop_own_optimizer(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):
+    own = SGD(model.layers, lr=1.0)  # makes its own instead of using the argument
+    return _loop_with(lambda m, f, o, Xb, yb: _batch_step(m, f, own, Xb, yb))(
+        model, loss_fn, optimizer, X, y, n_epochs=n_epochs, batch_size=batch_size, rng=rng)
+
+
+def _loop_globals(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):
+    return _loop_with(_batch_step)(model, loss_fn, optimizer, X, y, n_epochs=n_epochs,
+                                   batch_size=batch_size, rng=rng, data_X=X_TRAIN,
+                                   data_y=Y_TRAIN)
+
+
+def _loop_two_steps(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):
+    return _loop_with(lambda *args: _batch_step(*args, steps=2))(
+        model, loss_fn, optimizer, X, y, n_epochs=n_epochs, batch_size=batch_size, rng=rng)
+
+
+def _loop_epochs_off_by_one(model, loss_fn, optimizer, X, y, *, n_epochs, batch_size, rng):
+    return _loop_with(_batch_step)(model, loss_fn, optimizer, X, y, n_epochs=n_epochs,
+                                   batch_size=batch_size, rng=rng, epochs=lambda n: n - 1)
+
+
+def _momentum_hard_coded(param, grad, velocity, *, lr, momentum):
+    velocity = 0.9 * velocity + grad
+    return param - lr * velocity, velocity
+
+
+_ADAM_CALLS = {"t": 0}
+
+
+def _adam_own_counter(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    _ADAM_CALLS["t"] += 1  # counts its calls instead of using t
+    step = _ADAM_CALLS["t"]
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return param - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps), m, v
+
+
+def _adam_fixed_eps(value: float):
+    def update(param, grad, m, v, t, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + value), m, v
+    return update
+
+
+REVIEW_MISTAKES = [
+    (check.TRAINING_LOOP, _loop_own_optimizer, "the optimizer passed in never stepped: use the "
+                                               "`optimizer` argument"),
+    (check.TRAINING_LOOP, _loop_globals, "batch the X and y passed in, not the notebook's X_train"),
+    (check.TRAINING_LOOP, _loop_two_steps, "two optimizer steps per mini-batch"),
+    (check.TRAINING_LOOP, _loop_epochs_off_by_one, "2 epochs instead of 3"),
+    (check.MOMENTUM_UPDATE, _momentum_hard_coded, "use the momentum argument, not a hard-coded "
+                                                  "0.9"),
+    (check.ADAM_UPDATE, _adam_own_counter, "use the t argument"),
+    (check.ADAM_UPDATE, _adam_fixed_eps(1e-7), r"ε = 1e-07, but this call passed eps=1e-08"),
+    (check.ADAM_UPDATE, _adam_fixed_eps(1e-8), r"ε = 1e-08, but this call passed eps=1e-06"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "wrong", "message"), REVIEW_MISTAKES)
+def test_the_reviews_answers_are_named(exercise, wrong, message: str) -> None:
+    for seed in (None, 1, 2):
+        _ADAM_CALLS["t"] = 0
+        with pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))

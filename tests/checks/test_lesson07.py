@@ -361,3 +361,56 @@ def test_the_batches_judge_refuses_odd_tensor_counts():
         bad = [{**case, "first": {**case["first"], "tensors": odd}} for case in data]
         ok, message = exercise.verdict(inputs, bad)
         assert not ok and "malformed" in message, (odd, message)
+
+
+# ---- an independent review's answers (accepted, or named vaguely, before) ----
+
+
+def _no_grad_forward(self, x):
+    with torch.no_grad():  # "forward is just inference"
+        return self.output(torch.relu(self.hidden(x)))
+
+
+def _batches_with(convert):
+    def batches(X, y, batch_size, generator):
+        order = torch.randperm(len(X), generator=generator)
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            yield convert(X[index], y[index])
+    return batches
+
+
+_TEST_SET_SIZE = 1200  # a global len(y_test), not this call's
+
+
+REVIEW_MISTAKES = [
+    # the training cell's first loss.backward() fails on each of these forwards
+    (check.FORWARD, _variant(lambda self, x: self.output(torch.relu(self.hidden(x))).detach()),
+     r"tensor connected to the layers.*do not require grad"),
+    (check.FORWARD, _variant(_no_grad_forward), r"tensor connected to the layers.*do not "
+                                                r"require grad"),
+    (check.FORWARD, _variant(lambda self, x: self.output(torch.relu(self.hidden(x))).numpy()),
+     r"tensor connected to the layers.*no \.numpy\(\).*RuntimeError"),
+    # later cells feed the batches to the model and BCEWithLogitsLoss
+    (check.BATCHES, _batches_with(lambda Xb, yb: (Xb.numpy(), yb.numpy())),
+     "X_batch 0 is an array of shape .*, not a tensor"),
+    (check.BATCHES, _batches_with(lambda Xb, yb: (Xb, yb.long())),
+     "y_batch 0 is a int64 tensor, but y is float32"),
+    (check.BATCHES, _batches_with(lambda Xb, yb: (Xb.double(), yb)),
+     "X_batch 0 is a float64 tensor, but X is float32"),
+    (check.ACCURACY, lambda logits, y: (logits.argmax(dim=1) == y).float().mean().item(),
+     r"argmax\(dim=1\) is always class 0"),
+    (check.ACCURACY, lambda logits, y: float(((logits[:, 0] > 0).long() == y).sum().item()),
+     "that is the number of correct predictions"),
+    (check.ACCURACY, lambda logits, y: ((logits[:, 0] > 0).long() == y).sum().item()
+     / _TEST_SET_SIZE, "out of 1200, but this call has 4 points: divide by len"),
+    (check.ACCURACY, lambda logits, y: ((logits[:, 0] > 0).long() != y).float().mean().item(),
+     r"the error rate, 1 − accuracy"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "wrong", "message"), REVIEW_MISTAKES)
+def test_the_reviews_answers_are_named(exercise, wrong, message):
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))

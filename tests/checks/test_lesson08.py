@@ -366,3 +366,75 @@ def _misclassified_by_difference(y_true, y_pred):
 def test_labels_changed_in_place_are_refused(exercise_id, wrong):
     with pytest.raises(ExerciseFailed, match=r"changed `y_true` in place.*later cells use it"):
         check.EXERCISES[exercise_id].check(wrong)
+
+
+# ---- an independent review's answers (accepted, or named wrongly, before) ----
+
+
+def _transposes_dense_in_place(dense, linear):  # rewrites the Dense layer the lesson reuses
+    dense.params["W"] = dense.params["W"].T
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(dense.params["W"]))
+        linear.bias.copy_(torch.from_numpy(dense.params["b"]))
+
+
+def _requires_grad_off(dense, linear):  # and never back on: training the Linear fails later
+    linear.weight.requires_grad_(False)
+    linear.bias.requires_grad_(False)
+    linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
+    linear.bias.copy_(torch.from_numpy(dense.params["b"]))
+
+
+def _returns_new_linear(dense, linear):  # the Linear passed in is left untouched
+    new = torch.nn.Linear(*dense.params["W"].shape, dtype=torch.float64)
+    with torch.no_grad():
+        new.weight.copy_(torch.from_numpy(dense.params["W"].T))
+        new.bias.copy_(torch.from_numpy(dense.params["b"]))
+    return new
+
+
+def _new_parameters(dense, linear):
+    linear.weight = torch.nn.Parameter(torch.tensor(dense.params["W"].T))
+    linear.bias = torch.nn.Parameter(torch.tensor(dense.params["b"]))
+
+
+def _confusion_set_to_one(y_true, y_pred, n_classes):
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    for t, p in zip(y_true, y_pred, strict=True):
+        counts[t, p] = 1
+    return counts
+
+
+def _confusion_alias(y_true, y_pred, n_classes):
+    index = y_true  # not a copy
+    index *= n_classes  # rewrites the caller's y_true
+    index += y_pred
+    return np.bincount(index, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _misclassified_alias(y_true, y_pred):
+    diff = y_true  # not a copy
+    diff -= y_pred  # rewrites the caller's y_true
+    return np.flatnonzero(diff)
+
+
+REVIEW_MISTAKES = [
+    (check.COPY_WEIGHTS, _transposes_dense_in_place, r"changed the Dense layer's own W"),
+    (check.COPY_WEIGHTS, _requires_grad_off, r"no longer require grad \(requires_grad_\(False\)\)"),
+    (check.COPY_WEIGHTS, _returns_new_linear, r"you returned a new layer and left the Linear you "
+                                              r"were given untouched: change the Linear you "
+                                              r"were given, in place"),
+    (check.COPY_WEIGHTS, _new_parameters, r"replaced \(`linear.weight = nn.Parameter\(...\)`\)"),
+    (check.CONFUSION, _confusion_set_to_one, r"add 1 \(counts\[t, p\] \+= 1\), don't set it to 1"),
+    (check.CONFUSION, _confusion_alias, "changed `y_true` in place"),
+    (check.MISCLASSIFIED, _misclassified_alias, "changed `y_true` in place"),
+    (check.MISCLASSIFIED, lambda t, p: np.where(t != p, 1, 0), r"got a 0/1 array.*return the "
+                                                              r"positions.*np.flatnonzero"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "wrong", "message"), REVIEW_MISTAKES)
+def test_the_reviews_answers_are_named(exercise, wrong, message):
+    for seed in (None, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            exercise.check(wrong, **({} if seed is None else {"seed": seed}))
