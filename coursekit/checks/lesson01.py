@@ -94,6 +94,10 @@ def _judge_cost(inputs: Data, results: Data) -> str:
             "half the mean squared error; this lesson's J has no 1/2 factor": want / 2,
             "that is the mean absolute error; square the errors":
                 float(np.mean(np.abs(theta * x - y))),
+            f"3 is right only for three points; this case has {len(x)}, so divide by len(x) "
+            "(or take np.mean)": float(np.sum((theta * x - y) ** 2)) / 3 if len(x) != 3 else None,
+            "that is the square root of the mean squared error (the RMSE); J has no square root":
+                float(np.sqrt(want)),
         }, where=f"J(θ={theta:g}) on {len(x)} points should be {want:.4f}, got {number:.4f}",
             **TOLERANCE)
     return f"J(θ) matches the mean squared error on {len(cases)} cases"
@@ -121,34 +125,58 @@ def _judge_gradient(inputs: Data, results: Data) -> str:
 
 
 def _runs(rng: np.random.Generator) -> dict[str, Any]:
-    """Three runs on the three points; the middle one starts from a random θ0."""
+    """Three runs on the three points (the middle one starts from a random θ0), then one on
+    five other points, which shows whether descend uses the x and y it is given."""
     x, y = three_points()
-    return {"x": x, "y": y, "runs": [
-        {"theta0": 0.0, "lr": 0.05, "n_steps": 10},
-        {"theta0": round(float(rng.uniform(2.0, 4.0)), 3), "lr": 0.01, "n_steps": 5},
-        {"theta0": -1.0, "lr": 0.1, "n_steps": 1},
+    x5 = np.round(rng.uniform(0.5, 2.0, size=5), 3)
+    y5 = np.round(-0.7 * x5 + rng.normal(scale=0.2, size=5), 3)
+    return {"runs": [
+        {"theta0": 0.0, "lr": 0.05, "n_steps": 10, "x": x, "y": y},
+        {"theta0": round(float(rng.uniform(2.0, 4.0)), 3), "lr": 0.01, "n_steps": 5,
+         "x": x, "y": y},
+        {"theta0": -1.0, "lr": 0.1, "n_steps": 1, "x": x, "y": y},
+        {"theta0": 0.5, "lr": 0.1, "n_steps": 4, "x": x5, "y": y5},
     ]}
+
+
+#: How the lesson's later cells call descend: renamed parameters fail there.
+DESCEND_CALL = "descend(theta0=..., lr=..., n_steps=..., x=..., y=...)"
+
+
+def _renamed(got: Data, call: str) -> None:
+    """Fail when a keyword call raised because the student renamed the stub's parameters."""
+    if isinstance(got, dict) and got.get("kind") == "raised" and got.get("type") == "TypeError" \
+            and "keyword argument" in str(got.get("message")):
+        raise fail(f"the lesson calls {call} with these keywords, and yours raised "
+                   f"TypeError: {got.get('message')}: keep the parameter names of the stub")
 
 
 def _judge_descent(inputs: Data, results: Data) -> str:
     runs = inputs["runs"]
     for run, got in zip(runs, results, strict=True):
         theta0, lr, n_steps = run["theta0"], run["lr"], run["n_steps"]
+        x, y = run["x"], run["y"]
+        _renamed(got, DESCEND_CALL)
         got = value(got)
         if got["kind"] == "array" and tuple(got["shape"]) == (n_steps,):
             raise fail(f"expected shape ({n_steps + 1},) for {n_steps} steps, got "
                        f"({n_steps},): put the starting θ first, then θ after each step")
         path = expect_array(got, (n_steps + 1,), f"path for {n_steps} steps")
-        want = reference_descend(theta0, lr, n_steps, inputs["x"], inputs["y"])
+        want = reference_descend(theta0, lr, n_steps, x, y)
         if close(path, want, **TOLERANCE):
             continue
+        x3, y3 = three_points()
+        if len(x) != len(x3) and close(path, reference_descend(theta0, lr, n_steps, x3, y3),
+                                       **TOLERANCE):
+            raise fail(f"on {len(x)} other points the path is descent on the lesson's three "
+                       "points: use the x and y passed to descend, not the notebook's x, y")
         if path[0] != theta0:
             raise fail(f"the path should start at θ0={theta0:g}, got {path[0]:g}")
         if np.isclose(path[1] - path[0], -(want[1] - want[0]), **TOLERANCE):
             raise fail(f"the first step goes from {path[0]:g} to {path[1]:.4f}, away from the "
                        "minimum at 1: subtract lr × gradient, don't add it")
-        raise fail(f"with θ0={theta0:g}, lr={lr:g}: expected {np.round(want, 4)}, got "
-                   f"{np.round(path, 4)}")
+        raise fail(f"with θ0={theta0:g}, lr={lr:g} on {len(x)} points: expected "
+                   f"{np.round(want, 4)}, got {np.round(path, 4)}")
     return f"descent paths match on {len(runs)} runs"
 
 
@@ -159,11 +187,12 @@ DEFAULT_STEP = 1e-5
 def _difference_cases(rng: np.random.Generator) -> dict[str, Any]:
     """The lesson's J on the three points at θ = 0 with the default step first, then random
     cubics and quartics with large steps, where the central difference differs visibly from a
-    one-sided one and from a step other than the one given. ``h`` None: call without a step."""
+    one-sided one and from a step other than the one given, and a cubic with the default step,
+where a default other than 1e-5 shows. ``h`` None: call without a step."""
     x, y = three_points()
     cost = [float(np.mean(x**2)), float(-2.0 * np.mean(x * y)), float(np.mean(y**2))]
     cases: list[dict[str, Any]] = [{"coeffs": cost, "theta": 0.0, "h": None}]
-    for degree, h in ((3, 0.1), (4, 0.5), (3, 0.25), (4, 0.05)):
+    for degree, h in ((3, 0.1), (4, 0.5), (3, 0.25), (4, 0.05), (3, None)):
         coeffs = rng.normal(size=degree + 1)
         coeffs[0] = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)  # a real leading term
         cases.append({"coeffs": [float(c) for c in coeffs],
@@ -183,6 +212,22 @@ def _polynomial(coeffs: list[float]) -> str:
         terms.append(("− " if c < 0 else "+ ") + f"{abs(c):.3g}{base}")
     text = " ".join(terms) or "0"
     return text[2:] if text.startswith("+ ") else "−" + text[2:]
+
+
+def _default_step_hint(coeffs: list[float], theta: float, got: float,
+                       f: Callable[[float], float]) -> dict[str, float]:
+    """On a cubic aθ³ + …, the central difference with step h is f'(θ) + a·h²: the step a call
+    without h took, named when it is clearly not the lesson's default."""
+    if len(coeffs) != 4 or coeffs[0] == 0.0:
+        return {}
+    exact = float(np.polyval(np.polyder(coeffs), theta))
+    squared = (got - exact) / coeffs[0]
+    if not squared > (10 * DEFAULT_STEP) ** 2:
+        return {}
+    step = float(np.sqrt(squared))
+    return {f"called without h, your function stepped by h={step:.3g}: the default step is "
+            f"h={DEFAULT_STEP:g}, as in the stub (def numerical_gradient(f, theta, "
+            f"h={DEFAULT_STEP:g}))": reference_numerical_gradient(f, theta, step)}
 
 
 def _judge_difference(inputs: Data, results: Data) -> str:
@@ -218,6 +263,7 @@ def _judge_difference(inputs: Data, results: Data) -> str:
             f"that is the central difference with a step of {DEFAULT_STEP:g}, not the h={h:g} "
             "this call passed: use the h argument rather than a fixed step":
                 reference_numerical_gradient(f, theta) if given is not None else None,
+            **(_default_step_hint(coeffs, theta, number, f) if given is None else {}),
         }, where=f"{where}: expected {want:.6f}, got {number:.6f}", **TOLERANCE)
     return f"(f(θ + h) − f(θ − h))/(2h) matches on {len(cases)} functions and steps"
 

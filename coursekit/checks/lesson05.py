@@ -154,17 +154,68 @@ def _breadth_first(root: Value) -> None:
 
 
 def _grads(case: Data, algorithm: Callable[[Value], None]) -> np.ndarray:
-    """Every node's gradient after ``algorithm(output)`` on a fresh copy of the graph."""
-    nodes = probes.build_graph(case)
+    """Every node's gradient after ``algorithm(output)`` on a fresh copy of the graph (after
+    ``probes.two_calls`` for a case with a second graph)."""
+    if "again" in case:
+        nodes, _ = probes.two_calls(case, algorithm)
+    else:
+        nodes = probes.build_graph(case)
     algorithm(nodes[-1])
     return np.array([node.grad for node in nodes], dtype=np.float64)
+
+
+def _node_name(case: Data, k: int) -> str:
+    n_leaves = len(case["leaves"])
+    return f"leaf {k}" if k < n_leaves else f"node {k} ({case['ops'][k - n_leaves][0]})"
+
+
+def _order_problem(case: Data, calls: Any) -> str | None:
+    """What the order in which the nodes' ``_backward`` ran shows: an operation that never ran,
+    or one that ran before an operation using it had passed it its gradient. None when every
+    operation ran once, after all of its users (or when one ran more often: the gradients
+    name that)."""
+    n_leaves, n_nodes = len(case["leaves"]), len(case["leaves"]) + len(case["ops"])
+    if not isinstance(calls, list) or not all(isinstance(k, int) and 0 <= k < n_nodes
+                                              for k in calls):
+        return None
+    counts = np.bincount(np.asarray(calls, dtype=np.int64), minlength=n_nodes)
+    if np.any(counts[n_leaves:] > 1):
+        return None
+    root = n_nodes - 1
+    never = [k for k in range(n_leaves, n_nodes) if counts[k] == 0]
+    if never and set(calls) <= {root} and counts[root] == 1:
+        return ("only the output's _backward() ran, so only its direct inputs got a gradient: "
+                "collect every node of the graph in a topological order (a depth-first search "
+                "through _parents) and call each node's _backward(), output first")
+    if never:
+        names = ", ".join(_node_name(case, k) for k in never[:3])
+        return (f"{len(never)} operation(s) never ran their _backward() ({names}): every node "
+                "that the output depends on must enter the order exactly once, and a node may "
+                "run only once all the operations using it have (count a node's users, not "
+                "its parents, if you count)")
+    position = {k: i for i, k in enumerate(calls)}
+    for j, (_, *parents) in enumerate(case["ops"]):
+        user = n_leaves + j
+        for k in {int(p) for p in parents}:
+            if k >= n_leaves and position[k] < position[user]:
+                if calls and calls[-1] == root:
+                    return ("the closures ran leaves first: walk the topological order "
+                            "backwards (reversed(order)), so that the output's _backward() runs "
+                            "first")
+                return (f"{_node_name(case, k)} ran its _backward() before {_node_name(case, user)}"
+                        ", which uses it, had passed it its gradient: append a node to the "
+                        "order only after all of its parents (post-order, also with an explicit "
+                        "stack), then walk the order backwards")
+    return None
 
 
 _BACKWARD_HINTS: tuple[tuple[str, Callable[[Value], None]], ...] = (
     ("no gradient reached any node: set the output's grad to 1.0 (∂f/∂f) before running the "
      "_backward closures", _unseeded),
     ("only the output has a gradient: set root.grad = 1.0 first, then call every node's "
-     "_backward() (with the parentheses), output first", _never_called),
+     "_backward() (with the parentheses), output first (if your backward() passed before and "
+     "fails on a rerun, it keeps a visited set or an order list between calls: create them "
+     "inside backward)", _never_called),
     ("the closures ran leaves first: walk the topological order backwards "
      "(reversed(order)), so that the output's _backward() runs first", _leaves_first),
     ("a node used by several operations passed its gradient on more than once (once per path "
@@ -212,9 +263,27 @@ def _random_graph(rng: np.random.Generator, n_leaves: int, n_ops: int) -> dict[s
     return {"name": f"a random graph of {n_leaves + n_ops} nodes", "leaves": leaves, "ops": ops}
 
 
+def _second_call(rng: np.random.Generator) -> dict[str, Any]:
+    """tanh(a·b), then a second graph c·c + a on the same c = a·b, as the lesson's fitting loop
+    builds a new graph on the same leaves every step: a backward() that keeps its order or
+    visited set between calls gets the second one wrong."""
+    a, b = (round(float(rng.uniform(lo, hi)), 2) for lo, hi in ((0.4, 0.9), (-0.9, -0.3)))
+    return {"name": "a second graph on nodes of a first one", "leaves": [a, b],
+            "ops": [["mul", 0, 1], ["tanh", 2, 2]], "again": [["mul", 2, 2], ["add", 4, 0]]}
+
+
 def _graphs(rng: np.random.Generator) -> dict[str, Any]:
-    """The two fixed graphs, then three random ones."""
-    return {"cases": _fixed_graphs(rng) + [_random_graph(rng, 3, n) for n in (7, 10, 12)]}
+    """The two fixed graphs, three random ones, then two backward() calls in a row."""
+    return {"cases": _fixed_graphs(rng) + [_random_graph(rng, 3, n) for n in (7, 10, 12)]
+            + [_second_call(rng)]}
+
+
+#: What a second call that goes wrong after a right first one means.
+_STATEFUL = ("the first backward() was right, but a second one, on a new graph built on nodes of "
+             "the first (as the lesson's fitting loop builds one every step), gave wrong "
+             "gradients: backward() kept something from the earlier call; create the order "
+             "list and the visited set inside backward on every call (not at module level, "
+             "and not as a default argument such as order=[])")
 
 
 def _judge_backward(inputs: Data, results: Data) -> str:
@@ -224,7 +293,7 @@ def _judge_backward(inputs: Data, results: Data) -> str:
         if not isinstance(got, dict):
             raise fail("the check received malformed data")
         value(got.get("call"))
-        n_nodes = len(case["leaves"]) + len(case["ops"])
+        n_nodes = len(case["leaves"]) + len(case["ops"]) + len(case.get("again", []))
         items = got.get("grads")
         if not isinstance(items, list) or len(items) != n_nodes:
             raise fail("the check received malformed data")
@@ -234,6 +303,12 @@ def _judge_backward(inputs: Data, results: Data) -> str:
         where = f"on {case['name']} the gradients differ from coursekit.autograd's backward()"
         if close(grads, want, **TOLERANCE):
             continue
+        if "again" in case:
+            raise fail(_STATEFUL)
+        hints = {hint: _grads(case, wrong) for hint, wrong in _BACKWARD_HINTS[:2]}
+        order = _order_problem(case, got.get("calls"))
+        if order is not None and not any(close(grads, h, **TOLERANCE) for h in hints.values()):
+            raise fail(f"{where}: {order}")
         hints = {hint: _grads(case, wrong) for hint, wrong in _BACKWARD_HINTS}
         k = int(np.argmax(~np.isclose(grads, want, **TOLERANCE)))
         node = f"leaf {k}" if k < len(case["leaves"]) else \
@@ -339,7 +414,19 @@ def _judge_train(inputs: Data, results: Data) -> str:
         steps = int(case["steps"])
         hidden = len(case["layers"][0][1])
         where = f"training a 2-{hidden}-1 network for {steps} steps"
-        losses_got = value(got.get("losses"))
+        raw = got.get("losses")
+        if isinstance(raw, dict) and raw.get("kind") == "raised" and raw.get("type") == \
+                "TypeError" and "keyword argument" in str(raw.get("message")):
+            raise fail(f"the lesson calls train_mlp(params, model, X, y, steps=..., lr=...) with "
+                       f"these keywords, and yours raised TypeError: {raw.get('message')}: keep "
+                       "the parameter names of the stub")
+        losses_got = value(raw)
+        if losses_got.get("kind") == "array" and losses_got.get("type") == "ndarray" \
+                and tuple(losses_got["shape"]) == (steps,):
+            values = np.asarray(losses_got["value"], dtype=np.float64)
+            losses_got = {"kind": "list", "type": "list", "length": steps,
+                          "items": [{"kind": "float", "type": "float", "value": float(v)}
+                                    for v in values]}
         if losses_got.get("kind") != "list":
             raise fail(f"{where}: expected the list of the {steps} losses (floats), got "
                        f"{describe(losses_got)}")
@@ -359,6 +446,10 @@ def _judge_train(inputs: Data, results: Data) -> str:
         later = _run_training({**case, "steps": steps + 1}, reference_train_mlp)[0][1:]
         hints["each loss was recorded after its step: record loss.data of the forward pass "
               "that the step used"] = (later, want_params)
+        if float(case["lr"]) != LESSON_LR:
+            hints[f"the steps used lr={LESSON_LR:g} (the notebook's LR?), not the lr="
+                  f"{float(case['lr']):g} passed in: use the lr argument"] = _run_training(
+                {**case, "lr": LESSON_LR}, reference_train_mlp)
         if not close(losses, want_losses, **TOLERANCE):
             raise mistake(losses, {hint: h[0] for hint, h in hints.items()},
                           where=f"{where}, the losses differ",
@@ -425,6 +516,8 @@ def _judge_sigmoid(inputs: Data, results: Data) -> str:
             "the local derivative was not multiplied by the gradient arriving from above "
             "(chain rule)": local,
             "σ'(x) is σ(x)·(1 − σ(x)), not σ(x)": 3.0 * s,
+            "that uses x·(1 − x); σ'(x) = s·(1 − s) with the output s = σ(x), not the input x":
+                3.0 * x0 * (1.0 - x0),
         }, where=where, **TOLERANCE)
         _explain(grad_started, start + want, {
             "x.grad was overwritten instead of added to: gradients accumulate (+=), since x "
@@ -432,6 +525,16 @@ def _judge_sigmoid(inputs: Data, results: Data) -> str:
         }, where=f"with x.grad = {start:g} before backward(), it should end at "
            f"{start + want:.4f}, got {grad_started:.4f}",
             otherwise="add the local derivative × out.grad to x.grad")
+        inside = value(got.get("inside"))
+        if inside.get("kind") != "value":
+            raise fail(f"sigmoid(x + 0.0) should return a Value, got {describe(inside)}")
+        grad_inside = expect_scalar(inside.get("grad"), f"x.grad through sigmoid(x + 0.0) at "
+                                                        f"x={x0}")
+        if not close(grad_inside, want, **TOLERANCE):
+            raise fail(f"through sigmoid(x + 0.0) at x={x0}, x.grad should be {want:.4f}, got "
+                       f"{grad_inside:.4f}, though sigmoid of a leaf was right: backward() "
+                       "reaches a node only through _parents, so the result's _parents must "
+                       "include its input (x.unary(...) sets them)")
     return f"σ and its gradient match at {len(points)} points"
 
 
@@ -503,6 +606,12 @@ def _judge_predict(inputs: Data, data: Data) -> str:
         for case, got in zip(cases, per_case(data["logits"], len(cases)), strict=True):
             n, n_hidden = len(case["X"]), len(case["coeffs"]["b_hidden"])
             logits = _per_row(got, n, f"calc_logits on {n} rows")
+            if value(got).get("type") != "Tensor" or value(got).get("requires_grad") is not True:
+                raise fail(f"calc_logits on {n} rows returned {describe(got)} that is not "
+                           "connected to the coefficients (requires_grad is False): calc_loss "
+                           "and its backward() need the graph, so return a tensor computed "
+                           "from the coefficients (no torch.no_grad(), no .detach(), no "
+                           ".numpy())")
             v = _logit_variants(case)
             _explain(logits, v["logits"], {
                 "these are probabilities; calc_logits returns the scores before the sigmoid":
@@ -719,11 +828,16 @@ def _judge_loss(inputs: Data, results: Data) -> str:
 # ---- 05-update ----------------------------------------------------------------------------------
 
 def _update_case(rng: np.random.Generator) -> dict[str, Any]:
-    """A 4-6-1 classifier and gradients for every coefficient, with the learning rate 0.3."""
+    """A 4-6-1 classifier and gradients for every coefficient, with a drawn learning rate that
+    is not the lesson's LR = 0.3 (a rate written in, or the notebook's, shows)."""
     coeffs = _classifier_arrays(rng, 4, 6)
     grads = {name: (rng.normal(size=a.shape) * 0.2).astype(np.float32)
              for name, a in coeffs.items()}
-    return {"lr": 0.3, "coeffs": coeffs, "grads": grads}
+    return {"lr": round(float(rng.uniform(0.05, 0.2)), 3), "coeffs": coeffs, "grads": grads}
+
+
+#: The learning rate of the lesson's training cells (a global LR there).
+LESSON_LR = 0.3
 
 
 def _judge_update(inputs: Data, data: Data) -> str:
@@ -741,6 +855,14 @@ def _judge_update(inputs: Data, data: Data) -> str:
                    "tensor in place with `c -= lr * c.grad`")
     value(call)
     lr = float(inputs["lr"])
+    unchanged = [name for name in ref05.Coeffs._fields
+                 if data["coeffs"][name]["value"].get("kind") == "array" and np.array_equal(
+                     np.asarray(data["coeffs"][name]["value"]["value"], dtype=np.float64),
+                     np.asarray(inputs["coeffs"][name], dtype=np.float64))]
+    if unchanged and len(unchanged) < len(ref05.Coeffs._fields):
+        raise fail(f"{' and '.join(unchanged)} did not change while the other coefficients "
+                   "stepped: the loop skipped some (coeffs[:-1], range(len(coeffs) - 1)?); "
+                   "step every coefficient")
     for name in ref05.Coeffs._fields:
         got = data["coeffs"][name]
         before = np.asarray(inputs["coeffs"][name], dtype=np.float64)
@@ -757,6 +879,9 @@ def _judge_update(inputs: Data, data: Data) -> str:
         want = before - lr * grad
         if close(now, before + lr * grad, **TOLERANCE) and not close(now, want, **TOLERANCE):
             raise fail(f"{name} moved up the gradient: subtract lr × grad")
+        if close(now, before - LESSON_LR * grad, **TOLERANCE):
+            raise fail(f"{name} stepped by {LESSON_LR:g} × grad, not by the lr={lr:g} passed in: "
+                       "use the lr argument (not the notebook's LR or a number written in)")
         if not close(now, want, **TOLERANCE):
             raise fail(f"{name} should be old − {lr:g} × grad; it differs by up to "
                        f"{np.abs(now - want).max():.4g}")

@@ -126,6 +126,10 @@ def _judge_loader(inputs: Data, data: Data) -> str:
     if _one_epoch(inputs, data["again"], made) != first:
         raise fail("the same seed gave a different order: pass the generator to the "
                    "DataLoader (generator=generator) so runs are reproducible")
+    if _one_epoch(inputs, data["other"], made) == first:
+        raise fail("generators seeded differently gave the same order: the order must come "
+                   "from the generator passed in (DataLoader(..., generator=generator)), not "
+                   "from a generator or seed of your own")
     n_batches = -(-n // batch_size)
     length = data["length"]
     if length.get("kind") != "int" or length.get("value") != n_batches:
@@ -139,10 +143,13 @@ def _judge_loader(inputs: Data, data: Data) -> str:
 # ---- 06-train-epoch -----------------------------------------------------------------------------
 
 def _epoch_case(rng: np.random.Generator) -> dict[str, Any]:
-    """30 rows in batches of 8 (four steps), a drawn starting line, SGD with lr 0.05."""
-    return {**_regression(rng, 30), "batch_size": 8, "lr": 0.05,
+    """30 rows in batches of 8 (four steps), a drawn starting line, SGD with lr 0.05, trained
+    with the squared error, then the same with the absolute error (whether the loss_fn passed
+    in is used)."""
+    case = {**_regression(rng, 30), "batch_size": 8, "lr": 0.05,
             "weight": rng.normal(scale=0.5, size=(1, 2)).astype(np.float32),
             "bias": rng.normal(scale=0.5, size=1).astype(np.float32)}
+    return {"cases": [{**case, "loss": "MSELoss"}, {**case, "loss": "L1Loss"}]}
 
 
 def _without_zero_grad(net: nn.Module, loader: DataLoader, loss_fn: nn.Module,
@@ -158,6 +165,20 @@ def _no_gradient(grad: Data) -> bool:
 
 
 def _judge_epoch(inputs: Data, data: Data) -> str:
+    cases = inputs["cases"]
+    if isinstance(data, dict):
+        value(data)  # the probe itself failed
+    if not isinstance(data, list) or len(data) != len(cases):
+        raise fail("the check received malformed data")
+    for case, got in zip(cases, data, strict=True):
+        if not isinstance(got, dict):
+            raise fail("the check received malformed data")
+        message = _judge_epoch_case(case, got)
+    return message
+
+
+def _judge_epoch_case(inputs: Data, data: Data) -> str:
+    loss = str(inputs["loss"])
     losses = value(data["losses"])
     grads = data["grads"]
     if not isinstance(grads, list) or len(grads) != 2 or not all(
@@ -167,22 +188,48 @@ def _judge_epoch(inputs: Data, data: Data) -> str:
     after = expect_array(data["params"], start.shape, "the parameters")
     reference = probes.epoch_run(inputs, reference_train_epoch)
     want = np.asarray(reference["params"]["value"], dtype=np.float64)
+    n_batches = len(reference["calls"])
+    calls = data.get("calls")
+    if not isinstance(calls, list) or not all(
+            isinstance(c, list) and len(c) == 2 and all(isinstance(f, bool) for f in c)
+            for c in calls):
+        raise fail("the check received malformed data")
+    if not calls:
+        raise fail("the model passed in was never called: compute net(X_batch) with the net "
+                   "argument (not the notebook's global net)")
     if np.array_equal(after, start):
         if all(_no_gradient(g) for g in grads):
             raise fail("the parameters did not change and the gradients are empty: "
                        "optimizer.zero_grad() goes before loss.backward(), not between "
                        "backward() and step(), where it throws away the gradient step() needs")
-        raise fail("the parameters did not change: call optimizer.step() after "
+        raise fail("the parameters did not change although their gradients were computed: "
+                   "the optimizer passed in never stepped; call optimizer.step() on the "
+                   "optimizer argument (not the notebook's global optimizer) after "
                    "loss.backward()")
+    if not all(training for training, _ in calls):
+        raise fail("the forward passes ran with the model in evaluation mode (net.eval()): "
+                   "training runs in training mode, where layers such as dropout work as "
+                   "they should; don't call net.eval() in train_epoch (evaluate switches "
+                   "back with net.train())")
     if not close(after, want, **TOLERANCE):
         never_zeroed = probes.epoch_run(inputs, _without_zero_grad)["params"]["value"]
         if close(after, never_zeroed, **TOLERANCE):
             raise fail("the parameters match a loop that never zeroes gradients: call "
                        "optimizer.zero_grad() before each backward()")
-        raise fail(f"after one epoch the parameters should be {want.round(4)}, got "
-                   f"{after.round(4)}")
+        if len(calls) != n_batches:
+            raise fail(f"the model was called {len(calls)} times, but the loader passed in has "
+                       f"{n_batches} batches: loop once over the loader argument (not the "
+                       "notebook's global loader)")
+        if loss != "MSELoss":
+            squared = probes.epoch_run({**inputs, "loss": "MSELoss"}, reference_train_epoch)
+            if close(after, squared["params"]["value"], **TOLERANCE):
+                raise fail(f"with loss_fn = nn.{loss}() the parameters match training with "
+                           "nn.MSELoss(): use the loss_fn passed in (not the notebook's global "
+                           "loss_fn)")
+        raise fail(f"with nn.{loss}(), after one epoch the parameters should be "
+                   f"{want.round(4)}, got {after.round(4)}")
     want_losses = [item["value"] for item in reference["losses"]["items"]]
-    if losses["kind"] != "list" or losses["type"] != "list":
+    if losses["kind"] != "list":
         raise fail(f"return a list with the loss of every step, got {describe(losses)}")
     if losses["length"] != len(want_losses) or len(losses["items"]) != len(want_losses):
         raise fail(f"expected {len(want_losses)} losses (one per batch), got "
@@ -312,7 +359,7 @@ def _judge_evaluate(inputs: Data, results: Data) -> str:
 LOADER = Exercise("06-loader", _loader_case, probes.loader_passes, _judge_loader,
                   implemented_by=_IMPLEMENTED_BY["loader"],
                   names=("make_loader",))
-TRAIN_EPOCH = Exercise("06-train-epoch", _epoch_case, probes.epoch_run, _judge_epoch,
+TRAIN_EPOCH = Exercise("06-train-epoch", _epoch_case, probes.epoch_runs, _judge_epoch,
                        implemented_by=_IMPLEMENTED_BY["epoch"],
                        names=("train_epoch",))
 EVALUATE = Exercise("06-evaluate", _evaluate_cases, probes.evaluate_runs, _judge_evaluate,

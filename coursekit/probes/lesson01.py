@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.probes.data import attempt, attempt_keeping, guarded
 
 
 @guarded
 def each_case(inputs: dict[str, Any], fn: Any) -> list[dict[str, Any]]:
-    """``fn(theta, x, y)`` on every case (copies of the arrays, so a mutation cannot leak)."""
-    return [attempt(fn, float(case["theta"]), np.array(case["x"], dtype=np.float64),
-                    np.array(case["y"], dtype=np.float64))
+    """``fn(theta, x, y)`` on every case (copies of the arrays, so a mutation cannot leak); x
+    and y must come back unchanged (the lesson's later cells use them again)."""
+    return [attempt_keeping(fn, (float(case["theta"]), np.array(case["x"], dtype=np.float64),
+                                 np.array(case["y"], dtype=np.float64)), ("", "x", "y"))
             for case in inputs["cases"]]
 
 
@@ -42,14 +43,24 @@ def difference_cases(inputs: dict[str, Any], numerical_gradient: Any) -> list[di
 
 @guarded
 def descent_runs(inputs: dict[str, Any], descend: Any) -> list[dict[str, Any]]:
-    """``descend(theta0, lr, n_steps, x, y)`` on every run."""
-    x, y = (np.array(inputs[name], dtype=np.float64) for name in ("x", "y"))
-    return [attempt(descend, float(run["theta0"]), float(run["lr"]), int(run["n_steps"]),
-                    x.copy(), y.copy())
+    """``descend(theta0=, lr=, n_steps=, x=, y=)`` on every run, with the keywords the lesson's
+    later cells use; x and y must come back unchanged."""
+    if not callable(descend):
+        return [attempt(descend) for _ in inputs["runs"]]
+
+    def by_keywords(run: dict[str, Any]) -> Any:
+        return lambda x, y: descend(theta0=float(run["theta0"]), lr=float(run["lr"]),
+                                    n_steps=int(run["n_steps"]), x=x, y=y)
+
+    return [attempt_keeping(by_keywords(run), (np.array(run["x"], dtype=np.float64),
+                                               np.array(run["y"], dtype=np.float64)),
+                            ("x", "y"))
             for run in inputs["runs"]]
 
 
 @guarded
 def each_x(inputs: dict[str, Any], fn: Any) -> list[dict[str, Any]]:
-    """``fn(x)`` on every case (a copy of x, so a mutation cannot leak)."""
-    return [attempt(fn, np.array(case["x"], dtype=np.float64)) for case in inputs["cases"]]
+    """``fn(x)`` on every case (a copy of x, so a mutation cannot leak); x must come back
+    unchanged (the lesson's later cells use it again)."""
+    return [attempt_keeping(fn, (np.array(case["x"], dtype=np.float64),), ("x",))
+            for case in inputs["cases"]]

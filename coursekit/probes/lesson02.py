@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.probes.data import attempt_keeping, guarded
 
 
 def _array(value: Any) -> np.ndarray:
@@ -16,30 +16,36 @@ def _array(value: Any) -> np.ndarray:
 
 @guarded
 def model_cases(inputs: dict[str, Any], predict: Any, mse: Any) -> dict[str, Any]:
-    """``predict(X, w, b)`` and ``mse(X, y, w, b)`` on every case (copies of the arrays)."""
+    """``predict(X, w, b)`` and ``mse(X, y, w, b)`` on every case (copies of the arrays); X, y
+    and w must come back unchanged (the lesson's later cells use them again)."""
     return {
-        "predict": [attempt(predict, _array(case["X"]), _array(case["w"]), float(case["b"]))
+        "predict": [attempt_keeping(predict, (_array(case["X"]), _array(case["w"]),
+                                              float(case["b"])), ("X", "w", ""))
                     for case in inputs["cases"]],
-        "mse": [attempt(mse, _array(case["X"]), _array(case["y"]), _array(case["w"]),
-                        float(case["b"]))
+        "mse": [attempt_keeping(mse, (_array(case["X"]), _array(case["y"]), _array(case["w"]),
+                                      float(case["b"])), ("X", "y", "w", ""))
                 for case in inputs["cases"]],
     }
 
 
 @guarded
 def gradient_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
-    """``gradient(X, y, w, b)`` on every case (copies, so a mutation cannot leak)."""
-    return [attempt(gradient, _array(case["X"]), _array(case["y"]), _array(case["w"]),
-                    float(case["b"]))
+    """``gradient(X, y, w, b)`` on every case (copies, so a mutation cannot leak); X, y and w
+    must come back unchanged (the lesson's gradient check reuses them)."""
+    return [attempt_keeping(gradient, (_array(case["X"]), _array(case["y"]), _array(case["w"]),
+                                       float(case["b"])), ("X", "y", "w", ""))
             for case in inputs["cases"]]
 
 
 @guarded
 def epoch_runs(inputs: dict[str, Any], epoch: Any) -> list[list[dict[str, Any]]]:
     """``epoch(X, y, w, b, lr=, batch_size=, rng=default_rng(seed))`` for every run and every
-    seed the run lists (the same seed twice shows whether the batches follow ``rng``)."""
-    return [[attempt(epoch, _array(run["X"]), _array(run["y"]), _array(run["w"]),
-                     float(run["b"]), lr=float(run["lr"]), batch_size=int(run["batch_size"]),
-                     rng=np.random.default_rng(int(seed)))
+    seed the run lists (the same seed twice shows whether the batches follow ``rng``); X and y
+    must come back unchanged (the lesson runs every epoch on the same X, y)."""
+    return [[attempt_keeping(epoch, (_array(run["X"]), _array(run["y"]), _array(run["w"]),
+                                     float(run["b"])), ("X", "y", "", ""),
+                             kwargs={"lr": float(run["lr"]),
+                                     "batch_size": int(run["batch_size"]),
+                                     "rng": np.random.default_rng(int(seed))})
              for seed in run["seeds"]]
             for run in inputs["runs"]]

@@ -51,21 +51,64 @@ def build_graph(case: dict[str, Any]) -> list[Value]:
     return nodes
 
 
+def _logged(nodes: list[Value], calls: list[int]) -> None:
+    """Make every node's ``_backward`` append the node's number to ``calls`` when it runs."""
+    for k, node in enumerate(nodes):
+        def run(k: int = k, inner: Any = node._backward) -> None:
+            if len(calls) < 10_000:
+                calls.append(k)
+            inner()
+
+        node._backward = run
+
+
+def _grads(nodes: list[Value]) -> list[dict[str, Any]]:
+    return [describe_value(node.grad) for node in nodes]
+
+
+def two_calls(case: dict[str, Any], backward: Any) -> tuple[list[Value], Any]:
+    """``backward`` on the case's graph, then, as the lesson's fitting loop does, on a second
+    graph built on nodes of the first (``case["again"]``, numbered on after the first graph's
+    nodes): the reused nodes' gradients are reset to 0 first; the first graph's other nodes
+    keep theirs. Returns every node, and what the first call raised (or None)."""
+    nodes = build_graph(case)
+    first = attempt(backward, nodes[-1])
+    if first["kind"] == "raised":
+        return nodes, first
+    reused = {int(i) for _, *pair in case["again"] for i in pair if int(i) < len(nodes)}
+    for i in reused | set(range(len(case["leaves"]))):
+        nodes[i].grad = 0.0
+    for op, i, j in case["again"]:
+        nodes.append(GRAPH_OPS[str(op)](nodes[int(i)], nodes[int(j)]))
+    return nodes, None
+
+
 @guarded
 def backward_graphs(inputs: dict[str, Any], backward: Any) -> Any:
     """On a fresh copy of every graph: ``backward(output)``, then every node's ``grad`` (leaves
-    first, the output last), or what the call raised."""
+    first, the output last) and the order in which the nodes' ``_backward`` ran, or what the
+    call raised. A case with ``"again"`` runs :func:`two_calls` first. Every graph stays alive
+    until the end, so no node shares an ``id`` with an earlier one."""
     if not callable(backward):
         return {"kind": "not_callable", "got": describe_value(backward)}
     results: list[dict[str, Any]] = []
+    alive: list[list[Value]] = []
     for case in inputs["cases"]:
-        nodes = build_graph(case)
+        if "again" in case:
+            nodes, raised_first = two_calls(case, backward)
+            if raised_first is not None:
+                results.append({"call": raised_first})
+                continue
+        else:
+            nodes = build_graph(case)
+        alive.append(nodes)
+        calls: list[int] = []
+        _logged(nodes, calls)
         call = attempt(backward, nodes[-1])
         if call["kind"] == "raised":
             results.append({"call": call})
-        else:
-            results.append({"call": {"kind": "none"},
-                            "grads": [describe_value(node.grad) for node in nodes]})
+            continue
+        results.append({"call": {"kind": "none"}, "grads": _grads(nodes), "calls": calls})
     return results
 
 
@@ -93,7 +136,8 @@ def build_mlp(case: dict[str, Any]) -> tuple[list[Value], Any]:
 
 @guarded
 def train_runs(inputs: dict[str, Any], train_mlp: Any) -> Any:
-    """On every case, ``train_mlp(params, model, X, y, steps, lr)`` from fresh parameters:
+    """On every case, ``train_mlp(params, model, X, y, steps=, lr=)`` (the keywords the lesson's
+    later cell uses) from fresh parameters:
     what it returned (the losses) and every parameter's value afterwards, or what it raised."""
     if not callable(train_mlp):
         return {"kind": "not_callable", "got": describe_value(train_mlp)}
@@ -102,7 +146,8 @@ def train_runs(inputs: dict[str, Any], train_mlp: Any) -> Any:
         params, model = build_mlp(case)
         X = [[float(v) for v in row] for row in case["X"]]
         y = [float(v) for v in case["y"]]
-        losses = attempt(train_mlp, params, model, X, y, int(case["steps"]), float(case["lr"]))
+        losses = attempt(train_mlp, params, model, X, y, steps=int(case["steps"]),
+                         lr=float(case["lr"]))
         results.append({"losses": losses,
                         "params": describe_value(np.array([p.data for p in params],
                                                           dtype=np.float64))})
@@ -135,16 +180,32 @@ def _sigmoid_run(sigmoid: Any, x0: float, start_grad: float) -> dict[str, Any]:
     return result
 
 
+def _sigmoid_inside(sigmoid: Any, x0: float) -> dict[str, Any]:
+    """``(sigmoid(x + 0.0) * 3).backward()``: x.grad when the input is not a leaf, so that the
+    gradient must travel through the result's ``_parents`` to reach x."""
+    x = Value(x0)
+    try:
+        out = sigmoid(x + 0.0)
+        if not _looks_like_value(out):
+            return describe_value(out)
+        (out * 3.0).backward()
+    except Exception as exc:
+        return raised(exc)
+    return {"kind": "value", "grad": describe_value(x.grad)}
+
+
 @guarded
 def sigmoid_points(inputs: dict[str, Any], sigmoid: Any) -> Any:
     """At every point: one run from ``x.grad = 0`` (``"fresh"``) and one from
     ``x.grad = inputs["start_grad"]`` (``"started"``), which tells an input gradient that is
-    overwritten, or used in place of out.grad, from a correct one."""
+    overwritten, or used in place of out.grad, from a correct one; and one on ``x + 0.0``
+    (``"inside"``), an input that is not a leaf."""
     if not callable(sigmoid):
         return {"kind": "not_callable", "got": describe_value(sigmoid)}
     start = float(inputs["start_grad"])
     return [{"fresh": _sigmoid_run(sigmoid, float(x0), 0.0),
-             "started": _sigmoid_run(sigmoid, float(x0), start)}
+             "started": _sigmoid_run(sigmoid, float(x0), start),
+             "inside": _sigmoid_inside(sigmoid, float(x0))}
             for x0 in inputs["points"]]
 
 

@@ -40,8 +40,8 @@ def _one_pass(loader: Any) -> dict[str, Any]:
 
 @guarded
 def loader_passes(inputs: dict[str, Any], make_loader: Any) -> dict[str, Any]:
-    """Two passes over one loader, its ``len()``, and one pass over a second loader made with a
-    generator seeded the same."""
+    """Two passes over one loader, its ``len()``, one pass over a second loader made with a
+    generator seeded the same, and one over a third made with another seed."""
     X, y = _tensor(inputs["X"]), _tensor(inputs["y"])
     batch_size, seed = int(inputs["batch_size"]), int(inputs["seed"])
 
@@ -59,9 +59,14 @@ def loader_passes(inputs: dict[str, Any], make_loader: Any) -> dict[str, Any]:
     if made["kind"] != "made":
         return {"made": made}
     first, second = _one_pass(loader), _one_pass(loader)
+    length = attempt(len, loader)
     again, made_again = make()
-    return {"made": made, "first": first, "second": second, "length": attempt(len, loader),
-            "again": _one_pass(again) if made_again["kind"] == "made" else made_again}
+    again_pass = _one_pass(again) if made_again["kind"] == "made" else made_again
+    seed += 1
+    other, made_other = make()
+    return {"made": made, "first": first, "second": second, "length": length,
+            "again": again_pass,
+            "other": _one_pass(other) if made_other["kind"] == "made" else made_other}
 
 
 def regression_setup(inputs: dict[str, Any]) -> tuple[nn.Linear, DataLoader]:
@@ -77,18 +82,29 @@ def regression_setup(inputs: dict[str, Any]) -> tuple[nn.Linear, DataLoader]:
     return layer, loader
 
 
-@guarded
 def epoch_run(inputs: dict[str, Any], train_epoch: Any) -> dict[str, Any]:
     """``train_epoch(net, loader, loss_fn, optimizer)`` on a one-layer regression set up from
-    the inputs: what it returned, the parameters after it and their gradients."""
+    the inputs, with the loss ``inputs["loss"]`` (a name in :data:`LOSSES`, MSELoss when
+    absent): what it returned, the parameters after it and their gradients, and the mode and
+    recording state of every forward pass (:class:`ModeSpy`)."""
     layer, loader = regression_setup(inputs)
-    net = nn.Sequential(layer)
+    spy = ModeSpy()
+    net = nn.Sequential(layer, spy)
+    net.train()
     optimizer = torch.optim.SGD(net.parameters(), lr=float(inputs["lr"]))
-    losses = attempt(train_epoch, net, loader, nn.MSELoss(), optimizer)
+    losses = attempt(train_epoch, net, loader, LOSSES[str(inputs.get("loss", "MSELoss"))](),
+                     optimizer)
     return {"losses": losses,
             "params": describe_value(torch.cat([p.detach().reshape(-1)
                                                 for p in net.parameters()])),
-            "grads": [describe_value(p.grad) for p in net.parameters()]}
+            "grads": [describe_value(p.grad) for p in net.parameters()],
+            "calls": spy.calls}
+
+
+@guarded
+def epoch_runs(inputs: dict[str, Any], train_epoch: Any) -> list[dict[str, Any]]:
+    """:func:`epoch_run` on every case."""
+    return [epoch_run(case, train_epoch) for case in inputs["cases"]]
 
 
 class ModeSpy(nn.Module):

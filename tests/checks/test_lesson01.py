@@ -385,3 +385,93 @@ def test_central_difference_mistakes_are_named_on_fresh_inputs(wrong, message):
             check.CENTRAL_DIFFERENCE.check(wrong, seed=seed)
         assert_judged_alike_on_fresh_inputs(check.CENTRAL_DIFFERENCE,
                                             check.reference_numerical_gradient, wrong, seed)
+
+
+# ---- red-team cases (REDTEAM-A): wrong answers once accepted, messages that named nothing ----
+
+_X3, _Y3 = three_points()
+
+
+def _difference_default_too_large(f, theta, h=0.1):
+    return (f(theta + h) - f(theta - h)) / (2 * h)
+
+
+def _descend_on_the_notebooks_points(theta0, lr, n_steps, x, y):
+    path = [theta0]
+    for _ in range(n_steps):
+        path.append(path[-1] - lr * check.reference_gradient(path[-1], _X3, _Y3))
+    return np.array(path)
+
+
+def _descend_renamed(theta0, alpha, steps, x, y):
+    return check.reference_descend(theta0, alpha, steps, x, y)
+
+
+def _descend_in_place(theta0, lr, n_steps, x, y):
+    x[:], y[:] = x[::-1].copy(), y[::-1].copy()  # the points reversed, in the caller's arrays
+    return check.reference_descend(theta0, lr, n_steps, x, y)
+
+
+def _cost_divided_by_three(theta, x, y):
+    return float(np.sum((theta * x - y) ** 2) / 3)
+
+
+def _cost_root(theta, x, y):
+    return float(np.sqrt(np.mean((theta * x - y) ** 2)))
+
+
+def _cost_centring_x(theta, x, y):
+    x -= 0.0  # a no-op
+    x += 1.0  # ... and one that is not
+    return float(np.mean((theta * (x - 1.0) - y) ** 2))
+
+
+def test_a_default_step_other_than_the_stubs_is_named():
+    with pytest.raises(ExerciseFailed, match=r"called without h, your function stepped by "
+                                             r"h=0\.1: the default step is h=1e-05"):
+        check.central_difference(_difference_default_too_large)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_default_step_other_than_the_stubs_is_named_on_fresh_inputs(seed):
+    with pytest.raises(ExerciseFailed, match="the default step is h=1e-05"):
+        check.CENTRAL_DIFFERENCE.check(_difference_default_too_large, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_descend_on_the_notebooks_points,
+         "descent on the lesson's three points: use the x and y passed to descend"),
+        (_descend_renamed, r"the lesson calls descend\(theta0=\.\.\., lr=\.\.\., n_steps=\.\.\., "
+                           r"x=\.\.\., y=\.\.\.\).*unexpected keyword argument 'lr'.*keep the "
+                           "parameter names of the stub"),
+        (_descend_in_place, "your function changed `x` and `y` in place"),
+    ],
+)
+def test_descent_path_names_the_red_team_mistakes(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.descent_path(wrong)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_cost_divided_by_three, r"3 is right only for three points; this case has \d, so divide "
+                                 r"by len\(x\)"),
+        (_cost_root, "the square root of the mean squared error"),
+        (_cost_centring_x, "your function changed `x` in place"),
+    ],
+)
+def test_cost_names_the_red_team_mistakes(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.mse_cost(wrong)
+
+
+def test_max_learning_rate_refuses_an_x_changed_in_place():
+    def squares_in_place(x):
+        x **= 2
+        return float(1.0 / np.mean(x))
+
+    with pytest.raises(ExerciseFailed, match="your function changed `x` in place"):
+        check.max_learning_rate(squares_in_place)

@@ -355,13 +355,25 @@ def _epoch_in_place(X, y, w, b, *, lr, batch_size, rng):
     return w, float(b), losses
 
 
+def _epoch_in_float32(X, y, w, b, *, lr, batch_size, rng):  # cast "for speed": accepted
+    losses = []
+    w = w.astype(np.float32)
+    for Xb, yb in batches(X.astype(np.float32), y.astype(np.float32), batch_size=batch_size,
+                          random_state=rng):
+        residual = Xb @ w + np.float32(b) - yb
+        losses.append(float(np.mean(residual**2)))
+        w = w - np.float32(lr) * 2 * Xb.T @ residual / np.float32(len(yb))
+        b = np.float32(b - lr * 2 * residual.mean())
+    return w, b, losses
+
+
 #: Every exercise of lesson 02 -> valid versions a student could write in its solution cell
 #: (02-model-and-loss: a (predict, mse) pair, in the check call's order).
 VALID_VERSIONS: dict[str, list[object]] = {
     "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_rows, _mse_target_first),
                           (_predict_transposed, _mse_by_norm)],
     "02-mse-gradient": [_gradient_by_loops, _gradient_broadcast, _gradient_einsum],
-    "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place],
+    "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place, _epoch_in_float32],
 }
 
 
@@ -492,3 +504,68 @@ def test_mistakes_are_named_on_fresh_inputs(exercise, wrong, message: str) -> No
         with np.errstate(all="ignore"), pytest.raises(ExerciseFailed, match=message):
             exercise.check(*(wrong if isinstance(wrong, tuple) else (wrong,)), seed=seed)
 
+
+
+# ---- red-team cases (REDTEAM-A) ----
+
+_NOTEBOOK_X, _NOTEBOOK_Y = linear_data(1000, weights=np.array([2.0, -3.4]), bias=4.2, noise=0.01,
+                                       random_state=0)
+
+
+def _mse_over_1000(X, y, w, b):  # the notebook's N written in
+    return float(np.sum((predict(X, w, b) - y) ** 2) / 1000)
+
+
+def _predict_scaling_X(X, w, b):
+    X *= 1.0
+    X[0] = 0.0  # written into the caller's X
+    return X @ w + b
+
+
+def _epoch_on_the_notebooks_data(X, y, w, b, *, lr, batch_size, rng):
+    losses = []
+    for Xb, yb in batches(_NOTEBOOK_X, _NOTEBOOK_Y, batch_size=batch_size, random_state=rng):
+        residual = Xb @ w + b - yb
+        losses.append(float(np.mean(residual**2)))
+        w, b = w - lr * 2 * Xb.T @ residual / len(yb), b - lr * 2 * residual.mean()
+    return w, b, losses
+
+
+def _epoch_centring_y(X, y, w, b, *, lr, batch_size, rng):
+    y -= 0.0
+    y[0] += 1.0  # the caller's y changed
+    y[0] -= 1.0
+    X[:, 0] += 0.5  # the caller's X changed
+    X[:, 0] -= 0.5
+    return check.reference_sgd_epoch(X + 1e-3, y, w, b, lr=lr, batch_size=batch_size, rng=rng)
+
+
+def test_mse_names_a_hard_coded_number_of_samples() -> None:
+    with pytest.raises(ExerciseFailed, match="that divides by 1000, the notebook's number of "
+                                             r"samples; this call has N=\d+: divide by"):
+        check.model_and_loss(predict, _mse_over_1000)
+
+
+def test_predict_refuses_an_X_changed_in_place() -> None:
+    with pytest.raises(ExerciseFailed, match="your function changed `X` in place"):
+        check.model_and_loss(_predict_scaling_X, mse)
+
+
+def test_epoch_names_a_loop_over_the_notebooks_data() -> None:
+    with pytest.raises(ExerciseFailed, match="as many as the notebook's 1000 rows give: loop "
+                                             "over the X and y passed in"):
+        check.sgd_epoch(_epoch_on_the_notebooks_data)
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3, 4, 5, 6, 7, 8])
+def test_float32_arithmetic_is_accepted_on_every_seed(seed, capsys) -> None:
+    if seed is None:
+        check.sgd_epoch(_epoch_in_float32)
+    else:
+        check.SGD_EPOCH.check(_epoch_in_float32, seed=seed)
+    assert "✔ 02-sgd-epoch" in capsys.readouterr().out
+
+
+def test_epoch_refuses_an_X_or_y_changed_in_place() -> None:
+    with pytest.raises(ExerciseFailed, match="your function changed `X` and `y` in place"):
+        check.sgd_epoch(_epoch_centring_y)

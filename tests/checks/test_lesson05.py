@@ -81,9 +81,28 @@ def test_backward_accepts_valid_versions_and_they_run_the_later_cell(valid, caps
     assert abs(w - 2) < 0.01 and abs(c - 1) < 0.01
 
 
+def test_backward_reference_matches_torch_on_a_second_call():
+    case = check._graphs(np.random.default_rng(0))["cases"][-1]
+    assert case["ops"] == [["mul", 0, 1], ["tanh", 2, 2]]
+    assert case["again"] == [["mul", 2, 2], ["add", 4, 0]]
+    a, b = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in case["leaves"])
+    c = a * b
+    c.retain_grad()
+    d = c * c
+    d.retain_grad()
+    e = d + a
+    e.retain_grad()
+    e.backward()  # the second graph alone; the first graph's tanh keeps its grad of 1
+    want = [a.grad.item(), b.grad.item(), c.grad.item(), 1.0, d.grad.item(), 1.0]
+    np.testing.assert_allclose(check._grads(case, check.reference_backward), want,
+                               rtol=1e-12, atol=1e-15)
+
+
 def test_backward_reference_matches_torch_on_the_lesson_graphs():
     inputs = check._graphs(np.random.default_rng(0))
     for case in inputs["cases"]:
+        if "again" in case:
+            continue  # test_backward_reference_matches_torch_on_a_second_call
         t_nodes = [torch.tensor(x, dtype=torch.float64, requires_grad=True)
                    for x in case["leaves"]]
         ops = {"add": torch.add, "mul": torch.mul, "tanh": lambda a, _: torch.tanh(a),
@@ -126,8 +145,9 @@ def _stub(root):
         (check._leaves_first, r"leaves first: walk the topological order backwards"),
         (check._once_per_path, r"more than once \(once per path to it\): keep a visited set"),
         (check._no_visited_set, r"more than once.*visited set"),
-        (check._pre_order, r"before every operation using it had reported.*post-order"),
-        (check._breadth_first, r"before every operation using it had reported"),
+        (check._pre_order,
+         r"ran its _backward\(\) before node \d+ \(\w+\), which uses it.*post-order"),
+        (check._breadth_first, r"ran its _backward\(\) before node \d+ \(\w+\), which uses it"),
         (lambda root: root.grad.backward(), r"raised AttributeError"),
         (_stub, r"not implemented yet"),
         (1.0, r"expected a function"),
@@ -816,3 +836,221 @@ def test_valid_versions_cover_every_exercise():
 def test_valid_versions_pass_their_check(exercise_id, version, capsys):
     check.EXERCISES[exercise_id].check(*(version if isinstance(version, tuple) else (version,)))
     assert f"✔ {exercise_id}" in capsys.readouterr().out
+
+
+# ---- red-team cases (REDTEAM-A) ----
+
+_KEPT_VISITED: set[int] = set()  # a module-level visited set that is never cleared
+
+
+def _backward_global_visited(root):
+    order = []
+
+    def visit(node):
+        if id(node) not in _KEPT_VISITED:
+            _KEPT_VISITED.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+def _backward_mutable_default(root, order=[]):  # noqa: B006 - the mistake under test
+    seen = set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for parent in node._parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+
+
+def _backward_output_only(root):
+    root.grad = 1.0
+    root._backward()
+
+
+def _backward_counting_parents(root):  # Kahn's algorithm counting parents instead of users
+    nodes, stack, seen = [], [root], {id(root)}
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        for parent in node._parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    pending = {id(node): len(node._parents) for node in nodes}
+    root.grad, ready, done = 1.0, [root], set()
+    while ready:
+        node = ready.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        node._backward()
+        for parent in node._parents:
+            pending[id(parent)] -= 1
+            if pending[id(parent)] <= 0:
+                ready.append(parent)
+
+
+def _backward_stack_appending_when_popped(root):
+    order, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        stack.extend(node._parents)
+    root.grad = 1.0
+    for node in order:
+        node._backward()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_backward_global_visited, "(the first backward\\(\\) was right, but a second one.*not "
+                                   "at module level, and not as a default argument)|(passed "
+                                   "before and fails on a rerun, it keeps a visited set)"),
+        (_backward_mutable_default, "the first backward\\(\\) was right, but a second one.*"
+                                    "order=\\[\\]"),
+        (_backward_output_only, "only the output's _backward\\(\\) ran"),
+        (_backward_counting_parents, "only the output's _backward\\(\\) ran|never ran their "
+                                     "_backward\\(\\)"),
+        (_backward_stack_appending_when_popped,
+         "ran its _backward\\(\\) before node \\d+ \\(\\w+\\), which uses it.*explicit stack"),
+    ],
+)
+def test_backward_names_the_red_team_mistakes(wrong, message):
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.BACKWARD.check(wrong, seed=seed)
+
+
+def _sigmoid_without_parents(x):
+    s = 1.0 / (1.0 + math.exp(-x.data))
+    out = Value(s)
+
+    def backward():
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = backward
+    return out
+
+
+def _sigmoid_derivative_of_the_input(x):
+    s = 1.0 / (1.0 + math.exp(-x.data))
+    return x.unary(s, x.data * (1 - x.data), "sigmoid")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_sigmoid_without_parents, r"through sigmoid\(x \+ 0.0\).*the result's _parents must "
+                                   "include its input"),
+        (_sigmoid_derivative_of_the_input, r"that uses x·\(1 − x\); σ'\(x\) = s·\(1 − s\)"),
+    ],
+)
+def test_sigmoid_names_the_red_team_mistakes(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.sigmoid_op(wrong)
+
+
+def _logits_detached(coeffs, X):
+    with torch.no_grad():
+        return torch_ref.calc_logits(coeffs, X)
+
+
+def _logits_as_numpy(coeffs, X):
+    return torch_ref.calc_logits(coeffs, X).detach().numpy()
+
+
+@pytest.mark.parametrize("logits", [_logits_detached, _logits_as_numpy])
+def test_predict_refuses_logits_cut_from_the_coefficients(logits):
+    with pytest.raises(ExerciseFailed, match="not connected to the coefficients.*no "
+                                             r"torch.no_grad\(\), no .detach\(\), no .numpy\(\)"):
+        check.predict(torch_ref.calc_preds, logits)
+
+
+def _update_with_the_lessons_rate(coeffs, lr):
+    with torch.no_grad():
+        for c in coeffs:
+            c -= 0.3 * c.grad
+            c.grad.zero_()
+
+
+def _update_skipping_the_last(coeffs, lr):
+    with torch.no_grad():
+        for c in coeffs[:-1]:
+            c -= lr * c.grad
+            c.grad.zero_()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_update_with_the_lessons_rate, r"stepped by 0.3 × grad, not by the lr=0.\d+ passed in"),
+        (_update_skipping_the_last, r"b_out did not change while the other coefficients "
+                                    r"stepped: the loop skipped some \(coeffs\[:-1\]"),
+    ],
+)
+def test_update_names_the_red_team_mistakes(wrong, message):
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.UPDATE.check(wrong, seed=seed)
+
+
+def _train_steps(params, model, X, y, steps, lr, rate):
+    losses = []
+    for _ in range(steps):
+        loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0)) / len(X)
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= rate * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+def _train_with_the_lessons_rate(params, model, X, y, steps, lr):
+    return _train_steps(params, model, X, y, steps, lr, 0.3)
+
+
+def _train_renamed(params, model, X, y, n_steps, learning_rate):
+    return _train_steps(params, model, X, y, n_steps, learning_rate, learning_rate)
+
+
+def _train_into_an_array(params, model, X, y, steps, lr):
+    return np.array(_train_steps(params, model, X, y, steps, lr, lr))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_train_with_the_lessons_rate, r"the steps used lr=0.3 \(the notebook's LR\?\), not the "
+                                       r"lr=0.1 passed in"),
+        (_train_renamed, r"the lesson calls train_mlp\(params, model, X, y, steps=\.\.\., "
+                         r"lr=\.\.\.\).*unexpected keyword argument 'steps'.*keep the parameter "
+                         "names"),
+    ],
+)
+def test_train_mlp_names_the_red_team_mistakes(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.train_mlp(wrong)
+
+
+def test_train_mlp_accepts_the_losses_as_an_array(capsys):
+    check.train_mlp(_train_into_an_array)
+    assert "✔ 05-train-mlp" in capsys.readouterr().out

@@ -443,3 +443,102 @@ def test_valid_versions_cover_every_exercise():
 def test_valid_versions_pass_their_check(exercise_id, version, capsys):
     check.EXERCISES[exercise_id].check(version)
     assert f"✔ {exercise_id}" in capsys.readouterr().out
+
+
+# ---- red-team cases (REDTEAM-A) ----
+
+_NOTEBOOK_NET = nn.Sequential(nn.Linear(2, 1))
+_NOTEBOOK_OPTIMIZER = torch.optim.SGD(_NOTEBOOK_NET.parameters(), lr=0.03)
+_NOTEBOOK_LOADER = DataLoader(TensorDataset(torch.randn(1000, 2, generator=torch.Generator()
+                                                        .manual_seed(0)),
+                                            torch.randn(1000, 1, generator=torch.Generator()
+                                                        .manual_seed(1))), batch_size=10)
+
+
+def _loader_own_generator(X, y, batch_size, generator):
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
+                      generator=torch.Generator().manual_seed(0))
+
+
+def _loader_global_seed(X, y, batch_size, generator):
+    torch.manual_seed(0)
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
+
+
+@pytest.mark.parametrize("wrong", [_loader_own_generator, _loader_global_seed])
+def test_loader_must_follow_the_generator_passed_in(wrong):
+    state = torch.get_rng_state()
+    try:
+        with pytest.raises(ExerciseFailed, match="generators seeded differently gave the same "
+                                                 "order: the order must come from the generator "
+                                                 "passed in"):
+            check.make_loader(wrong)
+    finally:
+        torch.set_rng_state(state)
+
+
+def _epoch_steps(net, loader, loss_fn, optimizer, *, model=None, step=None, batches=None,
+                 criterion=None):
+    losses = []
+    for X_batch, y_batch in batches or loader:
+        optimizer.zero_grad()
+        loss = (criterion or loss_fn)((model or net)(X_batch), y_batch)
+        loss.backward()
+        (step or optimizer).step()
+        losses.append(loss.item())
+    return losses
+
+
+def _epoch_in_eval_mode(net, loader, loss_fn, optimizer):
+    net.eval()
+    return _epoch_steps(net, loader, loss_fn, optimizer)
+
+
+def _epoch_global_loss_fn(net, loader, loss_fn, optimizer):
+    return _epoch_steps(net, loader, loss_fn, optimizer, criterion=nn.MSELoss())
+
+
+def _epoch_global_optimizer(net, loader, loss_fn, optimizer):
+    return _epoch_steps(net, loader, loss_fn, optimizer, step=_NOTEBOOK_OPTIMIZER)
+
+
+def _epoch_global_net(net, loader, loss_fn, optimizer):
+    losses = []
+    for X_batch, y_batch in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(_NOTEBOOK_NET(X_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _epoch_global_loader(net, loader, loss_fn, optimizer):
+    return _epoch_steps(net, loader, loss_fn, optimizer, batches=_NOTEBOOK_LOADER)
+
+
+def _epoch_as_tuple(net, loader, loss_fn, optimizer):
+    return tuple(_epoch_steps(net, loader, loss_fn, optimizer))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_epoch_in_eval_mode, r"ran with the model in evaluation mode \(net.eval\(\)\)"),
+        (_epoch_global_loss_fn, r"with loss_fn = nn.L1Loss\(\) the parameters match training "
+                                r"with nn.MSELoss\(\): use the loss_fn passed in"),
+        (_epoch_global_optimizer, "the optimizer passed in never stepped; call optimizer.step"
+                                  r"\(\) on the optimizer argument"),
+        (_epoch_global_net, "the model passed in was never called"),
+        (_epoch_global_loader, "the model was called 100 times, but the loader passed in has 4 "
+                               "batches: loop once over the loader argument"),
+    ],
+)
+def test_train_epoch_names_the_red_team_mistakes(wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.train_epoch(wrong)
+
+
+def test_train_epoch_accepts_a_tuple_of_losses(capsys):
+    check.train_epoch(_epoch_as_tuple)
+    assert "✔ 06-train-epoch" in capsys.readouterr().out
