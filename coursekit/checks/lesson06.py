@@ -71,25 +71,56 @@ def _batch_rows(batch: Data) -> int:
     return int(x["shape"][0])
 
 
-def _one_epoch(inputs: Data, got: Data, made: Data) -> list[int]:
+def _listed(values: list[int], shown: int = 8) -> str:
+    """``[5, 5, 5, …] (200 values)`` for a long list, the whole list for a short one."""
+    if len(values) <= shown:
+        return str(values)
+    return f"[{', '.join(str(v) for v in values[:shown])}, …] ({len(values)} batches)"
+
+
+#: Which pass over which loader :func:`_one_epoch` reads, for its messages.
+_PASSES = {"first": "the loader", "second": "the loader's second pass",
+           "again": "a second loader made with the same seed",
+           "other": "a loader made with another seed"}
+
+
+def _one_epoch(inputs: Data, got: Data, made: Data, which: str = "first") -> list[int]:
     """The order in which one pass visited the rows of X, after checking every batch."""
     X, y = np.asarray(inputs["X"], np.float64), np.asarray(inputs["y"], np.float64)
     n, batch_size = len(X), int(inputs["batch_size"])
+    loader = made.get("got")
+    made_type = str(loader.get("type")) if isinstance(loader, dict) and \
+        loader.get("kind") == "other" else ""
     if got.get("kind") == "raised" and got.get("type") == "TypeError":
         raise fail(f"expected something to loop over (a DataLoader), got "
                    f"{describe(made.get('got'))}")
     batches = value(got)["batches"]
     if not batches:
-        raise fail("one pass over the loader gave no batches")
+        if which == "second":
+            raise fail("the first pass over the loader gave batches, but a second pass (the "
+                       "next epoch) gave none: a one-shot iterator (iter(DataLoader(...)), or a "
+                       "function that yields batches) is spent after one epoch; return the "
+                       "DataLoader itself, which can be iterated once per epoch")
+        raise fail(f"one pass over {_PASSES.get(which, 'the loader')} gave no batches")
+    if made_type.endswith("Dataset") and which == "first":
+        raise fail(f"expected a DataLoader, got a {made_type}: a dataset serves one row at a "
+                   "time; return a DataLoader over the TensorDataset (with batch_size and the "
+                   "generator)")
     sizes = [_batch_rows(batch) for batch in batches]
     expected = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
     if sizes == expected[:-1] and n % batch_size:
         raise fail(f"{n} rows in batches of {batch_size} should give batch sizes {expected}, "
                    f"got {sizes}: the last, smaller batch is missing; leave drop_last=False "
                    "so every row is used in every epoch")
+    if sum(sizes) != n:
+        held = (f"{sum(sizes)} rows or more" if len(sizes) >= probes.MAX_BATCHES else
+                f"{sum(sizes)} rows")
+        raise fail(f"the X passed in has {n} rows, but one pass over the loader gave {held} "
+                   f"(batch sizes {_listed(sizes)}): build the TensorDataset from the X and y "
+                   "passed in, not the notebook's global X and y")
     if sizes != expected:
         raise fail(f"{n} rows in batches of {batch_size} should give batch sizes {expected}, "
-                   f"got {sizes}: pass batch_size to the DataLoader")
+                   f"got {_listed(sizes)}: pass batch_size to the DataLoader")
     where = {tuple(row): i for i, row in enumerate(X)}
     order: list[int] = []
     for batch, size in zip(batches, sizes, strict=True):
@@ -120,13 +151,13 @@ def _judge_loader(inputs: Data, data: Data) -> str:
     if first == list(range(n)):
         raise fail("the rows come in their original order: pass shuffle=True so every epoch "
                    "sees the batches in a fresh random order")
-    if _one_epoch(inputs, data["second"], made) == first:
+    if _one_epoch(inputs, data["second"], made, "second") == first:
         raise fail("two epochs visited the rows in the same order: shuffle anew each epoch "
                    "(shuffle=True, not a fixed permutation)")
-    if _one_epoch(inputs, data["again"], made) != first:
+    if _one_epoch(inputs, data["again"], made, "again") != first:
         raise fail("the same seed gave a different order: pass the generator to the "
                    "DataLoader (generator=generator) so runs are reproducible")
-    if _one_epoch(inputs, data["other"], made) == first:
+    if _one_epoch(inputs, data["other"], made, "other") == first:
         raise fail("generators seeded differently gave the same order: the order must come "
                    "from the generator passed in (DataLoader(..., generator=generator)), not "
                    "from a generator or seed of your own")
@@ -340,6 +371,16 @@ def _judge_evaluate(inputs: Data, results: Data) -> str:
         if not calls:
             raise fail(f"{where}: the model was never called: compute net(X_batch) for every "
                        "batch")
+        modes = got.get("modes")
+        if not isinstance(modes, list) or not all(isinstance(m, bool) for m in modes) or (
+                False not in modes and not all(training for training, _ in calls)):
+            raise fail("the check received malformed data")  # an eval pass needs a net.eval()
+        back = sum(training for training, _ in calls)
+        if back and False in modes and True in modes[modes.index(False):]:
+            raise fail(f"{where}: the value is right, and net.eval() was called, but the model "
+                       f"was back in training mode for {back} of the {len(calls)} batches: "
+                       "call net.eval() before the loop over the batches and net.train() once, "
+                       "after it, not inside it")
         if any(training for training, _ in calls):
             raise fail(f"{where}: the value is right, but the model was in training mode "
                        "during the passes: call net.eval() first, since layers such as dropout "

@@ -109,11 +109,22 @@ def epoch_runs(inputs: dict[str, Any], train_epoch: Any) -> list[dict[str, Any]]
 
 class ModeSpy(nn.Module):
     """Passes its input through, recording for every call ``[training, grad_enabled]``: whether
-    the model was in training mode, and whether autograd was recording."""
+    the model was in training mode, and whether autograd was recording; and in ``modes`` every
+    mode the model was switched to (``net.train()``, ``net.eval()``) since :meth:`watch`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[list[bool]] = []
+        self.modes: list[bool] = []
+
+    def watch(self) -> None:
+        """Forget the modes set so far (the probe's own ``net.train()``)."""
+        self.modes = []
+
+    def train(self, mode: bool = True) -> ModeSpy:
+        if len(self.modes) < MAX_BATCHES:
+            self.modes.append(bool(mode))
+        return super().train(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.calls) < MAX_BATCHES:
@@ -125,7 +136,8 @@ class ModeSpy(nn.Module):
 def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
     """On every case, ``evaluate(net, loader, loss_fn)`` with a one-layer model in training
     mode (as training leaves it): what it returned, the mode and recording state of every
-    forward pass, and whether the model is in training mode afterwards."""
+    forward pass, the modes it switched the model to, and whether the model is in training mode
+    afterwards."""
     if not callable(evaluate):
         return {"kind": "not_callable", "got": describe_value(evaluate)}
     results: list[dict[str, Any]] = []
@@ -134,7 +146,8 @@ def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
         spy = ModeSpy()
         net = nn.Sequential(layer, spy)
         net.train()
+        spy.watch()
         result = attempt(evaluate, net, loader, LOSSES[str(case["loss"])]())
-        results.append({"result": result, "calls": spy.calls,
+        results.append({"result": result, "calls": spy.calls, "modes": spy.modes,
                         "training_after": bool(net.training)})
     return results

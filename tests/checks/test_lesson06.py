@@ -49,7 +49,8 @@ def _two_loaders(X, y, batch_size, generator):
                                        generator=g), r"shape \(batch, 1\)"),
         (_fixed_permutation, "same order"),
         (_two_loaders, "must stay paired"),
-        (lambda X, y, b, g: TensorDataset(X, y), "batch sizes"),
+        (lambda X, y, b, g: TensorDataset(X, y), r"expected a DataLoader, got a TensorDataset.*"
+         r"return a DataLoader over the TensorDataset \(with batch_size and the generator\)"),
         (lambda X, y, b, g: None, "expected something to loop over"),
     ],
 )
@@ -542,3 +543,60 @@ def test_train_epoch_names_the_red_team_mistakes(wrong, message):
 def test_train_epoch_accepts_a_tuple_of_losses(capsys):
     check.train_epoch(_epoch_as_tuple)
     assert "✔ 06-train-epoch" in capsys.readouterr().out
+
+
+def _loader_iterator(X, y, batch_size, generator):
+    return iter(DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
+                           generator=generator))
+
+
+def _loader_yielding(X, y, batch_size, generator):
+    order = torch.randperm(len(X), generator=generator)
+    for start in range(0, len(X), batch_size):
+        rows = order[start:start + batch_size]
+        yield X[rows], y[rows]
+
+
+_NOTEBOOK_X = torch.randn(1000, 2, generator=torch.Generator().manual_seed(2))
+_NOTEBOOK_Y = torch.randn(1000, 1, generator=torch.Generator().manual_seed(3))
+
+
+def _loader_global_data(X, y, batch_size, generator):
+    return DataLoader(TensorDataset(_NOTEBOOK_X, _NOTEBOOK_Y), batch_size=batch_size,
+                      shuffle=True, generator=generator)
+
+
+@pytest.mark.parametrize("wrong", [_loader_iterator, _loader_yielding])
+def test_a_one_shot_loader_is_named(wrong):
+    with pytest.raises(ExerciseFailed, match=r"the first pass over the loader gave batches, but "
+                                             r"a second pass \(the next epoch\) gave none.*return "
+                                             r"the DataLoader itself, which can be iterated once "
+                                             r"per epoch"):
+        check.make_loader(wrong)
+
+
+def test_a_loader_on_the_global_data_names_the_arguments_in_a_short_message():
+    with pytest.raises(ExerciseFailed, match=r"the X passed in has 23 rows, but one pass over "
+                                             r"the loader gave 1000 rows or more \(batch sizes "
+                                             r"\[5, 5, 5, 5, 5, 5, 5, 5, …\] \(200 batches\)\): "
+                                             r"build the TensorDataset from the X and y passed "
+                                             r"in") as failed:
+        check.make_loader(_loader_global_data)
+    assert len(str(failed.value)) < 300
+
+
+def test_evaluate_names_net_train_inside_the_loop():
+    def evaluate(net, loader, loss_fn):
+        net.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for X_batch, y_batch in loader:
+                total += loss_fn(net(X_batch), y_batch).item() * len(X_batch)
+                count += len(X_batch)
+                net.train()
+        return total / count
+
+    with pytest.raises(ExerciseFailed, match=r"net\.eval\(\) was called, but the model was back "
+                                             r"in training mode for 4 of the 5 batches: call "
+                                             r"net\.eval\(\) before the loop"):
+        check.evaluate(evaluate)
