@@ -183,13 +183,29 @@ def attempt_keeping(fn: Any, args: Sequence[Any], names: Sequence[str], *,
     """
     if not callable(fn):
         return attempt(fn)
-    before = {i: copy.deepcopy(arg) for i, (arg, name) in enumerate(zip(args, names, strict=True))
-              if name}
+    before = copies_of(args, names)
     try:
         result = fn(*args, **(kwargs or {}))
     except Exception as exc:  # the student's bug, reported as data
         return raised(exc)
-    got = describe_value(result)
+    return kept(describe_value(result), args, names, before, result=result,
+                may_become_result=may_become_result)
+
+
+def copies_of(args: Sequence[Any], names: Sequence[str]) -> dict[int, Any]:
+    """Copies of the arguments ``names`` names (``""`` for one that may change), by position:
+    what :func:`kept` compares them with after the call."""
+    return {i: copy.deepcopy(arg) for i, (arg, name) in enumerate(zip(args, names, strict=True))
+            if name}
+
+
+def kept(got: dict[str, Any], args: Sequence[Any], names: Sequence[str],
+         before: Mapping[int, Any], *, result: Any = None,
+         may_become_result: Collection[str] = ()) -> dict[str, Any]:
+    """``got`` (the description of a call's result), or ``{"kind": "changed", ...}`` as
+    :func:`attempt_keeping` gives when the call changed in place an argument of ``before``
+    (:func:`copies_of`). For a probe that needs the result object itself, not only its
+    description (a loss to call ``backward()`` on, a loader to iterate)."""
     changed = [names[i] for i, old in before.items() if not _unchanged(args[i], old)
                and not (names[i] in may_become_result and result is args[i])]
     return {"kind": "changed", "names": changed, "result": got} if changed else got

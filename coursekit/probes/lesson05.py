@@ -9,7 +9,15 @@ import numpy as np
 import torch
 
 from coursekit.autograd import Value
-from coursekit.probes.data import attempt, describe_value, guarded, raised
+from coursekit.probes.data import (
+    attempt,
+    attempt_keeping,
+    copies_of,
+    describe_value,
+    guarded,
+    kept,
+    raised,
+)
 
 
 class Coeffs(NamedTuple):
@@ -212,10 +220,12 @@ def sigmoid_points(inputs: dict[str, Any], sigmoid: Any) -> Any:
 @guarded
 def forward_cases(inputs: dict[str, Any], calc_preds: Any, calc_logits: Any = None
                   ) -> dict[str, Any]:
-    """``calc_logits(coeffs, X)`` (when given) and ``calc_preds(coeffs, X)`` on every case."""
+    """``calc_logits(coeffs, X)`` (when given) and ``calc_preds(coeffs, X)`` on every case
+    (X changed in place reported: the lesson uses X_train again)."""
     def run(fn: Any) -> list[dict[str, Any]]:
-        return [attempt(fn, _coeffs(case["coeffs"]),
-                        torch.tensor(np.array(case["X"], dtype=np.float32)))
+        return [attempt_keeping(fn, (_coeffs(case["coeffs"]),
+                                     torch.tensor(np.array(case["X"], dtype=np.float32))),
+                                ("", "X"))
                 for case in inputs["cases"]]
 
     return {"logits": None if calc_logits is None else run(calc_logits),
@@ -226,7 +236,8 @@ def forward_cases(inputs: dict[str, Any], calc_preds: Any, calc_logits: Any = No
 def loss_cases(inputs: dict[str, Any], calc_loss: Any) -> Any:
     """On every case, ``calc_loss(coeffs, X, y)`` (or ``calc_loss(coeffs, X, y, kind)``): what
     it returned, whether a coefficient already had a gradient, and every coefficient's
-    gradient after ``loss.backward()`` when the loss is one number that requires grad."""
+    gradient after ``loss.backward()`` when the loss is one number that requires grad; X or y
+    changed in place reported (the lesson uses X_train and y_train again)."""
     if not callable(calc_loss):
         return {"kind": "not_callable", "got": describe_value(calc_loss)}
     results: list[dict[str, Any]] = []
@@ -235,12 +246,17 @@ def loss_cases(inputs: dict[str, Any], calc_loss: Any) -> Any:
         X = torch.tensor(np.array(case["X"], dtype=np.float32))
         y = torch.tensor(np.array(case["y"], dtype=np.float32))
         kind = () if case["kind"] is None else (str(case["kind"]),)
+        before = copies_of((coeffs, X, y), ("", "X", "y"))
         try:
             loss = calc_loss(coeffs, X, y, *kind)
         except Exception as exc:
             results.append({"loss": raised(exc)})
             continue
-        result: dict[str, Any] = {"loss": describe_value(loss),
+        got = kept(describe_value(loss), (coeffs, X, y), ("", "X", "y"), before, result=loss)
+        if got["kind"] == "changed":
+            results.append({"loss": got})
+            continue
+        result: dict[str, Any] = {"loss": got,
                                   "grads_before": [c.grad is not None for c in coeffs]}
         if isinstance(loss, torch.Tensor) and loss.requires_grad and loss.numel() == 1 \
                 and not any(result["grads_before"]):

@@ -11,10 +11,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from coursekit.probes.data import attempt, describe_value, guarded, raised
+from coursekit.probes.data import attempt, copies_of, describe_value, guarded, kept, raised
 
 #: At most this many batches are read from one pass over a loader.
 MAX_BATCHES = 200
+#: The arguments of ``make_loader`` the lesson uses again after the call (X, y: the training
+#: data, read again by the evaluation loader and the last cells).
+KEPT = ("X", "y", "", "")
 #: The losses :func:`evaluate_runs` may be asked to use, by name.
 LOSSES = {"MSELoss": nn.MSELoss, "L1Loss": nn.L1Loss}
 
@@ -41,29 +44,35 @@ def _one_pass(loader: Any) -> dict[str, Any]:
 @guarded
 def loader_passes(inputs: dict[str, Any], make_loader: Any) -> dict[str, Any]:
     """Two passes over one loader, its ``len()``, one pass over a second loader made with a
-    generator seeded the same, and one over a third made with another seed."""
+    generator seeded the same, and one over a third made with another seed; X or y changed in
+    place, while the loader was made or on its first pass, reported in ``made``."""
     X, y = _tensor(inputs["X"]), _tensor(inputs["y"])
     batch_size, seed = int(inputs["batch_size"]), int(inputs["seed"])
 
-    def make() -> tuple[Any, dict[str, Any]]:
+    def make() -> tuple[Any, dict[str, Any], Any]:
+        """The loader, its description, and a check of X and y (:func:`kept`) to run later."""
         if not callable(make_loader):
-            return None, {"kind": "not_callable", "got": describe_value(make_loader)}
+            return None, {"kind": "not_callable", "got": describe_value(make_loader)}, None
+        args = (X.clone(), y.clone(), batch_size, torch.Generator().manual_seed(seed))
+        before = copies_of(args, KEPT)
         try:
-            loader = make_loader(X.clone(), y.clone(), batch_size,
-                                 torch.Generator().manual_seed(seed))
+            loader = make_loader(*args)
         except Exception as exc:
-            return None, raised(exc)
-        return loader, {"kind": "made", "got": describe_value(loader)}
+            return None, raised(exc), None
+        return (loader, {"kind": "made", "got": describe_value(loader)},
+                lambda got: kept(got, args, KEPT, before))
 
-    loader, made = make()
+    loader, made, keeping = make()
     if made["kind"] != "made":
         return {"made": made}
-    first, second = _one_pass(loader), _one_pass(loader)
+    first = _one_pass(loader)  # a generator function's body runs here: then compare X, y
+    made = keeping(made)
+    second = _one_pass(loader)
     length = attempt(len, loader)
-    again, made_again = make()
+    again, made_again, _ = make()
     again_pass = _one_pass(again) if made_again["kind"] == "made" else made_again
     seed += 1
-    other, made_other = make()
+    other, made_other, _ = make()
     return {"made": made, "first": first, "second": second, "length": length,
             "again": again_pass,
             "other": _one_pass(other) if made_other["kind"] == "made" else made_other}

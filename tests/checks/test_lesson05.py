@@ -1054,3 +1054,34 @@ def test_train_mlp_names_the_red_team_mistakes(wrong, message):
 def test_train_mlp_accepts_the_losses_as_an_array(capsys):
     check.train_mlp(_train_into_an_array)
     assert "✔ 05-train-mlp" in capsys.readouterr().out
+
+
+# ---- arguments changed in place: the lesson uses X_train and y_train again after the calls ----
+
+def _logits_standardising_in_place(coeffs, X):
+    X -= X.mean(0)  # the bug: writes into the caller's X_train
+    return torch_ref.calc_logits(coeffs, X)
+
+
+def _loss_reshaping_y_in_place(coeffs, X, y, kind="bce"):
+    y.unsqueeze_(1)  # the bug: the caller's y_train becomes (n, 1)
+    return torch_ref.calc_loss(coeffs, X, y.squeeze(1), kind)
+
+
+def _loss_scaling_X_in_place(coeffs, X, y, kind="bce"):
+    X /= X.abs().max()
+    return torch_ref.calc_loss(coeffs, X, y, kind)
+
+
+def test_predict_names_x_changed_in_place():
+    with pytest.raises(ExerciseFailed, match=r"your function changed `X` in place.*the lesson's "
+                                             r"later cells use it again"):
+        check.predict(lambda coeffs, X: torch.sigmoid(_logits_standardising_in_place(coeffs, X)),
+                      _logits_standardising_in_place)
+
+
+@pytest.mark.parametrize(("wrong", "name"), [(_loss_reshaping_y_in_place, "y"),
+                                             (_loss_scaling_X_in_place, "X")])
+def test_loss_names_an_argument_changed_in_place(wrong, name):
+    with pytest.raises(ExerciseFailed, match=rf"your function changed `{name}` in place"):
+        check.loss(wrong)

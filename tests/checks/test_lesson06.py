@@ -600,3 +600,22 @@ def test_evaluate_names_net_train_inside_the_loop():
                                              r"in training mode for 4 of the 5 batches: call "
                                              r"net\.eval\(\) before the loop"):
         check.evaluate(evaluate)
+
+
+def _loader_standardising_in_place(X, y, batch_size, generator):
+    X -= X.mean(0)  # the bug: the notebook's X is used again after the call
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
+                      generator=generator)
+
+
+def _loader_yielding_scaled(X, y, batch_size, generator):
+    y *= 2  # runs on the first pass only: still the caller's y
+    yield from _loader_yielding(X, y, batch_size, generator)
+
+
+@pytest.mark.parametrize(("wrong", "name"), [(_loader_standardising_in_place, "X"),
+                                             (_loader_yielding_scaled, "y")])
+def test_loader_names_an_argument_changed_in_place(wrong, name):
+    with pytest.raises(ExerciseFailed, match=rf"your function changed `{name}` in place.*the "
+                                             r"lesson's later cells use it again"):
+        check.make_loader(wrong)
