@@ -186,13 +186,14 @@ def _order_problem(case: Data, calls: Any) -> str | None:
     if never and set(calls) <= {root} and counts[root] == 1:
         return ("only the output's _backward() ran, so only its direct inputs got a gradient: "
                 "collect every node of the graph in a topological order (a depth-first search "
-                "through _parents) and call each node's _backward(), output first")
+                f"through _parents) and call each node's _backward(), output first "
+                f"({KEPT_STATE_HINT})")
     if never:
         names = ", ".join(_node_name(case, k) for k in never[:3])
         return (f"{len(never)} operation(s) never ran their _backward() ({names}): every node "
                 "that the output depends on must enter the order exactly once, and a node may "
                 "run only once all the operations using it have (count a node's users, not "
-                "its parents, if you count)")
+                f"its parents, if you count; {KEPT_STATE_HINT})")
     position = {k: i for i, k in enumerate(calls)}
     for j, (_, *parents) in enumerate(case["ops"]):
         user = n_leaves + j
@@ -209,13 +210,16 @@ def _order_problem(case: Data, calls: Any) -> str | None:
     return None
 
 
+#: Nodes skipped on a later call: a visited set or an order list kept between calls does that
+#: (which nodes it skips depends on which ids Python reuses, so either message may show).
+KEPT_STATE_HINT = ("if your backward() passed before and fails on a rerun, it keeps a visited "
+                   "set or an order list between calls: create them inside backward")
+
 _BACKWARD_HINTS: tuple[tuple[str, Callable[[Value], None]], ...] = (
     ("no gradient reached any node: set the output's grad to 1.0 (∂f/∂f) before running the "
      "_backward closures", _unseeded),
     ("only the output has a gradient: set root.grad = 1.0 first, then call every node's "
-     "_backward() (with the parentheses), output first (if your backward() passed before and "
-     "fails on a rerun, it keeps a visited set or an order list between calls: create them "
-     "inside backward)", _never_called),
+     f"_backward() (with the parentheses), output first ({KEPT_STATE_HINT})", _never_called),
     ("the closures ran leaves first: walk the topological order backwards "
      "(reversed(order)), so that the output's _backward() runs first", _leaves_first),
     ("a node used by several operations passed its gradient on more than once (once per path "

@@ -920,6 +920,7 @@ def _backward_stack_appending_when_popped(root):
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        # which message depends on the ids Python reuses; each names the kept state
         (_backward_global_visited, "(the first backward\\(\\) was right, but a second one.*not "
                                    "at module level, and not as a default argument)|(passed "
                                    "before and fails on a rerun, it keeps a visited set)"),
