@@ -208,6 +208,16 @@ def _judge_epoch(inputs: Data, data: Data) -> str:
     return message
 
 
+def _spied_calls(data: Data) -> list[list[bool]]:
+    """What the mode spy saw: one ``[training, grad_enabled]`` pair per forward pass."""
+    calls = data.get("calls")
+    if not isinstance(calls, list) or not all(
+            isinstance(c, list) and len(c) == 2 and all(isinstance(f, bool) for f in c)
+            for c in calls):
+        raise fail("the check received malformed data")
+    return calls
+
+
 def _judge_epoch_case(inputs: Data, data: Data) -> str:
     loss = str(inputs["loss"])
     losses = value(data["losses"])
@@ -220,11 +230,7 @@ def _judge_epoch_case(inputs: Data, data: Data) -> str:
     reference = probes.epoch_run(inputs, reference_train_epoch)
     want = np.asarray(reference["params"]["value"], dtype=np.float64)
     n_batches = len(reference["calls"])
-    calls = data.get("calls")
-    if not isinstance(calls, list) or not all(
-            isinstance(c, list) and len(c) == 2 and all(isinstance(f, bool) for f in c)
-            for c in calls):
-        raise fail("the check received malformed data")
+    calls = _spied_calls(data)
     if not calls:
         raise fail("the model passed in was never called: compute net(X_batch) with the net "
                    "argument (not the notebook's global net)")
@@ -363,11 +369,7 @@ def _judge_evaluate(inputs: Data, results: Data) -> str:
             raise mistake(mean, hints, where=f"{where}, expected {want:.6g}, got {mean:.6g}",
                           otherwise=f"{where}: expected the mean loss per row, {want:.6g}, got "
                                     f"{mean:.6g}", **TOLERANCE)
-        calls = got.get("calls")
-        if not isinstance(calls, list) or not all(
-                isinstance(c, list) and len(c) == 2 and all(isinstance(f, bool) for f in c)
-                for c in calls):
-            raise fail("the check received malformed data")
+        calls = _spied_calls(got)
         if not calls:
             raise fail(f"{where}: the model was never called: compute net(X_batch) for every "
                        "batch")
