@@ -36,12 +36,33 @@ def relu_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
 @guarded
 def softmax_ce_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
     """``gradient(z, y)`` on every case, integer labels; an overflowing exp is not warned
-    about here (the judge reports the nan or inf it leaves). z and y must come back unchanged:
-    the lesson compares the result with a chain that reads the same logits after the call."""
+    about here (the judge reports the nan or inf it leaves). y must come back unchanged, and z
+    too up to a constant per row (``z -= z.max(axis=1, keepdims=True)`` in place is fine): the
+    lesson compares the result with a chain that takes the softmax of the same logits again,
+    after the call."""
+    described = []
+    for case in inputs["cases"]:
+        z, y = _floats(case["z"]), np.array(case["y"], dtype=np.int64)
+        before = z.copy()
+        with np.errstate(all="ignore"):
+            got = attempt_keeping(gradient, (z, y), ("", "y"))
+        if not _same_softmax(z, before):
+            names = got["names"] if got.get("kind") == "changed" else []
+            got = {"kind": "changed", "names": ["z", *names],
+                   "result": got["result"] if got.get("kind") == "changed" else got}
+        described.append(got)
+    return described
+
+
+def _same_softmax(now: Any, before: np.ndarray) -> bool:
+    """Whether ``now`` is ``before`` shifted by a constant per row (the same softmax)."""
+    if not isinstance(now, np.ndarray) or now.shape != before.shape or now.ndim != 2:
+        return False
     with np.errstate(all="ignore"):
-        return [attempt_keeping(gradient, (_floats(case["z"]),
-                                           np.array(case["y"], dtype=np.int64)), ("z", "y"))
-                for case in inputs["cases"]]
+        shift = now - before
+        spread = np.max(shift, axis=1) - np.min(shift, axis=1)
+        return bool(np.all(np.isfinite(shift))
+                    and np.all(spread <= 1e-12 * (1.0 + np.abs(before).max())))
 
 
 @guarded

@@ -580,6 +580,15 @@ SOFTMAX_CE_IN_PLACE = ("def softmax_ce_gradient(z, y):\n"
                        "    return grad / len(y)\n")
 
 # written differently from the notebook's solutions (VALID[...][0] are the references)
+def _softmax_ce_shifting_z(z, y):
+    """z -= z.max(...) in the caller's logits: a shift per row, the same softmax (valid)."""
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1.0
+    return p / len(y)
+
+
 VALID_VERSIONS: dict[str, list[object]] = {
     "03-dense-forward": [FORWARD_VALID["dot"], FORWARD_VALID["einsum"],
                          FORWARD_VALID["columns"]],
@@ -587,19 +596,21 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "03-numerical-gradient": [NUMGRAD_VALID["nditer"], NUMGRAD_VALID["ndindex"],
                               NUMGRAD_VALID["view"]],
     "03-relu-backward": VALID["RELU_BACKWARD"][1:],
-    "03-softmax-ce-gradient": [*VALID["SOFTMAX_CE_GRADIENT"][1:], SOFTMAX_CE_IN_PLACE],
+    "03-softmax-ce-gradient": [*VALID["SOFTMAX_CE_GRADIENT"][1:], SOFTMAX_CE_IN_PLACE,
+                               _softmax_ce_shifting_z],
 }
 
 
 # ---- accepted once, then a later cell of the lesson failed: refused now ----
 
 
-def _softmax_ce_shifting_z(z, y):  # z -= z.max(...) overwrites the caller's logits
+def _softmax_ce_in_z(z, y):  # the whole gradient computed in the caller's logits
     z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(len(y)), y] -= 1.0
-    return p / len(y)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    z[np.arange(len(y)), y] -= 1.0
+    z /= len(y)
+    return z
 
 
 def _softmax_ce_float32(z, y):
@@ -614,7 +625,7 @@ def _dense_forward_float32(x, W, b):
 
 LATER_CELL_MISTAKES = [
     # cell 41e0dd88 compares the fused gradient with a chain that reads z_all again
-    (check.SOFTMAX_CE_GRADIENT, _softmax_ce_shifting_z,
+    (check.SOFTMAX_CE_GRADIENT, _softmax_ce_in_z,
      r"changed `z` in place.*later cells use it again"),
     # the same cell compares to 1e-10
     (check.SOFTMAX_CE_GRADIENT, _softmax_ce_float32, "the gradient is right to about float32 "
