@@ -66,7 +66,7 @@ ifeq ($(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),)
 LAB_FLAGS += --no-browser
 endif
 
-.PHONY: help lab test test-slow test-all unit nbval execute lint student grade bench html e2e lock clean distclean
+.PHONY: help lab test test-slow test-all unit nbval nbval-variants execute lint student grade bench html e2e lock clean distclean
 
 help:
 	@echo "make lab       start JupyterLab on your workspace of student editions (sets up .venv"
@@ -75,6 +75,7 @@ help:
 	@echo "make test-slow the slow tests: lessons with valid versions, sandboxed grading, nbgrader"
 	@echo "make test-all  both (what CI runs, with make lint and make e2e)"
 	@echo "make execute   regenerate every lesson's outputs in the test environment"
+	@echo "make nbval-variants  strict nbval under other CPUs' kernels (VARIANTS=... for some)"
 	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/"
 	@echo "make student   write student editions to build/student/"
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
@@ -130,6 +131,11 @@ unit: $(STAMP)
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS)
+
+# Strict nbval under other machines' CPU kernels (tools/kernel_variants.py; make test-slow runs
+# it too): run before committing outputs that make execute changed. VARIANTS="a b" picks some.
+nbval-variants: $(STAMP)
+	$(BIN)/python tools/kernel_variants.py $(foreach v,$(VARIANTS),--variant $(v)) $(LESSONS)
 
 execute: $(STAMP)
 	$(BIN)/python -m coursekit execute $(LESSONS)
