@@ -77,6 +77,14 @@ def test_a_variant_that_did_not_take_effect_is_named(record, library, named):
     assert any(named in line for line in found), found
 
 
+def test_a_torch_lesson_whose_kernels_never_recorded_torch_is_named():
+    lesson = ROOT / "notebooks" / "10_initialization_normalization.ipynb"
+    record = _record()
+    del record["aten"]
+    found = tool.problems(VARIANTS["aten-default"], [record], LIBRARY_LOWERED, [lesson])
+    assert any("PyTorch's CPU capability" in line for line in found), found
+
+
 def test_a_kernel_without_a_record_is_named():
     found = tool.problems(VARIANTS["aten-default"], [], LIBRARY_LOWERED, [Path("a"), Path("b")])
     assert any("0 kernel records for 2 lessons" in line for line in found), found
