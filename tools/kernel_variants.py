@@ -17,7 +17,12 @@ separate process with the same environment reports MKL's conditional-numerical-r
 mode and oneDNN's ISA from their own verbose logs. The run fails when any of them is not what
 the variant asks for, or when a lesson's kernel wrote no record.
 
-Exit status 0 when every variant passed nbval and took effect.
+Grading spread over machines judges a probe's data on another machine than the student's
+kernel, so each run also draws every exercise's grading inputs here (``PROBE_SEEDS``), has each
+lesson's kernel run the probes with the lesson's own solutions after its score cell, and judges
+that data in this process, on the default kernels: a correct answer refused fails the run.
+
+Exit status 0 when every variant passed nbval, took effect, and had no correct answer refused.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +139,6 @@ class Variant:
     numpy_off: tuple[str, ...] = ()  # dispatch targets that must be disabled
     mkl_cnr: str | None = None  # MKL_VERBOSE's "CNR:..." field
     onednn_isa: str | None = None  # a fragment of oneDNN's "isa:..." line
-    notes: list[str] = field(default_factory=list)
 
 
 def variants() -> dict[str, Variant]:
