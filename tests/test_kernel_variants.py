@@ -123,3 +123,11 @@ def test_every_lesson_and_verdict_holds_under_the_variant(name):
     assert outcome.refused == [], report
     exercises = sum(len(tool._exercises(lesson)) for lesson in LESSONS)
     assert outcome.judged == exercises * len(tool.PROBE_SEEDS), report
+
+
+def test_the_tool_compares_with_the_flags_of_make_nbval():
+    makefile = (ROOT / "Makefile").read_text()
+    block = makefile[makefile.index("NBVAL_FLAGS :="):].split("\n\n")[0]
+    make_flags = block.replace("NBVAL_FLAGS :=", "").replace("\\", " ").split()
+    tool_flags = [flag.replace(str(ROOT) + "/", "") for flag in tool.NBVAL_FLAGS]
+    assert tool_flags == make_flags
