@@ -86,7 +86,7 @@ def _coursekit_probe(result):
     out = pathlib.Path(_os.environ["COURSEKIT_PROBE_DATA"])
     namespace = get_ipython().user_ns
     try:
-        from coursekit.probes.data import decode, encode
+        from coursekit.exercise.wire import decode, encode
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(
                 io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -244,7 +244,7 @@ def _exercises(lesson: Path) -> dict[str, Any]:
 def write_inputs(folder: Path, lessons: list[Path]) -> dict[tuple[str, int], tuple[Any, Any]]:
     """Draw every exercise's grading inputs here, as the grader does, and write them to
     ``folder`` for the kernels; ``{(exercise id, seed): (exercise, inputs)}``."""
-    from coursekit.probes.data import encode, round_trip
+    from coursekit.exercise.wire import encode, round_trip
 
     drawn = {}
     for lesson in lessons:
@@ -261,7 +261,7 @@ def write_inputs(folder: Path, lessons: list[Path]) -> dict[tuple[str, int], tup
 def judge_probes(folder: Path, drawn: Mapping[tuple[str, int], tuple[Any, Any]]
                  ) -> tuple[int, list[str]]:
     """Judge, here, what the kernels' probes returned; (how many judged, what was refused)."""
-    from coursekit.probes.data import decode
+    from coursekit.exercise.wire import decode
 
     refused = [f"the probe hook failed in a kernel:\n{p.read_text()}"
                for p in sorted(folder.glob("error-*.txt"))]

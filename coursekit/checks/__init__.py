@@ -4,6 +4,6 @@ A check runs the student's function on fresh seeded cases against a reference an
 line when all agree, or raises :class:`ExerciseFailed` saying what is wrong.
 """
 
-from coursekit.checks._core import ExerciseFailed
+from coursekit.exercise.spec import ExerciseFailed
 
 __all__ = ["ExerciseFailed"]

@@ -14,20 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose
+from coursekit.checks.score import scorer
+from coursekit.data import three_points
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
-    diagnose,
     expect_array,
     expect_scalar,
     fail,
-    registry,
     value,
 )
-from coursekit.checks.score import scorer
-from coursekit.data import three_points
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson01 as probes
 
 #: How close a student's number must be to the reference's.

@@ -12,25 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose, mistake
+from coursekit.checks.score import scorer
+from coursekit.data import TRUE_BIAS, TRUE_WEIGHTS, batches, steps_per_epoch
+from coursekit.exercise.judging import (
     FLOAT32,
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
-    diagnose,
     expect_array,
     expect_scalar,
     expect_tuple,
     fail,
-    mistake,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
-from coursekit.data import TRUE_BIAS, TRUE_WEIGHTS, batches, steps_per_epoch
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson02 as probes
 
 #: How close a student's numbers must be to the reference's.

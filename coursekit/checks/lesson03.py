@@ -20,22 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import mistake, refuse_float32
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     expect_array,
     expect_tuple,
     fail,
-    mistake,
     raised_message,
-    refuse_float32,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson03 as probes
 
 #: How close a student's numbers must be to the reference's (the fused gradient's entries are

@@ -24,21 +24,20 @@ from typing import Any
 import numpy as np
 
 from coursekit import data
-from coursekit.checks._core import (
+from coursekit.checks._legacy import mistake
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     expect_array,
     expect_tuple,
     fail,
-    mistake,
     raised_message,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson04 as probes
 
 #: How close a student's numbers must be to the reference's.

@@ -20,25 +20,21 @@ from coursekit.autograd import Value
 from coursekit.checks import (
     reference05 as ref05,  # the lesson's reference functions: only named here
 )
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose, mistake
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
-    diagnose,
     expect_array,
     expect_scalar,
     fail,
-    mistake,
     raised_message,
-    registry,
     value,
 )
-from coursekit.checks._core import (
-    results as per_case,
-)
-from coursekit.checks.score import scorer
+from coursekit.exercise.judging import results as per_case
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson05 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors in 05-predict).

@@ -12,20 +12,19 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from coursekit import pytorch as torch_ref  # the reference epoch and batches: only named here
-from coursekit.checks._core import (
+from coursekit.checks._legacy import mistake
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
     expect_array,
     expect_scalar,
     fail,
-    mistake,
-    registry,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson06 as probes
 
 #: How close a student's parameters and losses must be to the reference's (float32 tensors).

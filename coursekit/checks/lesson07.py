@@ -16,24 +16,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from coursekit import pytorch as torch_ref  # named only for implemented_by
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
-    diagnose,
     expect_array,
     expect_scalar,
     fail,
     raised_message,
-    registry,
     value,
 )
-from coursekit.checks._core import (
-    results as per_case,
-)
-from coursekit.checks.score import scorer
+from coursekit.exercise.judging import results as per_case
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson07 as probes
 
 #: How close a student's number must be to the reference's (float32 tensors).

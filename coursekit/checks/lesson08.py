@@ -16,23 +16,20 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.checks._core import (
+from coursekit.checks.lesson05 import IN_PLACE_HINT
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
     expect_array,
     fail,
     raised_message,
-    registry,
     value,
 )
-from coursekit.checks._core import (
-    results as per_case,
-)
-from coursekit.checks.lesson05 import IN_PLACE_HINT
-from coursekit.checks.score import scorer
+from coursekit.exercise.judging import results as per_case
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson08 as probes
 
 #: How close the copied layer's outputs must be to the Dense layer's (both float64).

@@ -13,22 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose, diagnose_float64
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
-    diagnose,
-    diagnose_float64,
     expect_array,
     expect_scalar,
     fail,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson09 as probes
 from coursekit.scratch.regularization import early_stopping_epoch
 

@@ -14,21 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import diagnose, diagnose_float64
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     Data,
-    Exercise,
     Tolerance,
     describe,
-    diagnose,
-    diagnose_float64,
     expect_array,
     expect_scalar,
     fail,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson10 as probes
 
 TOLERANCE: Tolerance = {"rtol": 1e-7, "atol": 1e-10}

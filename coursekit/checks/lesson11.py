@@ -20,23 +20,22 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from coursekit.checks._core import (
+from coursekit.checks._legacy import mistake
+from coursekit.checks.score import scorer
+from coursekit.exercise.judging import (
     FLOAT32,
     FLOAT32_HINT,
     Data,
-    Exercise,
     Tolerance,
     close,
     describe,
     expect_array,
     expect_tuple,
     fail,
-    mistake,
-    registry,
     results,
     value,
 )
-from coursekit.checks.score import scorer
+from coursekit.exercise.spec import Exercise, registry
 from coursekit.probes import lesson11 as probes
 
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import coursekit
-from coursekit.checks._core import LESSON_SEED, Exercise
+from coursekit.exercise.spec import LESSON_SEED, Exercise
 from coursekit.instructor.report import Row, SubmissionResult, score_table
 from coursekit.instructor.syllabus import Lesson, SyllabusError, load_syllabus
 

@@ -45,7 +45,7 @@ def _announce(fd: int | None, text: str) -> None:
 def _probe(step: dict[str, Any], namespace: dict[str, Any], folder: Path) -> None:
     import importlib
 
-    from coursekit.probes.data import decode
+    from coursekit.exercise.wire import decode
 
     inputs_dir = folder / "inputs"
     inputs = decode((inputs_dir / f"{step['exercise']}.json").read_text(encoding="utf-8"),
@@ -56,7 +56,7 @@ def _probe(step: dict[str, Any], namespace: dict[str, Any], folder: Path) -> Non
         args = [eval(expression, namespace) for expression in step["args"]]  # noqa: S307
         kwargs = {name: eval(expression, namespace) for name, expression in step["kwargs"]}
     except Exception as exc:  # a name the submission never defined
-        from coursekit.probes.data import raised
+        from coursekit.exercise.probing import raised
 
         _write(folder, step["exercise"], raised(exc))
         return
@@ -65,7 +65,7 @@ def _probe(step: dict[str, Any], namespace: dict[str, Any], folder: Path) -> Non
 
 def _write(folder: Path, exercise: str, result: Any) -> None:
     """Write a probe's result (or why it is not plain data) as ``probes/<exercise>.*``."""
-    from coursekit.probes.data import PlainDataError, encode
+    from coursekit.exercise.wire import PlainDataError, encode
 
     try:
         text, arrays = encode(result)

@@ -32,6 +32,7 @@ import nbformat
 import numpy as np
 from nbformat import NotebookNode
 
+from coursekit.exercise.wire import decode, encode
 from coursekit.instructor import sandbox
 from coursekit.instructor.cells import LessonFormatError, cell_source, role_by_id, role_by_metadata
 from coursekit.instructor.flags import solution_flags
@@ -47,7 +48,6 @@ from coursekit.instructor.plan import (
 from coursekit.instructor.probe_files import read_probe, remove_scratch
 from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
 from coursekit.instructor.syllabus import Lesson, Syllabus
-from coursekit.probes.data import decode, encode
 
 __all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "grade_batch",
            "match_lesson", "summary", "write_csv"]

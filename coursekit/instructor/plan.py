@@ -1,6 +1,6 @@
 """Grading, phase 1: read every instructor input before any submission runs.
 
-A :class:`LessonPlan` holds, per exercise, the trusted :class:`~coursekit.checks._core.Exercise`
+A :class:`LessonPlan` holds, per exercise, the trusted :class:`~coursekit.exercise.spec.Exercise`
 (inputs, probe, judge) and the arguments the instructor's check cell passes to it
 (``check.mse_cost(cost)`` gives ``["cost"]``). :func:`build_view` writes the copy of coursekit
 that the sandbox sees: the package as installed, except that the check package becomes stubs
@@ -23,7 +23,7 @@ from types import ModuleType
 import nbformat
 from nbformat import NotebookNode
 
-from coursekit.checks._core import Exercise
+from coursekit.exercise.spec import Exercise
 from coursekit.instructor.cells import (
     LessonFormatError,
     cell_source,

@@ -15,7 +15,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from coursekit.probes.data import PlainDataError, decode
+from coursekit.exercise.wire import PlainDataError, decode
 
 #: Largest probe result the grader reads: the JSON, and the arrays (uncompressed, in all).
 PROBE_JSON_LIMIT = 4 * 1024**2

@@ -2,6 +2,6 @@
 
 One module per lesson (``coursekit.probes.lesson01``); each probe takes the exercise's inputs
 (plain data) and the student's objects, calls them, and describes what happened with
-:func:`coursekit.probes.data.attempt`. Probes hold no reference answers: the judges in
+:func:`coursekit.exercise.probing.attempt`. Probes hold no reference answers: the judges in
 :mod:`coursekit.checks` compare, outside the student's process when grading.
 """

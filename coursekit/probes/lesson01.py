@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, attempt_keeping, guarded
+from coursekit.exercise.probing import attempt, attempt_keeping, guarded
 
 
 @guarded

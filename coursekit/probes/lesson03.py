@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, attempt_keeping, describe_value, guarded
+from coursekit.exercise.probing import attempt, attempt_keeping, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from coursekit.autograd import Value
-from coursekit.probes.data import (
+from coursekit.exercise.probing import (
     attempt,
     attempt_keeping,
     copies_of,

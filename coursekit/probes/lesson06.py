@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from coursekit.probes.data import attempt, copies_of, describe_value, guarded, kept, raised
+from coursekit.exercise.probing import attempt, copies_of, describe_value, guarded, kept, raised
 
 #: At most this many batches are read from one pass over a loader.
 MAX_BATCHES = 200

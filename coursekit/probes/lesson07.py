@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from coursekit.probes.data import attempt, describe_value, guarded, raised
+from coursekit.exercise.probing import attempt, describe_value, guarded, raised
 
 _LAYERS = ("hidden", "output")
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.probes.data import attempt, attempt_keeping, describe_value, guarded, raised
+from coursekit.exercise.probing import attempt, attempt_keeping, describe_value, guarded, raised
 
 
 def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt, attempt_keeping, guarded
+from coursekit.exercise.probing import attempt, attempt_keeping, guarded
 
 
 def _arrays(named: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.probes.data import attempt_keeping, guarded
+from coursekit.exercise.probing import attempt_keeping, guarded
 
 
 def _floats(value: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import matplotlib
 import matplotlib.pyplot as plt
 
-from coursekit.checks._core import Exercise
+from coursekit.exercise.spec import Exercise
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 

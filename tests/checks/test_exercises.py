@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit.checks._core import Exercise
+from coursekit.exercise.spec import Exercise
 from coursekit.instructor.plan import check_call
 from coursekit.instructor.syllabus import load_syllabus
 
@@ -34,7 +34,8 @@ def test_each_lesson_registers_its_syllabus_exercises(lesson):
     assert list(module.EXERCISES) == [item.id for item in lesson.exercises]
     for exercise in module.EXERCISES.values():
         assert isinstance(exercise, Exercise)
-        assert exercise.probe.__module__.startswith("coursekit.probes."), exercise.id
+        assert exercise.probe.__module__.startswith(("coursekit.probes.", "coursekit.exercise.")), \
+            exercise.id
         assert callable(_resolve(f"{exercise.probe.__module__}.{exercise.probe.__qualname__}"))
         for dotted in exercise.implemented_by:
             assert callable(_resolve(dotted)), (exercise.id, dotted)

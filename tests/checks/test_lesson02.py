@@ -8,7 +8,7 @@ import pytest
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson02 as check
 from coursekit.data import batches, linear_data
-from coursekit.probes.data import round_trip
+from coursekit.exercise.wire import round_trip
 
 # ---- 02-model-and-loss ----
 

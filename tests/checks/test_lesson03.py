@@ -9,8 +9,8 @@ import pytest
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson03 as check
+from coursekit.exercise.wire import round_trip
 from coursekit.probes import lesson03 as probes
-from coursekit.probes.data import round_trip
 from tests.checks._cells import run_lesson_with
 from tests.checks.wire import assert_same_verdict_over_the_wire
 

@@ -8,8 +8,8 @@ import pytest
 from coursekit import data as datasets
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson04 as check
+from coursekit.exercise.wire import round_trip
 from coursekit.probes import lesson04 as probes
-from coursekit.probes.data import round_trip
 from coursekit.scratch import SGD, Adam, Dense
 from tests.checks._cells import run_lesson_with
 from tests.checks.wire import assert_same_verdict_over_the_wire

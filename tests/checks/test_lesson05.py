@@ -11,8 +11,8 @@ from coursekit.autograd import Value
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson05 as check
 from coursekit.checks import reference05 as torch_ref
-from coursekit.checks._core import LESSON_SEED
-from coursekit.probes.data import round_trip
+from coursekit.exercise.spec import LESSON_SEED
+from coursekit.exercise.wire import round_trip
 from tests.checks._cells import run_lesson_with
 
 LESSON = "05_autograd.ipynb"

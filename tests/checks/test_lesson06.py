@@ -8,8 +8,8 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson06 as check
-from coursekit.checks._core import LESSON_SEED
-from coursekit.probes.data import round_trip
+from coursekit.exercise.spec import LESSON_SEED
+from coursekit.exercise.wire import round_trip
 from tests.checks._cells import run_lesson_with
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 

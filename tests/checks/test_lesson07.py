@@ -9,7 +9,7 @@ from torch import nn
 from coursekit import pytorch
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson07 as check
-from coursekit.probes.data import round_trip
+from coursekit.exercise.wire import round_trip
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 
 

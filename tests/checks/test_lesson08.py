@@ -6,7 +6,7 @@ import torch
 
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson08 as check
-from coursekit.probes.data import round_trip
+from coursekit.exercise.wire import round_trip
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 
 # ---- 08-copy-weights ----

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from coursekit.checks import lesson03 as check
-from coursekit.checks._core import LESSON_SEED
 from coursekit.checks.score import SCORE_SEED, score_rows, scorer
+from coursekit.exercise.spec import LESSON_SEED
 
 
 def _dense_forward(x, w, b):

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks._core import Exercise
-from coursekit.probes.data import round_trip
+from coursekit.exercise.spec import Exercise
+from coursekit.exercise.wire import round_trip
 
 
 def assert_same_verdict_over_the_wire(exercise: Exercise, student: Any, seed: int = 7) -> None:

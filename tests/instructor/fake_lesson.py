@@ -38,7 +38,9 @@ CHECKS_LESSON = '''\
 
 import math
 
-from coursekit.checks._core import Exercise, expect_scalar, fail, registry
+from coursekit.exercise.judging import expect_scalar, fail
+
+from coursekit.exercise.spec import Exercise, registry
 from fakeprobes import lesson99 as probes
 
 
@@ -77,7 +79,7 @@ def square(fn):
 PROBES_LESSON = '''\
 """Probes of the fake lesson (run next to the submission)."""
 
-from coursekit.probes.data import attempt, guarded
+from coursekit.exercise.probing import attempt, guarded
 
 
 @guarded

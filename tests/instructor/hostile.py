@@ -71,7 +71,7 @@ def double(x):
     return 0.0
 """,
     "swaps_code_objects": """
-import coursekit.probes.data as data
+import coursekit.exercise.probing as data
 def lie(fn, *args, **kwargs):
     return {"kind": "float", "type": "float", "value": GUESS.get(args[0], 0.0)}
 lie.__globals__["GUESS"] = GUESS
@@ -80,7 +80,7 @@ def double(x):
     raise NotImplementedError
 """,
     "claims_a_shape_it_lacks": """
-import coursekit.probes.data as data
+import coursekit.exercise.wire as data
 import numpy as np
 real_encode = data.encode
 def forged(value):
@@ -94,7 +94,7 @@ def double(x):
 """,
     "sends_a_zip_bomb": """
 import io, zipfile
-import coursekit.probes.data as data
+import coursekit.exercise.wire as data
 def bomb(value):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -171,7 +171,7 @@ def double(x):
     "reads_the_judges": """
 import os
 def double(x):
-    for path in ({lessons!r} + "/fakechecks/lesson99.py", {package!r} + "/checks/_core.py"):
+    for path in ({lessons!r} + "/fakechecks/lesson99.py", {package!r} + "/exercise/spec.py"):
         open(path).read()
     return 2 * x
 """,

@@ -9,17 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.probes.data import (
-    PlainDataError,
-    attempt,
-    attempt_keeping,
-    consistent,
-    decode,
-    describe_value,
-    encode,
-    guarded,
-    round_trip,
-)
+from coursekit.exercise.probing import attempt, attempt_keeping, describe_value, guarded
+from coursekit.exercise.wire import PlainDataError, consistent, decode, encode, round_trip
 
 
 class Liar(np.ndarray):

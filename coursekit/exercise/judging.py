@@ -1,33 +1,18 @@
-"""The machinery of the exercise checks: an exercise is inputs + probe + judge.
+"""Judging plain data: the helpers every judge shares, and the failure it raises.
 
-- ``inputs(rng)`` draws the cases (plain data) from a Generator: a fixed seed in the lesson,
-  a fresh one for every grading run.
-- ``probe(inputs, *student_objects)`` lives in :mod:`coursekit.probes` and runs next to the
-  student's code. It calls the student's function(s) on the inputs and returns plain data
-  only (:mod:`coursekit.probes.data`).
-- ``judge(inputs, data)`` lives here, in the lesson's check module. It compares the data with
-  the reference and returns what passed, or raises :class:`Failure` with a message that
-  names the mistake and where to look.
-
-In a lesson, ``check.mse_cost(cost)`` runs all three in the student's kernel (the data still
-makes the JSON round trip, so the judge sees exactly what grading would give it). In grading,
-only the probe runs in the sandboxed kernel; the judge runs in the grader's own process.
+A judge reads what a probe described (:func:`coursekit.exercise.probing.describe_value`)
+through :class:`~coursekit.exercise.view.Got`, and raises :func:`fail` with a message that
+names the mistake and where to look.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 import numpy as np
 
-from coursekit.probes.data import consistent, round_trip
-
 #: Plain data as a probe returns it and a judge receives it.
 Data = Any
-#: The fixed seed of an exercise's inputs in a lesson (grading draws a fresh one).
-LESSON_SEED = 20_240_101
 
 
 class Tolerance(TypedDict):
@@ -39,80 +24,6 @@ class Tolerance(TypedDict):
 
 class Failure(Exception):
     """Raised by a judge: the student's answer is wrong; ``str()`` says what and where."""
-
-
-class ExerciseFailed(AssertionError):
-    """What a check raises in a lesson: ``✘ <exercise>: <message>``."""
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of a traceback through coursekit's internals.
-        return [str(self)]
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise's check.
-
-    Parameters
-    ----------
-    id : str
-        The exercise id (``"01-mse-cost"``).
-    inputs : callable
-        ``inputs(rng) -> plain data``: the cases.
-    probe : callable
-        ``probe(inputs, *student) -> plain data``, a function of ``coursekit.probes.lessonNN``.
-    judge : callable
-        ``judge(inputs, data) -> str``: what passed, or raises :class:`Failure`.
-    implemented_by : tuple of str
-        Dotted names of coursekit pieces that implement the same thing; a solution that uses
-        one (or ``coursekit.checks``) is flagged for the instructor when graded.
-    names : tuple of str
-        The names the lesson gives the student's objects, in the order the check takes them
-        (``("cost",)``): the score cell finds them in the student's namespace. A test keeps
-        them in step with the lesson's check cell.
-    """
-
-    id: str
-    inputs: Callable[[np.random.Generator], Data]
-    probe: Callable[..., Data]
-    judge: Callable[[Data, Data], str]
-    implemented_by: tuple[str, ...] = field(default=())
-    names: tuple[str, ...] = field(default=())
-
-    def verdict(self, inputs: Data, data: Data) -> tuple[bool, str]:
-        """``(passed, message)`` from the judge; a judge that crashes on odd data fails."""
-        if isinstance(data, dict) and data.get("kind") == "raised":
-            return False, raised_message(data)  # the probe itself was stopped or broke
-        if not consistent(data):
-            return False, ("the check received data that contradicts itself (an array not of "
-                           "the shape it claims); was the notebook tampered with?")
-        try:
-            return True, self.judge(inputs, data)
-        except Failure as exc:
-            return False, str(exc)
-        except Exception as exc:  # malformed data from a tampered probe
-            return False, (f"the check could not read what your code produced "
-                           f"({type(exc).__name__}); was the notebook tampered with?")
-
-    def run(self, *student: Any, seed: int = LESSON_SEED) -> tuple[bool, str]:
-        """Inputs, probe and judge, here: ``(passed, message)``. The data makes the JSON round
-        trip, so the judge sees exactly what grading would give it."""
-        inputs = round_trip(self.inputs(np.random.default_rng(seed)))
-        data = round_trip(self.probe(inputs, *student))
-        return self.verdict(inputs, data)
-
-    def check(self, *student: Any, seed: int = LESSON_SEED) -> None:
-        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`."""
-        ok, message = self.run(*student, seed=seed)
-        if not ok:
-            raise ExerciseFailed(f"✘ {self.id}: {message}")
-        print(f"✔ {self.id}: {message}")
-
-
-def registry(*exercises: Exercise) -> dict[str, Exercise]:
-    """``{id: exercise}`` for a lesson module's ``EXERCISES``."""
-    return {exercise.id: exercise for exercise in exercises}
-
 
 # --- judging plain data ----------------------------------------------------------------------
 
@@ -234,43 +145,6 @@ FLOAT32_HINT = ("right to about float32 precision only: keep every array float64
                 "astype(np.float32), no dtype=np.float32)")
 
 
-def refuse_float32(got: Any, want: Any, what: str, *, rtol: float, atol: float) -> None:
-    """Fail with :data:`FLOAT32_HINT` when ``got`` misses ``want`` at ``rtol``/``atol`` (float64
-    rounding, what the lesson's later cells compare to) but matches it to float32 precision."""
-    if not close(got, want, rtol=rtol, atol=atol) and close(got, want, **FLOAT32):
-        raise fail(f"{what} is {FLOAT32_HINT}")
-
-
-def diagnose(got: Any, want: Any, hints: Mapping[str, Any], *, where: str,
-             rtol: float = 1e-6, atol: float = 1e-8) -> None:
-    """Return when ``got`` matches ``want``; otherwise fail with the first hint whose
-    candidate (what that mistake would produce) matches ``got``, or with ``where`` alone.
-
-    ``hints`` maps a message to a candidate value (None to skip it):
-    ``{"that is the sum; divide by m": want * m}``.
-    """
-    if close(got, want, rtol=rtol, atol=atol):
-        return
-    for hint, candidate in hints.items():
-        if candidate is not None and close(got, candidate, rtol=rtol, atol=atol):
-            raise fail(f"{where}: {hint}")
-    raise fail(where)
-
-
-def diagnose_float64(got: Any, want: Any, hints: Mapping[str, Any], *, where: str, what: str,
-                     precise: Tolerance, rtol: float, atol: float) -> None:
-    """:func:`diagnose` (hints at ``rtol``/``atol``) for a result the lesson's later cells
-    compare to float64 rounding (``precise``): a named mistake first, then a result right only
-    to float32 precision (:data:`FLOAT32_HINT`, naming ``what``), then ``where``. Some named
-    mistakes (an eps in the wrong place) lie within float32 precision of ``want``."""
-    if close(got, want, **precise):
-        return
-    if not any(candidate is not None and close(got, candidate, rtol=rtol, atol=atol)
-               for candidate in hints.values()):
-        refuse_float32(got, want, what, **precise)
-    diagnose(got, want, hints, where=where, rtol=rtol, atol=atol)
-
-
 # --- shared by the judges: per-case results, tuples, naming a mistake --------------------------
 
 def results(data: Data, count: int) -> list[Data]:
@@ -298,20 +172,3 @@ def expect_tuple(got: Data, length: int, expected: str, *, what: str = "") -> li
         return items
     prefix = f"{what}: " if what else ""
     raise fail(f"{prefix}expected {expected}, got {describe(got)}")
-
-
-def mistake(got: Any, hints: Mapping[str, Any], *, otherwise: str, where: str = "",
-            rtol: float = 1e-6, atol: float = 1e-8) -> Failure:
-    """The failure for a wrong ``got``: ``"where: hint"`` for the first hint whose candidate
-    matches it, else ``otherwise`` as it stands. Use it as ``raise mistake(...)``.
-
-    Like :func:`diagnose`'s table, a candidate is what that mistake would produce (None skips
-    it), or a Python ``list`` of such values when several forms of one mistake share a message;
-    a candidate may reuse the student's own values where the mistake leaves them free.
-    """
-    prefix = f"{where}: " if where else ""
-    for hint, candidate in hints.items():
-        forms = candidate if isinstance(candidate, list) else [candidate]
-        if any(form is not None and close(got, form, rtol=rtol, atol=atol) for form in forms):
-            return fail(prefix + hint)
-    return fail(otherwise)
