@@ -72,7 +72,8 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
              reference: Callable[..., Any], where: Callable[..., str], passed: str,
              keep: Sequence[str] = (), keywords: bool = False,
              may_become_result: Sequence[str] = (), mistakes: Sequence[Mistake] = (),
-             raised: Sequence[Raised] = (), tolerance: Tolerance = TOLERANCE,
+             raised: Sequence[Raised] = (), explain: Callable[..., str | None] | None = None,
+             tolerance: Tolerance = TOLERANCE,
              float64: bool = False, parts: Sequence[str] = (),
              probe: Callable[..., Data] | None = None,
              arguments: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None,
@@ -106,6 +107,9 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
         Known wrong versions, each with its message; tried in order.
     raised : sequence of Raised
         What particular exceptions mean here (otherwise: "your function raised ...").
+    explain : callable
+        ``explain(got, *arguments) -> str | None``: a mistake that needs the answer itself to
+        be named (:func:`~coursekit.exercise.mistakes.match`).
     tolerance, float64
         How close to the reference; ``float64`` refuses float32 answers and answers right only
         to float32 precision, with a message saying why the lesson needs float64.
@@ -144,7 +148,7 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
             with np.errstate(all="ignore"):
                 want = reference(*values)
             match(view(got), want, where=where(*values), args=values, mistakes=mistakes,
-                  tolerance=tolerance, float64=float64, parts=parts)
+                  tolerance=tolerance, float64=float64, parts=parts, explain=explain)
         return passed.replace("{n}", str(len(drawn)))
 
     judge.__qualname__ = judge.__name__ = f"judge_{id.replace('-', '_')}"

@@ -119,19 +119,23 @@ def expected(want: Any) -> str:
 
 def match(got: Got, want: Any, *, where: str, args: Sequence[Any] = (),
           mistakes: Sequence[Mistake] = (), tolerance: Tolerance = TOLERANCE,
-          float64: bool = False, parts: Sequence[str] = ()) -> None:
+          float64: bool = False, parts: Sequence[str] = (),
+          explain: Callable[..., str | None] | None = None) -> None:
     """Return when ``got`` is ``want``; otherwise fail with ``"<where>: <why>"``.
 
     In order: a known mistake whose wrong version (run on ``args``) gives ``got``; when
     ``float64`` is required, an answer computed in float32 or right only to float32 precision;
     a wrong type or shape; then the values. ``parts`` names the items of a tuple ``want``
-    (``("dx", "dW", "db")``) for the messages.
+    (``("dx", "dW", "db")``) for the messages; ``explain(got, *args)``, tried after the
+    known mistakes, names a mistake that needs the answer itself (a step size it reveals).
     """
     if float64 and _has_float32(got):
         raise fail(f"{where}: your answer is float32; {_WHY_FLOAT64}")
     if same(got, want, tolerance):
         return
     message = named(got, mistakes, args, tolerance)
+    if message is None and explain is not None:
+        message = explain(got, *args)
     if message is not None:
         raise fail(f"{where}: {message}")
     if float64 and same(got, want, FLOAT32):

@@ -107,11 +107,14 @@ class Exercise:
         return self.verdict(inputs, data)
 
     def check(self, *student: Any, seed: int = LESSON_SEED) -> None:
-        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`."""
+        """Run inputs, probe and judge here; print ``✔`` or raise :class:`ExerciseFailed`.
+        The lesson's check cell calls the exercise itself: ``check.mse_cost(cost)``."""
         ok, message = self.run(*student, seed=seed)
         if not ok:
             raise ExerciseFailed(f"✘ {self.id}: {message}")
         print(f"✔ {self.id}: {message}")
+
+    __call__ = check
 
 
 def registry(*exercises: Exercise) -> dict[str, Exercise]:
