@@ -66,7 +66,7 @@ ifeq ($(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),)
 LAB_FLAGS += --no-browser
 endif
 
-.PHONY: help lab test test-slow test-all unit nbval nbval-variants execute lint student grade bench html e2e lock clean distclean
+.PHONY: help lab test test-slow test-all unit nbval nbval-variants execute lint sync student grade bench html e2e lock clean distclean
 
 help:
 	@echo "make lab       start JupyterLab on your workspace of student editions (sets up .venv"
@@ -76,7 +76,9 @@ help:
 	@echo "make test-all  both (what CI runs, with make lint and make e2e)"
 	@echo "make execute   regenerate every lesson's outputs in the test environment"
 	@echo "make nbval-variants  strict nbval under other CPUs' kernels (VARIANTS=... for some)"
-	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/"
+	@echo "make lint      ruff over the package, tests and lessons; mypy over coursekit/;"
+	@echo "               the lessons and README in step with syllabus.toml"
+	@echo "make sync      write syllabus.toml's points, nbgrader metadata and the README map"
 	@echo "make student   write student editions to build/student/"
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
 	@echo "make bench     benchmarks (coursekit.scratch, every lesson, make test's phases)"
@@ -140,16 +142,22 @@ nbval-variants: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/python -m coursekit execute $(LESSONS)
 
-# ruff everywhere; mypy over coursekit/ (configured in pyproject.toml's [tool.mypy]).
+# ruff everywhere; mypy over coursekit/ (configured in pyproject.toml's [tool.mypy]); the
+# lessons and README in step with syllabus.toml (make sync).
 lint: $(STAMP)
 	@status=0; \
 	$(BIN)/ruff check coursekit tests e2e benchmarks tools notebooks || status=1; \
 	$(BIN)/mypy || status=1; \
+	$(BIN)/python -m coursekit sync --check || status=1; \
 	exit $$status
 
-# Brings nbgrader's metadata in the lessons in step first (commit any change it makes).
-student: $(STAMP)
-	$(BIN)/python -m coursekit nbgrader-sync $(LESSONS)
+# What syllabus.toml decides, written where it is used: each check cell's points, nbgrader's
+# metadata, the README's course map (make lint checks it is in step; commit what it changes).
+sync: $(STAMP)
+	$(BIN)/python -m coursekit sync
+
+# Brings the lessons in step with the syllabus first (commit any change it makes).
+student: sync
 	rm -rf build/student
 	$(BIN)/python -m coursekit student --out build/student $(LESSONS)
 

@@ -6,6 +6,7 @@
     coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
     coursekit syllabus [--map]                                 # check the syllabus; the map
     coursekit nbgrader-sync [--check] notebooks/*.ipynb        # nbgrader's cell metadata
+    coursekit sync [--check]                   # points, nbgrader metadata, README map
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from coursekit import runner
 from coursekit.instructor.cells import LessonFormatError
+from coursekit.instructor.course_sync import sync_course
 from coursekit.instructor.grade import Grader, find_submissions, grade_batch
 from coursekit.instructor.nbgrader import sync_files
 from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
@@ -121,6 +123,18 @@ def _nbgrader_sync(args: argparse.Namespace) -> int:
     return 1 if args.check and changed else 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    changed = sync_course(load_syllabus(args.syllabus), args.lessons, args.readme,
+                          check=args.check)
+    for line in changed:
+        if args.check:
+            print(f"problem: out of step with {args.syllabus}: {line}; run "
+                  "`.venv/bin/python -m coursekit sync` (or make sync) and commit", file=sys.stderr)
+        else:
+            print(f"synced {line}")
+    return 1 if args.check and changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m coursekit``."""
     parser = argparse.ArgumentParser(prog="coursekit", description="Instructor tools.")
@@ -195,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--check", action="store_true",
                       help="change nothing; exit 1 if a lesson is out of step")
     sync.set_defaults(run=_nbgrader_sync)
+
+    course = commands.add_parser(
+        "sync", help="write what syllabus.toml decides into the lessons (points, nbgrader "
+                     "metadata) and the README (course map)")
+    course.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 naming what is out of step")
+    course.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
+    course.add_argument("--lessons", type=Path, default=Path("notebooks"))
+    course.add_argument("--readme", type=Path, default=Path("README.md"))
+    course.set_defaults(run=_sync)
     return parser
 
 

@@ -14,8 +14,7 @@ def test_readme_course_map_is_generated_from_the_syllabus():
     assert found, "README.md lost its course-map markers"
     expected = course_map(load_syllabus(ROOT / "syllabus.toml"))
     assert found.group(1) == expected, (
-        "README course map is stale: paste the output of "
-        "`.venv/bin/python -m coursekit syllabus --map` between the markers")
+        "README course map is stale: run `make sync` (python -m coursekit sync)")
 
 
 def test_readme_gives_the_two_set_up_commands():

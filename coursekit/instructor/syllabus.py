@@ -46,8 +46,9 @@ class SyllabusError(ValueError):
 
 
 @dataclass(frozen=True)
-class Exercise:
-    """One graded exercise: its id (``01-mse-cost``) and the points it is worth."""
+class Graded:
+    """One exercise as the syllabus grades it: its id (``01-mse-cost``) and the points it is
+    worth (the check itself is a :class:`coursekit.exercise.Exercise`)."""
 
     id: str
     points: int
@@ -75,7 +76,7 @@ class Lesson:
     title: str
     runtime_seconds: float
     objectives: tuple[Objective, ...]
-    exercises: tuple[Exercise, ...]
+    exercises: tuple[Graded, ...]
 
     @property
     def number(self) -> str:
@@ -212,7 +213,7 @@ def _objective(item: Any, where: str, exercises: list[str]) -> Objective:
     return Objective(text, tuple(by))
 
 
-def _exercise(item: Any, where: str, number: str) -> Exercise:
+def _exercise(item: Any, where: str, number: str) -> Graded:
     if not isinstance(item, dict) or set(item) != _EXERCISE_KEYS:
         raise SyllabusError(f"{where}: each exercise is {{ id = \"{number}-name\", points = N }}, "
                             f"got {item!r}")
@@ -224,7 +225,7 @@ def _exercise(item: Any, where: str, number: str) -> Exercise:
                             f"number, '{number}-'")
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
         raise SyllabusError(f"{where}: exercise {exercise}: points must be a positive integer")
-    return Exercise(exercise, points)
+    return Graded(exercise, points)
 
 
 def lesson_files(folder: Path) -> list[Path]:

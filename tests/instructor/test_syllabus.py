@@ -8,7 +8,7 @@ import pytest
 
 from coursekit.__main__ import main
 from coursekit.instructor.syllabus import (
-    Exercise,
+    Graded,
     SyllabusError,
     course_map,
     load_syllabus,
@@ -49,7 +49,7 @@ def test_the_course_syllabus_is_in_step_with_every_notebook():
 def test_a_valid_syllabus_reads_into_lessons(tmp_path):
     syllabus = load_syllabus(write(tmp_path, lesson() + lesson("02_b.ipynb", "02-b", "3")))
     assert [item.notebook for item in syllabus.lessons] == ["01_a.ipynb", "02_b.ipynb"]
-    assert syllabus.lessons[1].exercises == (Exercise("02-b", 3),)
+    assert syllabus.lessons[1].exercises == (Graded("02-b", 3),)
     assert syllabus.lessons[1].number == "02"
     assert syllabus.lesson_of_exercise("02-b") is syllabus.lessons[1]
 
