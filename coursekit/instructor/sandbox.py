@@ -16,6 +16,7 @@ submissions.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
@@ -91,9 +92,8 @@ def _system_binds() -> list[str]:
 def _hide_installed_checks(binds: list[str]) -> list[str]:
     """Cover the real ``coursekit/checks`` with an empty folder where a bound path holds it
     (a non-editable install inside the virtual environment)."""
-    import coursekit.checks
-
-    real = os.path.realpath(os.path.dirname(coursekit.checks.__file__ or ""))
+    spec = importlib.util.find_spec("coursekit.checks")  # located, never imported
+    real = os.path.realpath(os.path.dirname((spec.origin if spec else None) or ""))
     bound = [binds[i + 2] for i in range(0, len(binds), 3)]
     if any(real == path or real.startswith(path.rstrip("/") + "/") for path in bound):
         return ["--tmpfs", real]
