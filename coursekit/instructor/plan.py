@@ -14,7 +14,6 @@ import ast
 import importlib
 import re
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -217,7 +216,7 @@ def build_view(target: Path, *, package: str = "coursekit.checks",
     shutil.copytree(source, target / "coursekit", ignore=ignore)
     if package.startswith("coursekit."):
         inside = target / Path(*package.split("."))
-        real = package_dir or Path(sys.modules[package].__file__ or "").parent
+        real = package_dir or Path(importlib.import_module(package).__file__ or "").parent
         shutil.rmtree(inside)
         write_stub_package(Path(real), package, inside)
     return target
