@@ -9,6 +9,7 @@ Layers (``forward``/``backward``, ``params``/``grads`` under the same names), lo
 from coursekit.scratch.conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from coursekit.scratch.gradcheck import (
     GradientCheckError,
+    GradientCheckWarning,
     check_layer,
     check_loss,
     check_model,
@@ -37,7 +38,8 @@ __all__ = [
     "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
     "Sequential", "TrainingDiverged",
-    "GradientCheckError", "finite_difference_noise", "numerical_gradient", "relative_error",
+    "GradientCheckError", "GradientCheckWarning", "finite_difference_noise", "numerical_gradient",
+    "relative_error",
     "check_layer", "check_loss", "check_model",
     "BatchNorm1d", "l2_penalty", "early_stopping_epoch",
 ]
