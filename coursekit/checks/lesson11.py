@@ -14,29 +14,18 @@ Images are (N, C, H, W); a convolution's weights are (F, C, KH, KW) and its bias
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import product
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from coursekit.checks._legacy import mistake
 from coursekit.checks.score import scorer
-from coursekit.exercise.judging import (
-    FLOAT32,
-    FLOAT32_HINT,
-    Data,
-    Tolerance,
-    close,
-    describe,
-    expect_array,
-    expect_tuple,
-    fail,
-    results,
-    value,
-)
-from coursekit.exercise.spec import Exercise, registry
-from coursekit.probes import lesson11 as probes
+from coursekit.exercise import Exercise, Got, Mistake, fail, function, registry, same
+from coursekit.exercise.judging import FLOAT32, Data, Tolerance
+from coursekit.exercise.mistakes import difference
 
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the
 #: lesson's later cells compare these functions with coursekit and PyTorch to 1e-9.
@@ -132,20 +121,79 @@ def reference_maxpool_backward(dout: np.ndarray, x: np.ndarray, size: int) -> np
     return _unwindow(g, size)
 
 
-def _array_of(got: Data, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The array ``got`` describes when it is one of ``shape``, else None (no failure)."""
-    if isinstance(got, dict) and got.get("kind") == "array" and tuple(got["shape"]) == shape:
-        return np.asarray(got["value"], dtype=np.float64)
-    return None
+# ---- what this lesson adds to coursekit.exercise.function ----
 
 
-def _ndarray(got: Data, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """Like expect_array, but a later cell computes with it as a NumPy array: no tensors."""
-    array = expect_array(got, shape, what)
-    if got.get("type") != "ndarray":
-        raise fail(f"{what}: expected a NumPy array, got {describe(got)}: later cells use it "
-                   "with NumPy")
-    return array
+def _explain(reference: Callable[..., Any], mistakes: Sequence[Mistake], hints: Sequence[str],
+             parts: Sequence[str] = ()) -> Callable[..., str | None]:
+    """``explain=`` for an answer no declared mistake gives as a whole (two mistakes at once):
+    part by part (the items ``parts`` names, else the whole answer), the first mistake whose
+    wrong version gives that part, or an array of that part's shape where the reference's has
+    another; failing that, what differs in the first wrong part, and its formula (``hints``).
+    None (``match`` says why) when right to float32 precision only, or not even the shape."""
+
+    def part(answer: Any, k: int) -> Any:
+        if not parts:
+            return answer
+        return answer[k] if isinstance(answer, tuple) and len(answer) == len(parts) else None
+
+    def explain(got: Got, *args: Any) -> str | None:
+        want = reference(*args)
+        if same(got, want, FLOAT32) or parts and (got.kind != "list" or got.length != len(parts)):
+            return None
+        gots = got.items if parts else [got]
+        wrong = [k for k, item in enumerate(gots) if not same(item, part(want, k), TOLERANCE)]
+        candidates = [(mistake, mistake.candidate(*args)) for mistake in mistakes]
+        for k, (mistake, candidate) in product(wrong, candidates):
+            given, shape = part(candidate, k), np.shape(part(want, k))
+            if given is not None and (same(gots[k], given, TOLERANCE) or gots[k].kind == "array"
+                                      and gots[k].shape == np.shape(given) != shape):
+                return mistake.says(*args)
+        if not wrong or gots[wrong[0]].kind != "array" \
+                or gots[wrong[0]].shape != np.shape(part(want, wrong[0])):
+            return None
+        name = f"{parts[wrong[0]]}: " if parts else ""
+        return f"{name}{difference(gots[wrong[0]], part(want, wrong[0]))}; {hints[wrong[0]]}"
+
+    return explain
+
+
+def _declare(id: str, *, reference: Callable[..., Any], where: Callable[..., str],
+             mistakes: Sequence[Mistake], hints: Sequence[str], parts: Sequence[str] = (),
+             **declared: Any) -> Exercise:
+    """:func:`~coursekit.exercise.function` to float64 rounding, naming mistakes made together
+    (:func:`_explain`), and refusing first an answer that holds an array other than NumPy's (a
+    tensor, which ``match`` takes when its values are right): later cells use it with NumPy."""
+    exercise = function(id, reference=reference, where=where, mistakes=mistakes, parts=parts,
+                        tolerance=TOLERANCE, float64=True,
+                        explain=_explain(reference, mistakes, hints, parts), **declared)
+    judge, build = exercise.judge, exercise.arguments
+    assert build is not None
+
+    def numpy_arrays_first(inputs: Data, data: Data) -> str:
+        for case, got in zip(inputs["cases"], data if isinstance(data, list) else [],
+                             strict=False):
+            answer = Got(got if isinstance(got, dict) else {})
+            if answer.kind not in ("array", "list"):
+                break  # the judge says what it is
+            for k, item in enumerate(answer.items if answer.kind == "list" else [answer]):
+                if item.kind == "array" and item.type != "ndarray":
+                    name = f"{parts[k]}: " if k < len(parts) else ""
+                    raise fail(f"{where(*build(case))}: {name}expected a NumPy array, got "
+                               f"{item.describe()}: later cells use it with NumPy")
+        return judge(inputs, data)
+
+    numpy_arrays_first.__qualname__ = numpy_arrays_first.__name__ = judge.__name__
+    return replace(exercise, judge=numpy_arrays_first)
+
+
+def _layer(x: np.ndarray, W: np.ndarray, stride: int, padding: int) -> str:
+    return f"x {x.shape}, W {W.shape}, stride {stride}, padding {padding}"
+
+
+def _out_shape(x: np.ndarray, W: np.ndarray, stride: int, padding: int) -> tuple[int, ...]:
+    return (x.shape[0], W.shape[0], output_size(x.shape[2], W.shape[2], stride, padding),
+            output_size(x.shape[3], W.shape[3], stride, padding))
 
 
 # ---- 11-conv-forward ----
@@ -157,7 +205,7 @@ _FORWARD_SHAPES = [(2, 1, 8, 8, 4, 3, 3, 1, 1), (3, 2, 7, 6, 3, 3, 3, 2, 1),
                    (2, 4, 4, 4, 5, 3, 3, 1, 1)]
 
 
-def _conv_cases(rng: np.random.Generator, *, with_dout: bool) -> dict[str, Any]:
+def _conv_cases(rng: np.random.Generator, with_dout: bool = False) -> list[dict[str, Any]]:
     cases = []
     for n, c, h, w, f, kh, kw, stride, padding in _FORWARD_SHAPES:
         case = {"x": rng.normal(size=(n, c, h, w)), "W": rng.normal(size=(f, c, kh, kw)),
@@ -165,129 +213,118 @@ def _conv_cases(rng: np.random.Generator, *, with_dout: bool) -> dict[str, Any]:
         if with_dout:
             oh, ow = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
             case["dout"] = rng.normal(size=(n, f, oh, ow))
+            del case["b"]  # drawn all the same: the layers are the forward's
         cases.append(case)
-    return {"cases": cases}
+    return cases
 
 
-def _forward_cases(rng: np.random.Generator) -> dict[str, Any]:
-    return _conv_cases(rng, with_dout=False)
+def _product(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int,
+             padding: int) -> np.ndarray:
+    """The im2col product (N·OH·OW, F): one row per output pixel, one column per filter."""
+    return reference_conv_forward(x, W, b, stride, padding).transpose(0, 2, 3, 1) \
+        .reshape(-1, W.shape[0])
 
 
-def _judge_forward(inputs: Data, data: Data) -> str:
-    cases = inputs["cases"]
-    for case, got in zip(cases, results(data, len(cases)), strict=True):
-        x, W, b, s, p = case["x"], case["W"], case["b"], case["stride"], case["padding"]
-        (n, _, h, w), (f, _, kh, kw) = x.shape, W.shape
-        where = f"x {x.shape}, W {W.shape}, stride {s}, padding {p}"
-        shape = (n, f, output_size(h, kh, s, p), output_size(w, kw, s, p))
-        got = value(got)
-        if got["kind"] == "array" and tuple(got["shape"]) != shape:
-            found = tuple(got["shape"])
-            unpadded = (n, f, output_size(h, kh, s, 0), output_size(w, kw, s, 0))
-            unstrided = (n, f, output_size(h, kh, 1, p), output_size(w, kw, 1, p))
-            if p and found == unpadded:
-                raise fail(f"{where}: expected shape {shape}, got {found}: the padding is "
-                           f"missing; pad H and W with {p} zeros on each side first")
-            if s > 1 and found == unstrided:
-                raise fail(f"{where}: expected shape {shape}, got {found}: the stride is "
-                           f"ignored; keep every {s}th patch in each direction")
-            if found == (n, shape[2], shape[3], f) or found == (n * shape[2] * shape[3], f):
-                raise fail(f"{where}: expected shape {shape}, got {found}: the matrix product "
-                           "gives one row per output pixel and one column per filter; reshape "
-                           "it to (N, OH, OW, F), then transpose to (N, F, OH, OW)")
-        out = _ndarray(got, shape, where)
-        want = reference_conv_forward(x, W, b, s, p)
-        if close(out, want, **TOLERANCE):
-            continue
-        if close(out, want, **FLOAT32):
-            raise fail(f"{where}: the output is {FLOAT32_HINT}")
-        rows = want.transpose(0, 2, 3, 1).reshape(-1, f)  # the (N·OH·OW, F) product
-        raise mistake(out, {
-            "the kernel is flipped: deep-learning libraries compute a cross-correlation, "
-            "W[f, c, u, v] times the pixel at offset (u, v) of the patch, with no flip":
-                reference_conv_forward(x, W[:, :, ::-1, ::-1].copy(), b, s, p),
-            "the bias is missing: add b[f] to every pixel of output channel f":
-                want - b[None, :, None, None],
-            "the numbers are in the wrong places: the (N·OH·OW, F) product was reshaped "
-            "straight to (N, F, OH, OW); reshape it to (N, OH, OW, F), then transpose":
-                rows.reshape(shape),
-        }, where=where, otherwise=f"{where}: the output differs from the convolution "
-           "out[n, f, i, j] = b[f] + Σ W[f, c, u, v]·xpad[n, c, i·s + u, j·s + v]", **TOLERANCE)
-    return f"outputs match on {len(cases)} layers (strides, padding, several channels)"
+def _not_transposed(x: np.ndarray, W: np.ndarray, s: int, p: int, *, rows: bool) -> str:
+    n, f, oh, ow = shape = _out_shape(x, W, s, p)
+    return (f"expected shape {shape}, got {(n * oh * ow, f) if rows else (n, oh, ow, f)}: the "
+            "matrix product gives one row per output pixel and one column per filter; reshape "
+            "it to (N, OH, OW, F), then transpose to (N, F, OH, OW)")
+
+
+FORWARD_MISTAKES = [
+    Mistake(lambda x, W, b, s, p: f"expected shape {_out_shape(x, W, s, p)}, got "
+            f"{_out_shape(x, W, s, 0)}: the padding is missing; pad H and W with {p} zeros on "
+            "each side first", lambda x, W, b, s, p: reference_conv_forward(x, W, b, s, 0)),
+    Mistake(lambda x, W, b, s, p: f"expected shape {_out_shape(x, W, s, p)}, got "
+            f"{_out_shape(x, W, 1, p)}: the stride is ignored; keep every {s}th patch in each "
+            "direction", lambda x, W, b, s, p: reference_conv_forward(x, W, b, 1, p)),
+    Mistake(lambda x, W, b, s, p: _not_transposed(x, W, s, p, rows=False),
+            lambda x, W, b, s, p: reference_conv_forward(x, W, b, s, p).transpose(0, 2, 3, 1)),
+    Mistake(lambda x, W, b, s, p: _not_transposed(x, W, s, p, rows=True), _product),
+    Mistake("the kernel is flipped: deep-learning libraries compute a cross-correlation, "
+            "W[f, c, u, v] times the pixel at offset (u, v) of the patch, with no flip",
+            lambda x, W, b, s, p: reference_conv_forward(x, W[:, :, ::-1, ::-1], b, s, p)),
+    Mistake("the bias is missing: add b[f] to every pixel of output channel f",
+            lambda x, W, b, s, p: reference_conv_forward(x, W, 0 * b, s, p)),
+    Mistake("the numbers are in the wrong places: the (N·OH·OW, F) product was reshaped "
+            "straight to (N, F, OH, OW); reshape it to (N, OH, OW, F), then transpose",
+            lambda x, W, b, s, p: _product(x, W, b, s, p).reshape(_out_shape(x, W, s, p))),
+]
+
+conv_forward = _declare(
+    "11-conv-forward", names=("conv_forward",), args=("x", "W", "b", "stride", "padding"),
+    keep=("x", "W", "b"), cases=_conv_cases, reference=reference_conv_forward,
+    where=lambda x, W, b, s, p: _layer(x, W, s, p), mistakes=FORWARD_MISTAKES,
+    hints=["the convolution is out[n, f, i, j] = b[f] + Σ W[f, c, u, v]·xpad[n, c, i·s + u, "
+           "j·s + v]"],
+    implemented_by=("coursekit.scratch.Conv2d.forward", "coursekit.scratch.conv.im2col"),
+    passed="outputs match on {n} layers (strides, padding, several channels)")
 
 
 # ---- 11-conv-backward ----
 
 
-def _backward_cases(rng: np.random.Generator) -> dict[str, Any]:
-    return _conv_cases(rng, with_dout=True)
+def _grads(index: int, make: Callable[..., np.ndarray]) -> Callable[..., tuple[np.ndarray, ...]]:
+    """The reference's (dx, dW, db) with gradient ``index`` replaced by
+    ``make(right gradient, dout, x, W, stride, padding)``: a mistake in one of the three."""
+
+    def wrong(dout: np.ndarray, x: np.ndarray, W: np.ndarray, stride: int,
+              padding: int) -> tuple[np.ndarray, ...]:
+        grads = list(reference_conv_backward(dout, x, W, stride, padding))
+        grads[index] = make(grads[index], dout, x, W, stride, padding)
+        return tuple(grads)
+
+    return wrong
 
 
-def _judge_backward(inputs: Data, data: Data) -> str:
-    cases = inputs["cases"]
-    for case, got in zip(cases, results(data, len(cases)), strict=True):
-        dout, x, W, s, p = case["dout"], case["x"], case["W"], case["stride"], case["padding"]
-        n, c, h, w = x.shape
-        f = W.shape[0]
-        where = f"x {x.shape}, W {W.shape}, stride {s}, padding {p}"
-        dx, dW, db = expect_tuple(got, 3, "a triple (dx, dW, db)", what=where)
-        want_dx, want_dW, want_db = reference_conv_backward(dout, x, W, s, p)
-        first, second = _array_of(dx, W.shape), _array_of(dW, x.shape)
-        if first is not None and second is not None and close(first, want_dW, **TOLERANCE):
-            raise fail(f"{where}: your first array is dW and your second is dx: the return "
-                       "order is (dx, dW, db)")
-        if p and _array_of(dx, (n, c, h + 2 * p, w + 2 * p)) is not None:
-            raise fail(f"{where}: dx has the padded shape {(n, c, h + 2 * p, w + 2 * p)}; the "
-                       f"padding is not part of the input: crop {p} rows and columns off each "
-                       "side")
-        if W.shape[0] != W.shape[1] and _array_of(dW, (W.shape[1], f, *W.shape[2:])) is not None:
-            raise fail(f"{where}: dW has shape {(W.shape[1], f, *W.shape[2:])}, expected "
-                       f"{W.shape}: filters first, then channels, like W")
-        if _array_of(db, (n, f)) is not None and n > 1:
-            raise fail(f"{where}: db has shape {(n, f)}: the bias is shared by every sample "
-                       "and every pixel, so sum dout over axes (0, 2, 3)")
-        got_dx = _ndarray(dx, x.shape, f"{where}: dx")
-        got_dW = _ndarray(dW, W.shape, f"{where}: dW")
-        got_db = _ndarray(db, (f,), f"{where}: db")
-        for name, got_array, want_array in (("dx", got_dx, want_dx), ("dW", got_dW, want_dW),
-                                            ("db", got_db, want_db)):
-            if not close(got_array, want_array, **TOLERANCE) \
-                    and close(got_array, want_array, **FLOAT32):
-                raise fail(f"{where}: {name} is {FLOAT32_HINT}")
-        if not close(got_dW, want_dW, **TOLERANCE):
-            raise mistake(got_dW, {
-                f"dW is divided by N={n}; dout already carries the loss's 1/N, so sum over "
-                "the batch": want_dW / n if n > 1 else None,
-                "dW uses the kernel flipped; dW[f, c, u, v] sums dout[n, f, i, j] times the "
-                "pixel at offset (u, v) of patch (i, j), with no flip":
-                    want_dW[:, :, ::-1, ::-1],
-            }, where=where, otherwise=f"{where}: dW is wrong: dW[f, c, u, v] = "
-               "Σ_{n,i,j} dout[n, f, i, j]·xpad[n, c, i·s + u, j·s + v] (dmat.T @ cols)",
-                **TOLERANCE)
-        if not close(got_db, want_db, **TOLERANCE):
-            raise mistake(got_db, {
-                "db is the mean of dout; it is the sum over the batch and the pixels":
-                    [want_db / n, want_db / (n * dout.shape[2] * dout.shape[3]),
-                     want_db / (dout.shape[2] * dout.shape[3])],
-                "db sums over the batch only; the bias is added at every pixel, so sum over "
-                "axes (0, 2, 3)": dout.sum(axis=0)[:, 0, 0] if dout.shape[2:] != (1, 1)
-                else None,
-            }, where=where, otherwise=f"{where}: db should be dout summed over axes (0, 2, 3)",
-                **TOLERANCE)
-        if not close(got_dx, want_dx, **TOLERANCE):
-            overwritten = [_conv_dx(dout, x.shape, W, s, p, accumulate=False),
-                           _conv_dx(dout, x.shape, W, s, p, accumulate=False, by_pixel=True)]
-            raise mistake(got_dx, {
-                "dx is written with `=` where patches overlap, so one patch's gradient "
-                "replaces another's; add them with `+=`": overwritten,
-                "dx uses the kernel flipped: each patch gets dout[n, f, i, j]·W[f] back as it "
-                "is, with no flip": _conv_dx(dout, x.shape, W[:, :, ::-1, ::-1], s, p,
-                                             accumulate=True),
-            }, where=where, otherwise=f"{where}: dx is wrong: every output pixel (i, j) adds "
-               "Σ_f dout[n, f, i, j]·W[f] onto the patch it saw, then the padding is cropped",
-                **TOLERANCE)
-    return (f"dx, dW and db match on {len(cases)} layers (overlapping patches, strides, "
-            "padding)")
+_OVERWRITTEN = ("dx is written with `=` where patches overlap, so one patch's gradient replaces "
+                "another's; add them with `+=`")
+_DB_MEAN = "db is the mean of dout; it is the sum over the batch and the pixels"
+
+BACKWARD_MISTAKES = [
+    Mistake("your first array is dW and your second is dx: the return order is (dx, dW, db)",
+            lambda d, x, W, s, p: reference_conv_backward(d, x, W, s, p)[1::-1] +
+            reference_conv_backward(d, x, W, s, p)[2:]),
+    Mistake(lambda d, x, W, s, p: f"dx has the padded shape {_pad(x, p).shape}; the padding is "
+            f"not part of the input: crop {p} rows and columns off each side",
+            _grads(0, lambda g, d, x, W, s, p: _pad(g, p))),
+    Mistake(lambda d, x, W, s, p: f"dW has shape {(W.shape[1], W.shape[0], *W.shape[2:])}, "
+            f"expected {W.shape}: filters first, then channels, like W",
+            _grads(1, lambda g, *_: g.transpose(1, 0, 2, 3))),
+    Mistake(lambda d, *_: f"db has shape {d.shape[:2]}: the bias is shared by every sample and "
+            "every pixel, so sum dout over axes (0, 2, 3)",
+            _grads(2, lambda g, d, *_: d.sum(axis=(2, 3)))),
+    Mistake(lambda d, *_: f"dW is divided by N={len(d)}; dout already carries the loss's 1/N, "
+            "so sum over the batch", _grads(1, lambda g, d, *_: g / len(d))),
+    Mistake("dW uses the kernel flipped; dW[f, c, u, v] sums dout[n, f, i, j] times the pixel "
+            "at offset (u, v) of patch (i, j), with no flip",
+            _grads(1, lambda g, *_: g[:, :, ::-1, ::-1])),
+    Mistake(_DB_MEAN, _grads(2, lambda g, d, *_: g / len(d))),
+    Mistake(_DB_MEAN, _grads(2, lambda g, d, *_: d.mean(axis=(0, 2, 3)))),
+    Mistake(_DB_MEAN, _grads(2, lambda g, d, *_: d.mean(axis=(2, 3)).sum(axis=0))),
+    Mistake("db sums over the batch only; the bias is added at every pixel, so sum over axes "
+            "(0, 2, 3)", _grads(2, lambda g, d, *_: d.sum(axis=0)[:, 0, 0])),
+    Mistake(_OVERWRITTEN, _grads(0, lambda g, d, x, W, s, p: _conv_dx(
+        d, x.shape, W, s, p, accumulate=False))),
+    Mistake(_OVERWRITTEN, _grads(0, lambda g, d, x, W, s, p: _conv_dx(
+        d, x.shape, W, s, p, accumulate=False, by_pixel=True))),
+    Mistake("dx uses the kernel flipped: each patch gets dout[n, f, i, j]·W[f] back as it is, "
+            "with no flip", _grads(0, lambda g, d, x, W, s, p: _conv_dx(
+                d, x.shape, W[:, :, ::-1, ::-1], s, p, accumulate=True))),
+]
+
+conv_backward = _declare(
+    "11-conv-backward", names=("conv_backward",), args=("dout", "x", "W", "stride", "padding"),
+    keep=("dout", "W"), cases=lambda rng: _conv_cases(rng, with_dout=True),
+    reference=reference_conv_backward, where=lambda d, x, W, s, p: _layer(x, W, s, p),
+    mistakes=BACKWARD_MISTAKES, parts=("dx", "dW", "db"),
+    hints=["every output pixel (i, j) adds Σ_f dout[n, f, i, j]·W[f] onto the patch it saw, "
+           "then the padding is cropped",
+           "dW[f, c, u, v] = Σ_{n,i,j} dout[n, f, i, j]·xpad[n, c, i·s + u, j·s + v] "
+           "(dmat.T @ cols)", "db is dout summed over axes (0, 2, 3)"],
+    implemented_by=("coursekit.scratch.Conv2d.backward", "coursekit.scratch.conv.col2im"),
+    passed="dx, dW and db match on {n} layers (overlapping patches, strides, padding)")
 
 
 # ---- 11-maxpool-backward ----
@@ -296,7 +333,7 @@ def _judge_backward(inputs: Data, data: Data) -> str:
 _POOL_SHAPES = [(2, 4, 8, 8, 2), (2, 3, 4, 4, 2), (1, 2, 6, 9, 3), (3, 1, 4, 6, 2)]
 
 
-def _pool_cases(rng: np.random.Generator) -> dict[str, Any]:
+def _pool_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Inputs after a ReLU (many windows of zeros, so ties) with some positive ties too."""
     cases = []
     for n, c, h, w, size in _POOL_SHAPES:
@@ -306,81 +343,57 @@ def _pool_cases(rng: np.random.Generator) -> dict[str, Any]:
         x[-1, 0, -size:, :size] = np.arange(size * size).reshape(size, size) % 2 + 1.0
         dout = rng.normal(size=(n, c, h // size, w // size))
         cases.append({"x": x, "dout": dout, "size": size})
-    return {"cases": cases}
+    return cases
 
 
-def _judge_pool(inputs: Data, data: Data) -> str:
-    cases = inputs["cases"]
-    for case, got in zip(cases, results(data, len(cases)), strict=True):
-        x, dout, size = case["x"], case["dout"], case["size"]
-        where = f"x {x.shape}, {size}×{size} windows"
-        got = value(got)
-        if got["kind"] == "array" and tuple(got["shape"]) == dout.shape:
-            raise fail(f"{where}: expected shape {x.shape}, got {dout.shape}: dx has the shape "
-                       "of the input x; each window's gradient goes back onto its size×size "
-                       "entries")
-        dx = _ndarray(got, x.shape, where)
-        want = reference_maxpool_backward(dout, x, size)
-        if close(dx, want, **TOLERANCE):
-            continue
-        if close(dx, want, **FLOAT32):
-            raise fail(f"{where}: dx is {FLOAT32_HINT}")
-        windows = _windows(x, size)
-        is_max = (windows == windows.max(axis=-1, keepdims=True)).astype(np.float64)
-        spread = np.repeat(np.repeat(dout, size, axis=2), size, axis=3)
-        last = size * size - 1 - windows[..., ::-1].argmax(axis=-1)
-        last_g = np.zeros_like(windows)
-        np.put_along_axis(last_g, last[..., None], dout[..., None], axis=-1)
-        raise mistake(dx, {
-            "where a window's maximum is tied (a window of zeros after a ReLU) every tied "
-            "entry got the gradient: send it to one entry only, the first maximum in reading "
-            "order (argmax), as PyTorch does":
-                [_unwindow(is_max * dout[..., None], size),
-                 _unwindow(is_max * dout[..., None] / is_max.sum(axis=-1, keepdims=True),
-                           size)],
-            "on a tie the gradient went to the last maximum; take the first in reading order "
-            "(argmax), as PyTorch does": _unwindow(last_g, size),
-            "every entry of a window got the window's gradient: only the maximum affected the "
-            "output, so only it gets dout": spread,
-            "that is average pooling's backward (dout / size²); max pooling sends the whole "
-            "gradient to the maximum": spread / size ** 2,
-            "that is the 0/1 mask of the maxima alone; multiply it by dout":
-                [reference_maxpool_backward(np.ones_like(dout), x, size),
-                 _unwindow(is_max, size)],
-        }, where=where, otherwise=f"{where}: dx differs: each window's dout goes to the "
-           "position of its (first) maximum, every other entry gets 0", **TOLERANCE)
-    return (f"dx matches on {len(cases)} inputs, windows of tied zeros and tied positive "
-            "values included")
+def _spread(dout: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Each window's dout on every entry of the window."""
+    return np.repeat(np.repeat(dout, size, axis=2), size, axis=3)
 
 
-CONV_FORWARD = Exercise("11-conv-forward", _forward_cases, probes.conv_forward_cases,
-                        _judge_forward, implemented_by=("coursekit.scratch.Conv2d.forward",
-                                                        "coursekit.scratch.conv.im2col"),
-                        names=("conv_forward",))
-CONV_BACKWARD = Exercise("11-conv-backward", _backward_cases, probes.conv_backward_cases,
-                         _judge_backward, implemented_by=("coursekit.scratch.Conv2d.backward",
-                                                          "coursekit.scratch.conv.col2im"),
-                         names=("conv_backward",))
-MAXPOOL_BACKWARD = Exercise("11-maxpool-backward", _pool_cases, probes.maxpool_backward_cases,
-                            _judge_pool, implemented_by=("coursekit.scratch.MaxPool2d.backward",),
-                            names=("maxpool_backward",))
-EXERCISES = registry(CONV_FORWARD, CONV_BACKWARD, MAXPOOL_BACKWARD)
+def _maxima(x: np.ndarray, size: int) -> np.ndarray:
+    """1.0 on every maximum of each window, ties included, as :func:`_windows` lays them."""
+    windows = _windows(x, size)
+    return (windows == windows.max(axis=-1, keepdims=True)).astype(np.float64)
+
+
+def _last_maximum(dout: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Each window's dout on its last maximum in reading order."""
+    flipped = reference_maxpool_backward(dout[:, :, ::-1, ::-1], x[:, :, ::-1, ::-1], size)
+    return flipped[:, :, ::-1, ::-1]
+
+
+_EVERY_TIE = ("where a window's maximum is tied (a window of zeros after a ReLU) every tied entry "
+              "got the gradient: send it to one entry only, the first maximum in reading order "
+              "(argmax), as PyTorch does")
+_MASK = "that is the 0/1 mask of the maxima alone; multiply it by dout"
+
+POOL_MISTAKES = [
+    Mistake(lambda d, x, s: f"expected shape {x.shape}, got {d.shape}: dx has the shape of the "
+            "input x; each window's gradient goes back onto its size×size entries",
+            lambda d, x, s: d),
+    Mistake(_EVERY_TIE, lambda d, x, s: _unwindow(_maxima(x, s) * d[..., None], s)),
+    Mistake(_EVERY_TIE, lambda d, x, s: _unwindow(
+        _maxima(x, s) * d[..., None] / _maxima(x, s).sum(axis=-1, keepdims=True), s)),
+    Mistake("on a tie the gradient went to the last maximum; take the first in reading order "
+            "(argmax), as PyTorch does", _last_maximum),
+    Mistake("every entry of a window got the window's gradient: only the maximum affected the "
+            "output, so only it gets dout", _spread),
+    Mistake("that is average pooling's backward (dout / size²); max pooling sends the whole "
+            "gradient to the maximum", lambda d, x, s: _spread(d, x, s) / s**2),
+    Mistake(_MASK, lambda d, x, s: reference_maxpool_backward(np.ones_like(d), x, s)),
+    Mistake(_MASK, lambda d, x, s: _unwindow(_maxima(x, s), s)),
+]
+
+maxpool_backward = _declare(
+    "11-maxpool-backward", names=("maxpool_backward",), args=("dout", "x", "size"),
+    keep=("dout",), cases=_pool_cases, reference=reference_maxpool_backward,
+    where=lambda d, x, size: f"x {x.shape}, {size}×{size} windows", mistakes=POOL_MISTAKES,
+    hints=["each window's dout goes to the position of its (first) maximum, every other entry "
+           "gets 0"],
+    implemented_by=("coursekit.scratch.MaxPool2d.backward",),
+    passed="dx matches on {n} inputs, windows of tied zeros and tied positive values included")
+
+EXERCISES = registry(conv_forward, conv_backward, maxpool_backward)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.
 score = scorer(EXERCISES)
-
-
-def conv_forward(forward: Callable[[np.ndarray, np.ndarray, np.ndarray, int, int], Any]) -> None:
-    """Check ``forward(x, W, b, stride, padding)`` returns the convolution, (N, F, OH, OW)."""
-    CONV_FORWARD.check(forward)
-
-
-def conv_backward(
-    backward: Callable[[np.ndarray, np.ndarray, np.ndarray, int, int], Any],
-) -> None:
-    """Check ``backward(dout, x, W, stride, padding)`` returns ``(dx, dW, db)``."""
-    CONV_BACKWARD.check(backward)
-
-
-def maxpool_backward(backward: Callable[[np.ndarray, np.ndarray, int], Any]) -> None:
-    """Check ``backward(dout, x, size)`` returns dx of the shape of x."""
-    MAXPOOL_BACKWARD.check(backward)

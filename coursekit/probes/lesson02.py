@@ -1,5 +1,5 @@
-"""Probes of lesson 02: call the student's model, loss, MSE gradient and SGD epoch on the given
-cases."""
+"""Probes of lesson 02 beyond the generic one: the model and its loss are checked together
+(two functions), and the SGD epoch is called with a fresh rng per seed."""
 
 from __future__ import annotations
 
@@ -26,15 +26,6 @@ def model_cases(inputs: dict[str, Any], predict: Any, mse: Any) -> dict[str, Any
                                       float(case["b"])), ("X", "y", "w", ""))
                 for case in inputs["cases"]],
     }
-
-
-@guarded
-def gradient_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
-    """``gradient(X, y, w, b)`` on every case (copies, so a mutation cannot leak); X, y and w
-    must come back unchanged (the lesson's gradient check reuses them)."""
-    return [attempt_keeping(gradient, (_array(case["X"]), _array(case["y"]), _array(case["w"]),
-                                       float(case["b"])), ("X", "y", "w", ""))
-            for case in inputs["cases"]]
 
 
 @guarded

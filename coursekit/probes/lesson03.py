@@ -1,4 +1,5 @@
-"""Probes of lesson 03: call the student's backward passes on the given cases."""
+"""Probes of lesson 03 beyond the generic one: the fused softmax gradient may shift z by a
+constant per row, and the numerical gradient is handed an f() that reads the x it nudges."""
 
 from __future__ import annotations
 
@@ -11,26 +12,6 @@ from coursekit.exercise.probing import attempt, attempt_keeping, describe_value,
 
 def _floats(value: Any) -> np.ndarray:
     return np.array(value, dtype=np.float64)
-
-
-@guarded
-def dense_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
-    """``backward(x, W, dout)`` on every case (copies, so a mutation cannot leak); x, W and
-    dout must come back unchanged (the lesson's gradient check reuses them)."""
-    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["W"]),
-                                       _floats(case["dout"])), ("x", "W", "dout"))
-            for case in inputs["cases"]]
-
-
-@guarded
-def relu_cases(inputs: dict[str, Any], backward: Any) -> list[dict[str, Any]]:
-    """``backward(x, dout)`` on every case; x must come back unchanged (the ReLU layer keeps it,
-    and the lesson's gradient check nudges that very array after backward), dout may change only
-    into the returned dx (ReLU's backward computed in place), since the gradient check reuses
-    it."""
-    return [attempt_keeping(backward, (_floats(case["x"]), _floats(case["dout"])), ("x", "dout"),
-                            may_become_result=("dout",))
-            for case in inputs["cases"]]
 
 
 @guarded
@@ -63,15 +44,6 @@ def _same_softmax(now: Any, before: np.ndarray) -> bool:
         spread = np.max(shift, axis=1) - np.min(shift, axis=1)
         return bool(np.all(np.isfinite(shift))
                     and np.all(spread <= 1e-12 * (1.0 + np.abs(before).max())))
-
-
-@guarded
-def dense_forward_cases(inputs: dict[str, Any], forward: Any) -> list[dict[str, Any]]:
-    """``forward(x, W, b)`` on every case; x, W and b must come back unchanged (a layer keeps
-    its input and parameters for backward)."""
-    return [attempt_keeping(forward, (_floats(case["x"]), _floats(case["W"]), _floats(case["b"])),
-                            ("x", "W", "b"))
-            for case in inputs["cases"]]
 
 
 def evaluate(case: dict[str, Any], x: np.ndarray) -> float:

@@ -1,9 +1,10 @@
-"""Probes of lesson 04: run the student's momentum and Adam updates over successive steps.
+"""Probes of lesson 04: the student's momentum and Adam updates over successive steps, and their
+training loop on a network built from a case's seeds.
 
-Each step starts from the state the student's previous step returned (copied out of the plain
-description of that result, never the returned objects themselves), as a training loop would.
-A step that does not return the expected number of arrays of the parameter's shape ends the
-run: the judge stops at that step anyway.
+Each update step starts from the state the student's previous step returned (copied out of the
+plain description of that result, never the returned objects themselves), as a training loop
+would. A step that does not return the expected number of arrays of the parameter's shape ends
+the run: the judge stops at that step anyway.
 """
 
 from __future__ import annotations
@@ -30,59 +31,29 @@ def _state(got: dict[str, Any], count: int, shape: tuple[int, ...]) -> list[np.n
 
 
 @guarded
-def momentum_runs(inputs: dict[str, Any], update: Any) -> list[list[dict[str, Any]]]:
-    """``update(param, grad, velocity, lr=, momentum=)`` step after step, velocity from 0;
-    grad must come back unchanged (the lesson hands the same gradient to scratch.SGD after the
-    call), param and velocity may be updated in place."""
+def update_runs(inputs: dict[str, Any], update: Any) -> list[list[dict[str, Any]]]:
+    """``update(param, grad, *state[, t], **hyper)`` step after step, the state (velocity, or
+    m and v: ``inputs["state"]`` arrays) from 0 and t from 1 where ``inputs["counted"]``, the
+    keywords ``inputs["hyper"]`` read from each case. grad must come back unchanged (the lesson
+    hands the same gradient to scratch's optimizer after the call); param and the state may be
+    updated in place."""
     runs = []
-    for run in inputs["runs"]:
+    for run in inputs["cases"]:
         param = _floats(run["param"])
-        velocity = np.zeros_like(param)
-        steps = []
-        for grad in run["grads"]:
-            got = attempt_keeping(update, (param.copy(), _floats(grad), velocity.copy()),
-                                  ("", "grad", ""), kwargs={"lr": float(run["lr"]),
-                                                            "momentum": float(run["momentum"])})
-            steps.append(got)
-            state = _state(got, 2, param.shape)
-            if state is None:
-                break
-            param, velocity = state
-        runs.append(steps)
-    return runs
-
-
-def _adam_call(update: Any, run: dict[str, Any], param: np.ndarray, grad: Any, m: np.ndarray,
-               v: np.ndarray, t: int) -> dict[str, Any]:
-    """One Adam step; grad must come back unchanged (the lesson hands the same gradient to
-    scratch.Adam after the call), param, m and v may be updated in place."""
-    return attempt_keeping(update, (param.copy(), _floats(grad), m.copy(), v.copy(), t),
-                           ("", "grad", "", "", ""),
-                           kwargs={"lr": float(run["lr"]), "beta1": float(run["beta1"]),
-                                   "beta2": float(run["beta2"]), "eps": float(run["eps"])})
-
-
-@guarded
-def adam_runs(inputs: dict[str, Any], update: Any) -> list[dict[str, Any]]:
-    """``update(param, grad, m, v, t, lr=, beta1=, beta2=, eps=)`` for t = 1, 2, ... from
-    m = v = 0; and once more at ``t = 2`` from the run's ``restart`` state (nonzero m and v)
-    with its first gradient, which tells apart mistakes that agree at t = 1."""
-    runs = []
-    for run in inputs["runs"]:
-        param = _floats(run["param"])
-        m, v = np.zeros_like(param), np.zeros_like(param)
+        state = [np.zeros_like(param) for _ in range(int(inputs["state"]))]
+        hyper = {name: float(run[name]) for name in inputs["hyper"]}
         steps = []
         for t, grad in enumerate(run["grads"], start=1):
-            got = _adam_call(update, run, param, grad, m, v, t)
+            args = (param.copy(), _floats(grad), *(s.copy() for s in state),
+                    *((t,) if inputs["counted"] else ()))
+            got = attempt_keeping(update, args, ("", "grad") + ("",) * (len(args) - 2),
+                                  kwargs=hyper)
             steps.append(got)
-            state = _state(got, 3, param.shape)
-            if state is None:
+            new = _state(got, 1 + len(state), param.shape)
+            if new is None:
                 break
-            param, m, v = state
-        restart = run["restart"]
-        runs.append({"steps": steps, "restart": _adam_call(
-            update, run, _floats(run["param"]), run["grads"][0], _floats(restart["m"]),
-            _floats(restart["v"]), int(restart["t"]))})
+            param, *state = new
+        runs.append(steps)
     return runs
 
 
@@ -104,6 +75,13 @@ def parameters(layers: list[Any]) -> list[np.ndarray]:
     return [layer.params[name] for layer in layers for name in sorted(layer.params)]
 
 
+def loop_arguments(case: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``train_loop``'s data arguments for a case: (X, y) and the keywords."""
+    return ((_floats(case["X"]), np.array(case["y"], dtype=np.int64)),
+            {"n_epochs": int(case["n_epochs"]), "batch_size": int(case["batch_size"]),
+             "rng": np.random.default_rng(int(case["shuffle_seed"]))})
+
+
 @guarded
 def training_runs(inputs: dict[str, Any], train_loop: Any) -> list[dict[str, Any]]:
     """``train_loop(model, loss_fn, optimizer, X, y, n_epochs=..., batch_size=..., rng=...)``
@@ -113,10 +91,8 @@ def training_runs(inputs: dict[str, Any], train_loop: Any) -> list[dict[str, Any
     for case in inputs["cases"]:
         model, loss_fn, optimizer = build_network(case)
         layers = list(model.layers)
-        result = attempt(train_loop, model, loss_fn, optimizer, _floats(case["X"]),
-                         np.array(case["y"], dtype=np.int64), n_epochs=int(case["n_epochs"]),
-                         batch_size=int(case["batch_size"]),
-                         rng=np.random.default_rng(int(case["shuffle_seed"])))
+        data, keywords = loop_arguments(case)
+        result = attempt(train_loop, model, loss_fn, optimizer, *data, **keywords)
         steps = optimizer.iterations
         runs.append({"result": result, "weights": [describe_value(w) for w in parameters(layers)],
                      "steps": int(steps) if isinstance(steps, int) else -1})

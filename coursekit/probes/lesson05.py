@@ -204,17 +204,16 @@ def _sigmoid_inside(sigmoid: Any, x0: float) -> dict[str, Any]:
 
 @guarded
 def sigmoid_points(inputs: dict[str, Any], sigmoid: Any) -> Any:
-    """At every point: one run from ``x.grad = 0`` (``"fresh"``) and one from
-    ``x.grad = inputs["start_grad"]`` (``"started"``), which tells an input gradient that is
+    """At every case's point x: one run from ``x.grad = 0`` (``"fresh"``) and one from
+    ``x.grad = case["start_grad"]`` (``"started"``), which tells an input gradient that is
     overwritten, or used in place of out.grad, from a correct one; and one on ``x + 0.0``
     (``"inside"``), an input that is not a leaf."""
     if not callable(sigmoid):
         return {"kind": "not_callable", "got": describe_value(sigmoid)}
-    start = float(inputs["start_grad"])
-    return [{"fresh": _sigmoid_run(sigmoid, float(x0), 0.0),
-             "started": _sigmoid_run(sigmoid, float(x0), start),
-             "inside": _sigmoid_inside(sigmoid, float(x0))}
-            for x0 in inputs["points"]]
+    return [{"fresh": _sigmoid_run(sigmoid, float(case["x"]), 0.0),
+             "started": _sigmoid_run(sigmoid, float(case["x"]), float(case["start_grad"])),
+             "inside": _sigmoid_inside(sigmoid, float(case["x"]))}
+            for case in inputs["cases"]]
 
 
 @guarded

@@ -3,6 +3,7 @@ accuracy function, on tensors rebuilt from plain arrays, and the whole-tensor ba
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -71,8 +72,12 @@ def forward_cases(inputs: dict[str, Any], model_class: Any) -> Any:
 @guarded
 def accuracy_cases(inputs: dict[str, Any], accuracy: Any) -> list[dict[str, Any]]:
     """``accuracy(logits, y)`` on every case: logits float32 of shape (n, 1), labels int64."""
-    return [attempt(accuracy, _tensor(case["logits"]), _tensor(case["labels"], np.int64))
-            for case in inputs["cases"]]
+    return [attempt(accuracy, *accuracy_arguments(case)) for case in inputs["cases"]]
+
+
+def accuracy_arguments(case: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A case's ``(logits, y)`` as the lesson's tensors: float32 (n, 1) and int64 (n,)."""
+    return _tensor(case["logits"]), _tensor(case["y"], np.int64)
 
 
 #: Added to a row's number in ``y``, so that a y row is never mistaken for an X row.
@@ -105,19 +110,26 @@ class _TensorTally(TorchFunctionMode):
         return result
 
 
+def batch_arguments(case: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, int,
+                                                   torch.Generator]:
+    """``(X, y, batch_size, generator)`` for a case: n rows that carry their own number (X row
+    r is ``[r, -r]``, y row r is ``[r + Y_OFFSET]``), the generator seeded with the case's
+    seed."""
+    rows = torch.arange(int(case["n"]), dtype=torch.float32)
+    return (torch.stack([rows, -rows], dim=1), (rows + Y_OFFSET)[:, None],
+            int(case["batch_size"]), torch.Generator().manual_seed(int(case["seed"])))
+
+
 def _batches_run(batches: Any, case: dict[str, Any]) -> dict[str, Any]:
-    """``batches(X, y, batch_size, generator)`` on rows that carry their own number (X row r
-    is ``[r, -r]``, y row r is ``[r + Y_OFFSET]``), the generator seeded with the case's seed:
-    every (X_batch, y_batch) it yields (at most n + 2 of them), and how many tensors passed
-    through torch calls meanwhile; or what went wrong."""
+    """``batches(*batch_arguments(case))``: every (X_batch, y_batch) it yields (at most n + 2
+    of them), and how many tensors passed through torch calls meanwhile; or what went
+    wrong."""
     n = int(case["n"])
-    rows = torch.arange(n, dtype=torch.float32)
-    X, y = torch.stack([rows, -rows], dim=1), (rows + Y_OFFSET)[:, None]
-    generator = torch.Generator().manual_seed(int(case["seed"]))
+    X, y, batch_size, generator = batch_arguments(case)
     tally = _TensorTally()
     try:
         with tally:
-            out = batches(X, y, int(case["batch_size"]), generator)
+            out = batches(X, y, batch_size, generator)
     except Exception as exc:
         return raised(exc)
     try:

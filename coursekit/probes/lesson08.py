@@ -1,9 +1,9 @@
-"""Probes of lesson 08: the student's layer copy (a ``scratch.Dense`` into an ``nn.Linear``,
-both built by the probe from plain arrays), the confusion matrix and the misclassified
-indices."""
+"""Probes of lesson 08 beyond the generic one: the student's layer copy (a ``scratch.Dense``
+into an ``nn.Linear``, both built by the probe from plain arrays)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,22 +11,28 @@ import torch
 from torch import nn
 
 from coursekit import scratch
-from coursekit.exercise.probing import attempt, attempt_keeping, describe_value, guarded, raised
+from coursekit.exercise.probing import attempt, describe_value, guarded, raised
 
 
-def _pair(case: dict[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
-    """A Dense layer holding the case's W and b, and a fresh float64 nn.Linear of its size."""
+def layers(case: Mapping[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
+    """A Dense layer holding the case's W and b, and a fresh float64 nn.Linear of its size,
+    whose parameters start at fixed values (so what a copy leaves in them can be compared with
+    what a known wrong copy leaves)."""
     W = np.array(case["W"], dtype=np.float64)
     n_in, n_out = W.shape
     dense = scratch.Dense(n_in, n_out, init="he", random_state=0)
     dense.params["W"][...] = W
     dense.params["b"][...] = np.array(case["b"], dtype=np.float64)
-    return dense, nn.Linear(n_in, n_out, dtype=torch.float64)
+    linear = nn.Linear(n_in, n_out, dtype=torch.float64)
+    with torch.no_grad():
+        for p in linear.parameters():
+            p.copy_(torch.linspace(-0.9, 0.7, p.numel(), dtype=torch.float64).reshape(p.shape))
+    return dense, linear
 
 
 def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
           ) -> tuple[scratch.Dense, nn.Linear, dict[str, Any]]:
-    dense, linear = _pair(case)
+    dense, linear = layers(case)
     parameters = list(linear.parameters())
     storage = [p.data_ptr() for p in parameters]
     values = [p.detach().clone() for p in parameters]
@@ -83,23 +89,3 @@ def copy_cases(inputs: dict[str, Any], copy_layer: Any) -> Any:
     if not callable(copy_layer):
         return {"kind": "not_callable", "got": describe_value(copy_layer)}
     return [_copy_case(copy_layer, case) for case in inputs["cases"]]
-
-
-@guarded
-def confusion_cases(inputs: dict[str, Any], confusion_matrix: Any) -> list[dict[str, Any]]:
-    """``confusion_matrix(y_true, y_pred, n_classes)`` on every case (int64 label arrays); the
-    labels must come back unchanged (the lesson's later cells use them again)."""
-    return [attempt_keeping(confusion_matrix, (np.array(case["y_true"], dtype=np.int64),
-                                               np.array(case["y_pred"], dtype=np.int64),
-                                               int(case["n_classes"])), ("y_true", "y_pred", ""))
-            for case in inputs["cases"]]
-
-
-@guarded
-def misclassified_cases(inputs: dict[str, Any], misclassified: Any) -> list[dict[str, Any]]:
-    """``misclassified(y_true, y_pred)`` on every case (int64 label arrays); the labels must
-    come back unchanged (the lesson's later cells use them again)."""
-    return [attempt_keeping(misclassified, (np.array(case["y_true"], dtype=np.int64),
-                                            np.array(case["y_pred"], dtype=np.int64)),
-                            ("y_true", "y_pred"))
-            for case in inputs["cases"]]

@@ -1,4 +1,8 @@
-"""Lesson 06 checks pass the reference and name the mistake in realistic wrong versions."""
+"""Lesson 06's checks pass the reference and valid versions written differently, and name the
+wrong versions no declared mistake covers: the loader's (its judge's rules are conditions on the
+passes), an epoch or an evaluation told by a condition on the run (no step, evaluation mode, no
+no_grad, tensors, ...), stubs, crashes, arguments changed in place. Declared mistakes are tested
+in test_mistakes.py."""
 
 import numpy as np
 import pytest
@@ -86,16 +90,6 @@ def _no_step(net, loader, loss_fn, optimizer):
     return losses
 
 
-def _no_zero(net, loader, loss_fn, optimizer):
-    losses = []
-    for X, y in loader:
-        loss = loss_fn(net(X), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
 def _zero_between(net, loader, loss_fn, optimizer, set_to_none=True):
     losses = []
     for X, y in loader:
@@ -131,16 +125,6 @@ def _last_only(net, loader, loss_fn, optimizer):
     return [loss.item()]
 
 
-def _loss_after_step(net, loader, loss_fn, optimizer):
-    losses = []
-    for X, y in loader:
-        optimizer.zero_grad()
-        loss_fn(net(X), y).backward()
-        optimizer.step()
-        losses.append(loss_fn(net(X), y).item())
-    return losses
-
-
 def _returns_nothing(net, loader, loss_fn, optimizer):
     check.reference_train_epoch(net, loader, loss_fn, optimizer)
 
@@ -149,13 +133,11 @@ def _returns_nothing(net, loader, loss_fn, optimizer):
     ("wrong", "message"),
     [
         (_no_step, "call optimizer.step"),
-        (_no_zero, "never zeroes gradients"),
         (_zero_between, r"zero_grad\(\) goes before loss.backward\(\), not between "
          r"backward\(\) and step\(\)"),
         (_zero_between_filling_zeros, r"zero_grad\(\) goes before loss.backward\(\)"),
         (_tensors, "store loss.item"),
         (_last_only, "one per batch"),
-        (_loss_after_step, "before its step"),
         (_returns_nothing, "return a list"),
     ],
 )
@@ -289,7 +271,7 @@ EVALUATE_VALID = [check.reference_evaluate, _evaluate_concatenated, _evaluate_ov
 @pytest.mark.parametrize("valid", EVALUATE_VALID)
 def test_evaluate_accepts_valid_versions(valid, capsys):
     for seed in (LESSON_SEED, 1, 2, 3):
-        check.EVALUATE.check(valid, seed=seed)
+        check.evaluate.check(valid, seed=seed)
     assert capsys.readouterr().out.count("✔ 06-evaluate") == 4
 
 
@@ -308,28 +290,24 @@ def _evaluate_stub(net, loader, loss_fn):
 
 
 def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, restore=True,
-                at="end", item=True, loss=None):
-    """An evaluation with one realistic mistake: batch means not weighted by their rows,
-    divided by the batches or not at all, no eval() or no_grad() or no train() afterwards, the
-    first or last batch alone, tensors rather than floats, a loss of its own."""
+                item=True):
+    """An evaluation with one realistic mistake no declared mistake covers: no eval() or
+    no_grad() or no train() afterwards, tensors rather than floats, batch means over the rows
+    (or, for the wire test, over the batches)."""
     def evaluate(net, loader, loss_fn):
         if eval_mode:
             net.eval()
         total, count, batches = 0.0, 0, 0
         with torch.no_grad() if no_grad else torch.enable_grad():
             for X_batch, y_batch in loader:
-                batch_loss = (loss or loss_fn)(net(X_batch), y_batch)
+                batch_loss = loss_fn(net(X_batch), y_batch)
                 batch_loss = batch_loss.item() if item else batch_loss.detach()
-                if at == "first":
-                    break
                 total += batch_loss * (len(X_batch) if weigh else 1)
                 count += len(X_batch)
                 batches += 1
         if restore:
             net.train()
-        if at in ("first", "last"):
-            return batch_loss
-        return total if divide is None else total / (count if divide == "rows" else batches)
+        return total / (count if divide == "rows" else batches)
 
     return evaluate
 
@@ -337,15 +315,6 @@ def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, rest
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (_evaluation(weigh=False, divide="batches"),
-         r"that is the mean of the 5 batch losses, but the last batch holds only 3 rows.*weight "
-         r"each batch's loss by its number of rows"),
-        (_evaluation(weigh=False, divide=None), r"that is the sum of the batch losses"),
-        (_evaluation(divide=None), r"that is the loss summed over all rows: divide by the number "
-         r"of rows"),
-        (_evaluation(divide="batches"), r"divided by the number of batches \(len\(loader\)\)"),
-        (_evaluation(at="first"), r"the first batch's loss alone: return after the loop"),
-        (_evaluation(at="last"), r"the last batch's loss alone"),
         (_evaluation(eval_mode=False), r"the value is right, but the model was in training mode "
          r"during the passes: call net\.eval\(\) first"),
         (_evaluation(no_grad=False), r"autograd recorded the passes: put them inside "
@@ -353,8 +322,6 @@ def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, rest
         (_evaluation(restore=False), r"the model was left in evaluation mode: call net\.train\(\) "
          r"before returning"),
         (_evaluation(item=False), r"expected a float, got a 0-d tensor: call \.item\(\)"),
-        (_evaluation(loss=nn.MSELoss()), r"that is the nn\.MSELoss\(\) of the predictions: use "
-         r"the loss_fn you are given"),
         (_evaluation(weigh=False, divide="rows"), r"expected the mean loss per row"),
         (lambda net, loader, loss_fn: [loss_fn(net(X), y).item() for X, y in loader],
          r"expected one float for the whole loader, got a list of length 5"),
@@ -365,7 +332,7 @@ def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, rest
 def test_evaluate_names_the_mistake(wrong, message):
     for seed in (LESSON_SEED, 1, 2):
         with pytest.raises(ExerciseFailed, match=message):
-            check.EVALUATE.check(wrong, seed=seed)
+            check.evaluate.check(wrong, seed=seed)
 
 
 # ---- probe + judge: plain data, fresh inputs, hostile data ----
@@ -375,7 +342,7 @@ _STUDENT = {"06-loader": check.reference_make_loader,
             "06-evaluate": check.reference_evaluate}
 _WRONG = {"06-loader": lambda X, y, b, g: DataLoader(TensorDataset(X, y), batch_size=b,
                                                      generator=g),
-          "06-train-epoch": _no_zero,
+          "06-train-epoch": _no_step,
           "06-evaluate": _evaluation(weigh=False, divide="batches")}
 
 
@@ -478,12 +445,11 @@ def test_loader_must_follow_the_generator_passed_in(wrong):
         torch.set_rng_state(state)
 
 
-def _epoch_steps(net, loader, loss_fn, optimizer, *, model=None, step=None, batches=None,
-                 criterion=None):
+def _epoch_steps(net, loader, loss_fn, optimizer, *, model=None, step=None, batches=None):
     losses = []
     for X_batch, y_batch in batches or loader:
         optimizer.zero_grad()
-        loss = (criterion or loss_fn)((model or net)(X_batch), y_batch)
+        loss = loss_fn((model or net)(X_batch), y_batch)
         loss.backward()
         (step or optimizer).step()
         losses.append(loss.item())
@@ -493,10 +459,6 @@ def _epoch_steps(net, loader, loss_fn, optimizer, *, model=None, step=None, batc
 def _epoch_in_eval_mode(net, loader, loss_fn, optimizer):
     net.eval()
     return _epoch_steps(net, loader, loss_fn, optimizer)
-
-
-def _epoch_global_loss_fn(net, loader, loss_fn, optimizer):
-    return _epoch_steps(net, loader, loss_fn, optimizer, criterion=nn.MSELoss())
 
 
 def _epoch_global_optimizer(net, loader, loss_fn, optimizer):
@@ -526,8 +488,6 @@ def _epoch_as_tuple(net, loader, loss_fn, optimizer):
     ("wrong", "message"),
     [
         (_epoch_in_eval_mode, r"ran with the model in evaluation mode \(net.eval\(\)\)"),
-        (_epoch_global_loss_fn, r"with loss_fn = nn.L1Loss\(\) the parameters match training "
-                                r"with nn.MSELoss\(\): use the loss_fn passed in"),
         (_epoch_global_optimizer, "the optimizer passed in never stepped; call optimizer.step"
                                   r"\(\) on the optimizer argument"),
         (_epoch_global_net, "the model passed in was never called"),

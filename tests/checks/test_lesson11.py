@@ -1,4 +1,7 @@
-"""Lesson 11's checks pass the reference and valid variants, and name each realistic mistake."""
+"""Lesson 11 checks: the references equal PyTorch; valid versions written differently pass and
+work in the lesson's later cells; and what no declared mistake covers is named (a stub, a
+tensor, float32, a tuple of the wrong length, two mistakes at once, an argument changed in
+place). Declared mistakes are tested in test_mistakes.py."""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from coursekit import scratch
-from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson11 as check
+from coursekit.exercise import ExerciseFailed
+from tests.checks.wire import assert_same_verdict_over_the_wire
 
 # ---- the references equal PyTorch ----
 
 
-@pytest.mark.parametrize("case", check._forward_cases(np.random.default_rng(0))["cases"])
+@pytest.mark.parametrize("case", check._conv_cases(np.random.default_rng(0)))
 def test_reference_convolution_equals_torch(case):
     x, W, b, s, p = case["x"], case["W"], case["b"], case["stride"], case["padding"]
     xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
@@ -29,7 +33,7 @@ def test_reference_convolution_equals_torch(case):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", check._pool_cases(np.random.default_rng(0))["cases"])
+@pytest.mark.parametrize("case", check._pool_cases(np.random.default_rng(0)))
 def test_reference_maxpool_backward_equals_torch_ties_included(case):
     x, dout, size = case["x"], case["dout"], case["size"]
     xt = torch.tensor(x, requires_grad=True)
@@ -40,7 +44,7 @@ def test_reference_maxpool_backward_equals_torch_ties_included(case):
                                   xt.grad.numpy())
 
 
-# ---- 11-conv-forward ----
+# ---- valid versions written differently ----
 
 
 def _patch_matrix(x, kh, kw, stride, padding):
@@ -77,90 +81,6 @@ def forward_with_coursekit(x, W, b, stride, padding):
     layer.params["W"][...] = W
     layer.params["b"][...] = b
     return np.ascontiguousarray(layer.forward(x))
-
-
-CONV_FORWARD_VALID = [forward_einsum, forward_loops_over_offsets, forward_with_coursekit]
-
-
-@pytest.mark.parametrize("valid", [check.reference_conv_forward, *CONV_FORWARD_VALID])
-def test_forward_accepts_valid_versions(valid, capsys):
-    check.conv_forward(valid)
-    assert capsys.readouterr().out.startswith("✔ 11-conv-forward:")
-
-
-def _im2col_product(x, W, b, stride, padding):
-    cols, (n, oh, ow) = _patch_matrix(x, W.shape[2], W.shape[3], stride, padding)
-    return cols @ W.reshape(W.shape[0], -1).T + b, (n, oh, ow, W.shape[0])
-
-
-def forward_reshape_without_transpose(x, W, b, stride, padding):
-    out, (n, oh, ow, f) = _im2col_product(x, W, b, stride, padding)
-    return out.reshape(n, f, oh, ow)
-
-
-def forward_no_transpose_at_all(x, W, b, stride, padding):
-    out, (n, oh, ow, f) = _im2col_product(x, W, b, stride, padding)
-    return out.reshape(n, oh, ow, f)
-
-
-def forward_flipped(x, W, b, stride, padding):
-    return check.reference_conv_forward(x, W[:, :, ::-1, ::-1], b, stride, padding)
-
-
-def forward_no_bias(x, W, b, stride, padding):
-    return check.reference_conv_forward(x, W, np.zeros_like(b), stride, padding)
-
-
-def forward_no_padding(x, W, b, stride, padding):
-    return check.reference_conv_forward(x, W, b, stride, 0)
-
-
-def forward_no_stride(x, W, b, stride, padding):
-    return check.reference_conv_forward(x, W, b, 1, padding)
-
-
-def forward_tensor(x, W, b, stride, padding):
-    return F.conv2d(torch.tensor(x), torch.tensor(W), torch.tensor(b), stride=stride,
-                    padding=padding)
-
-
-FORWARD_MISTAKES = [
-    (forward_reshape_without_transpose, "reshaped straight to \\(N, F, OH, OW\\)"),
-    (forward_no_transpose_at_all, "reshape it to \\(N, OH, OW, F\\), then transpose"),
-    (forward_flipped, "the kernel is flipped"),
-    (forward_no_bias, "the bias is missing"),
-    (forward_no_padding, "the padding is missing"),
-    (forward_no_stride, "the stride is ignored"),
-    (forward_tensor, "expected a NumPy array, got a Tensor"),
-    (lambda *args: check.reference_conv_forward(*args).astype(np.float32),
-     "float32 precision only"),
-]
-
-
-@pytest.mark.parametrize(("wrong", "message"), FORWARD_MISTAKES,
-                         ids=[m[0].__name__ for m in FORWARD_MISTAKES])
-def test_forward_names_the_mistake(wrong, message):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.conv_forward(wrong)
-
-
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize(("wrong", "message"), FORWARD_MISTAKES,
-                         ids=[m[0].__name__ for m in FORWARD_MISTAKES])
-def test_forward_mistakes_keep_their_message_on_fresh_inputs(wrong, message, seed):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.CONV_FORWARD.check(wrong, seed=seed)
-
-
-def test_a_stub_is_reported_as_not_implemented():
-    def todo(x, W, b, stride, padding):
-        raise NotImplementedError("11-conv-forward")
-
-    with pytest.raises(ExerciseFailed, match="not implemented yet"):
-        check.conv_forward(todo)
-
-
-# ---- 11-conv-backward ----
 
 
 def backward_im2col(dout, x, W, stride, padding):
@@ -217,87 +137,6 @@ def backward_loops_over_offsets(dout, x, W, stride, padding):
     return dxp[:, :, padding:padding + h, padding:padding + w], dW, dout.sum(axis=(0, 2, 3))
 
 
-CONV_BACKWARD_VALID = [backward_pixel_loops, backward_loops_over_offsets, backward_with_torch]
-
-
-@pytest.mark.parametrize("valid", [check.reference_conv_backward, backward_im2col,
-                                   *CONV_BACKWARD_VALID])
-def test_backward_accepts_valid_versions(valid, capsys):
-    check.conv_backward(valid)
-    assert capsys.readouterr().out.startswith("✔ 11-conv-backward:")
-
-
-def _replace(index, make):
-    def wrong(dout, x, W, stride, padding):
-        grads = list(check.reference_conv_backward(dout, x, W, stride, padding))
-        grads[index] = make(grads[index], dout, x, W, stride, padding)
-        return tuple(grads)
-
-    return wrong
-
-
-def backward_overwrites(dout, x, W, stride, padding):
-    dx, dW, db = backward_im2col(dout, x, W, stride, padding)
-    return check._conv_dx(dout, x.shape, W, stride, padding, accumulate=False), dW, db
-
-
-def backward_overwrites_by_pixel(dout, x, W, stride, padding):
-    _, dW, db = backward_im2col(dout, x, W, stride, padding)
-    return (check._conv_dx(dout, x.shape, W, stride, padding, accumulate=False, by_pixel=True),
-            dW, db)
-
-
-def backward_padded_dx(dout, x, W, stride, padding):
-    dx, dW, db = check.reference_conv_backward(dout, x, W, stride, padding)
-    return np.pad(dx, ((0, 0), (0, 0), (padding, padding), (padding, padding))), dW, db
-
-
-BACKWARD_MISTAKES = [
-    (backward_overwrites, "written with `=` where patches overlap"),
-    (backward_overwrites_by_pixel, "written with `=` where patches overlap"),
-    (_replace(1, lambda g, d, *_: g / len(d)), "dW is divided by N"),
-    (_replace(1, lambda g, *_: g[:, :, ::-1, ::-1]), "dW uses the kernel flipped"),
-    (_replace(2, lambda g, d, *_: d.sum(axis=(2, 3))), r"db has shape .*sum dout over axes"),
-    (_replace(2, lambda g, d, *_: d.mean(axis=(0, 2, 3))), "db is the mean of dout"),
-    (_replace(0, lambda g, d, x, W, s, p: check._conv_dx(d, x.shape, W[:, :, ::-1, ::-1], s, p,
-                                                         accumulate=True)),
-     "dx uses the kernel flipped"),
-    (backward_padded_dx, "dx has the padded shape"),
-    (_replace(1, lambda g, *_: g.transpose(1, 0, 2, 3)), "filters first, then channels"),
-    (lambda d, x, W, s, p: check.reference_conv_backward(d, x, W, s, p)[::-1][:2] + (None,),
-     "your first array is dW|expected shape"),
-    (lambda d, x, W, s, p: check.reference_conv_backward(d, x, W, s, p)[:2],
-     r"expected a triple \(dx, dW, db\)"),
-    (_replace(0, lambda g, *_: g.astype(np.float32)), "dx is right to about float32"),
-    (_replace(1, lambda g, *_: g.astype(np.float32)), "dW is right to about float32"),
-]
-
-
-@pytest.mark.parametrize(("wrong", "message"), BACKWARD_MISTAKES)
-def test_backward_names_the_mistake(wrong, message):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.conv_backward(wrong)
-
-
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize(("wrong", "message"), BACKWARD_MISTAKES)
-def test_backward_mistakes_keep_their_message_on_fresh_inputs(wrong, message, seed):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.CONV_BACKWARD.check(wrong, seed=seed)
-
-
-def test_backward_return_order_is_named():
-    def swapped(dout, x, W, stride, padding):
-        dx, dW, db = check.reference_conv_backward(dout, x, W, stride, padding)
-        return dW, dx, db
-
-    with pytest.raises(ExerciseFailed, match=r"return order is \(dx, dW, db\)"):
-        check.conv_backward(swapped)
-
-
-# ---- 11-maxpool-backward ----
-
-
 def pool_backward_loops_over_offsets(dout, x, size):
     """First maximum by scanning the window's offsets in reading order, keeping a strict >."""
     n, c, h, w = x.shape
@@ -328,56 +167,29 @@ def pool_backward_with_coursekit(dout, x, size):
     return np.ascontiguousarray(layer.backward(dout))
 
 
-MAXPOOL_VALID = [pool_backward_loops_over_offsets, pool_backward_with_torch,
-                 pool_backward_with_coursekit]
+#: Every exercise of lesson 11 -> valid versions a student could write in its solution cell.
+VALID_VERSIONS: dict[str, list[object]] = {
+    "11-conv-forward": [forward_einsum, forward_loops_over_offsets, forward_with_coursekit],
+    "11-conv-backward": [backward_pixel_loops, backward_loops_over_offsets, backward_with_torch],
+    "11-maxpool-backward": [pool_backward_loops_over_offsets, pool_backward_with_torch,
+                            pool_backward_with_coursekit],
+}
+REFERENCES = {"11-conv-forward": check.reference_conv_forward,
+              "11-conv-backward": check.reference_conv_backward,
+              "11-maxpool-backward": check.reference_maxpool_backward}
+PASSING = [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns] + \
+    list(REFERENCES.items()) + [("11-conv-backward", backward_im2col)]
 
 
-@pytest.mark.parametrize("valid", [check.reference_maxpool_backward, *MAXPOOL_VALID])
-def test_maxpool_accepts_valid_versions(valid, capsys):
-    check.maxpool_backward(valid)
-    assert capsys.readouterr().out.startswith("✔ 11-maxpool-backward:")
-
-
-def _spread(dout, size):
-    return np.repeat(np.repeat(dout, size, axis=2), size, axis=3)
-
-
-def pool_every_tie(dout, x, size):
-    windows_max = _spread(check.reference_maxpool_forward(x, size), size)
-    return _spread(dout, size) * (x == windows_max)
-
-
-def pool_last_tie(dout, x, size):
-    flipped = check.reference_maxpool_backward(dout[:, :, ::-1, ::-1], x[:, :, ::-1, ::-1], size)
-    return flipped[:, :, ::-1, ::-1]
-
-
-POOL_MISTAKES = [
-    (pool_every_tie, "every tied entry got the gradient"),
-    (pool_last_tie, "the gradient went to the last maximum"),
-    (lambda d, x, s: _spread(d, s), "every entry of a window got the window's gradient"),
-    (lambda d, x, s: _spread(d, s) / s**2, "average pooling's backward"),
-    (lambda d, x, s: check.reference_maxpool_backward(np.ones_like(d), x, s),
-     "0/1 mask of the maxima alone"),
-    (lambda d, x, s: d, r"dx has the shape of the input x"),
-    (lambda d, x, s: torch.tensor(check.reference_maxpool_backward(d, x, s)),
-     "expected a NumPy array"),
-    (lambda d, x, s: check.reference_maxpool_backward(d.astype(np.float32), x, s),
-     "float32 precision only"),
-]
-
-
-@pytest.mark.parametrize(("wrong", "message"), POOL_MISTAKES)
-def test_maxpool_names_the_mistake(wrong, message):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.maxpool_backward(wrong)
-
-
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize(("wrong", "message"), POOL_MISTAKES)
-def test_maxpool_mistakes_keep_their_message_on_fresh_inputs(wrong, message, seed):
-    with pytest.raises(ExerciseFailed, match=message):
-        check.MAXPOOL_BACKWARD.check(wrong, seed=seed)
+@pytest.mark.parametrize(("exercise_id", "student"), PASSING)
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_references_and_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys):
+    exercise = check.EXERCISES[exercise_id]
+    if seed is None:
+        exercise(student)
+    else:
+        exercise.check(student, seed=seed)
+    assert f"✔ {exercise_id}:" in capsys.readouterr().out
 
 
 # ---- what the lesson does with an accepted answer ----
@@ -423,13 +235,86 @@ def test_an_accepted_maxpool_backward_equals_coursekit_on_relu_maps(backward):
                                atol=1e-11)
 
 
-# ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
+# ---- what no declared mistake covers ----
 
-VALID_VERSIONS: dict[str, list[object]] = {
-    "11-conv-forward": CONV_FORWARD_VALID,
-    "11-conv-backward": CONV_BACKWARD_VALID,
-    "11-maxpool-backward": MAXPOOL_VALID,
-}
+
+def _grads(index, make):
+    """The reference's (dx, dW, db) with gradient ``index`` replaced by ``make(it, *args)``."""
+    def wrong(*args):
+        grads = list(check.reference_conv_backward(*args))
+        grads[index] = make(grads[index], *args)
+        return tuple(grads)
+
+    return wrong
+
+
+def _noisy(array):
+    return array + 1e-3 * np.cos(np.arange(array.size)).reshape(array.shape)
+
+
+def forward_flipped_and_unpadded(x, W, b, stride, padding):
+    return check.reference_conv_forward(x, W[:, :, ::-1, ::-1], b, stride, 0)
+
+
+def backward_dw_per_sample_and_dx_overwritten(dout, x, W, stride, padding):
+    _, dW, db = check.reference_conv_backward(dout, x, W, stride, padding)
+    return (check._conv_dx(dout, x.shape, W, stride, padding, accumulate=False), dW / len(x),
+            db)
+
+
+def backward_swapped_and_dw_flipped(dout, x, W, stride, padding):
+    dx, dW, db = check.reference_conv_backward(dout, x, W, stride, padding)
+    return dW[:, :, ::-1, ::-1], dx, db
+
+
+NOT_DECLARED = [
+    ("11-conv-forward", lambda *args: torch.tensor(check.reference_conv_forward(*args)),
+     "expected a NumPy array, got a Tensor"),
+    ("11-conv-forward", lambda *args: check.reference_conv_forward(*args).astype(np.float32),
+     "your answer is float32; keep every array float64"),
+    ("11-conv-forward", forward_flipped_and_unpadded, "the padding is missing"),
+    ("11-conv-forward", lambda *args: _noisy(check.reference_conv_forward(*args)),
+     r"entries differ.*; the convolution is out\[n, f, i, j\] = b\[f\]"),
+    ("11-conv-backward", _grads(1, lambda g, *_: torch.tensor(g)),
+     "dW: expected a NumPy array, got a Tensor"),
+    ("11-conv-backward", _grads(0, lambda g, *_: g.astype(np.float32)),
+     "your answer is float32; keep every array float64"),
+    ("11-conv-backward", _grads(1, lambda g, *_: g.astype(np.float32)),
+     "your answer is float32; keep every array float64"),
+    ("11-conv-backward", lambda *args: check.reference_conv_backward(*args)[:2],
+     r"expected a tuple of 3 \(dx, dW, db\), got a tuple of length 2"),
+    ("11-conv-backward", lambda *args: check.reference_conv_backward(*args)[::-1][:2] + (None,),
+     "dx: expected shape"),
+    ("11-conv-backward", backward_dw_per_sample_and_dx_overwritten,
+     "dx is written with `=` where patches overlap"),
+    ("11-conv-backward", backward_swapped_and_dw_flipped, r"the return order is \(dx, dW, db\)"),
+    ("11-conv-backward", _grads(1, lambda g, *_: _noisy(g)),
+     r"dW: .*entries differ.*; dW\[f, c, u, v\] = .*\(dmat.T @ cols\)"),
+    ("11-maxpool-backward", lambda d, x, s: torch.tensor(check.reference_maxpool_backward(d, x, s)),
+     "expected a NumPy array, got a Tensor"),
+    ("11-maxpool-backward",
+     lambda d, x, s: check.reference_maxpool_backward(d.astype(np.float32), x, s),
+     "right to about float32 precision only"),
+    ("11-maxpool-backward", lambda d, x, s: 2 * d, "dx has the shape of the input x"),
+    ("11-maxpool-backward", lambda d, x, s: _noisy(check.reference_maxpool_backward(d, x, s)),
+     "entries differ.*; each window's dout goes to the position of its"),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong", "message"), NOT_DECLARED)
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_what_no_declared_mistake_covers_is_named(exercise_id, wrong, message, seed):
+    exercise = check.EXERCISES[exercise_id]
+    with pytest.raises(ExerciseFailed, match=message):
+        exercise(wrong) if seed is None else exercise.check(wrong, seed=seed)
+
+
+def test_a_stub_is_reported_as_not_implemented():
+    def todo(x, W, b, stride, padding):
+        raise NotImplementedError("11-conv-forward")
+
+    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+        check.conv_forward(todo)
 
 
 # ---- what the later cells read again must come back unchanged ----
@@ -447,9 +332,12 @@ def _then_changes(function, index):
 # Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
 # the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
 # same dout to coursekit and torch. The input x of a backward pass is not read again.
-KEPT = [(check.CONV_FORWARD, check.reference_conv_forward, ("x", "W", "b")),
-        (check.CONV_BACKWARD, check.reference_conv_backward, ("dout", None, "W")),
-        (check.MAXPOOL_BACKWARD, check.reference_maxpool_backward, ("dout", None))]
+# Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
+# the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
+# same dout to coursekit and torch. The input x of a backward pass is not read again.
+KEPT = [(check.conv_forward, check.reference_conv_forward, ("x", "W", "b")),
+        (check.conv_backward, check.reference_conv_backward, ("dout", None, "W")),
+        (check.maxpool_backward, check.reference_maxpool_backward, ("dout", None))]
 
 
 @pytest.mark.parametrize(("exercise", "reference", "names"), KEPT,
@@ -457,8 +345,18 @@ KEPT = [(check.CONV_FORWARD, check.reference_conv_forward, ("x", "W", "b")),
 def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference, names, capsys):
     for index, name in enumerate(names):
         if name is None:
-            exercise.check(_then_changes(reference, index))
+            exercise(_then_changes(reference, index))
             assert f"✔ {exercise.id}" in capsys.readouterr().out
         else:
             with pytest.raises(ExerciseFailed, match=f"changed `{name}` in place"):
-                exercise.check(_then_changes(reference, index))
+                exercise(_then_changes(reference, index))
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "student"),
+    list(REFERENCES.items()) + [(key, wrong) for key, wrong, _ in NOT_DECLARED[::3]] +
+    [("11-conv-forward", "not a function"),
+     ("11-maxpool-backward", lambda d, x, s: 1 / 0)],
+)
+def test_probe_data_survives_the_wire(exercise_id, student):
+    assert_same_verdict_over_the_wire(check.EXERCISES[exercise_id], student)
