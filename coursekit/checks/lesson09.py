@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -350,23 +349,7 @@ _early_stopping = function(
     ])
 
 
-def _an_int_index(exercise: Exercise) -> Exercise:
-    """``exercise``, refusing an index that is a float (2.0), which the generic comparison
-    takes for the int 2: the lesson's next cell indexes a list with it."""
-
-    def judge(inputs: Data, data: Data) -> str:
-        for case, got in zip(inputs["cases"], results(data, len(inputs["cases"])), strict=True):
-            answer = Got(got) if isinstance(got, dict) else None
-            if answer is not None and answer.is_number and answer.raw.dtype.kind not in "iu":
-                raise fail(f"{_stopping_where(**case)}: expected an int index, got "
-                           f"{answer.describe()}: later cells index hist['weights'] with it")
-        return exercise.judge(inputs, data)
-
-    judge.__doc__ = f"An int index first, then: {exercise.judge.__doc__ or ''}"
-    return dataclasses.replace(exercise, judge=judge)
-
-
-stopping_epoch = _an_int_index(_early_stopping)
+stopping_epoch = _early_stopping
 
 EXERCISES = registry(l2_regularize, dropout, stopping_epoch)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.

@@ -15,7 +15,6 @@ Images are (N, C, H, W); a convolution's weights are (F, C, KH, KW) and its bias
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from itertools import product
 from typing import Any
 
@@ -23,8 +22,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from coursekit.checks.score import scorer
-from coursekit.exercise import Exercise, Got, Mistake, fail, function, registry, same
-from coursekit.exercise.judging import FLOAT32, Data, Tolerance
+from coursekit.exercise import Exercise, Got, Mistake, function, registry, same
+from coursekit.exercise.judging import FLOAT32, Tolerance
 from coursekit.exercise.mistakes import difference
 
 #: How close a student's numbers must be to the reference's: float64 rounding only, since the
@@ -162,29 +161,11 @@ def _declare(id: str, *, reference: Callable[..., Any], where: Callable[..., str
              mistakes: Sequence[Mistake], hints: Sequence[str], parts: Sequence[str] = (),
              **declared: Any) -> Exercise:
     """:func:`~coursekit.exercise.function` to float64 rounding, naming mistakes made together
-    (:func:`_explain`), and refusing first an answer that holds an array other than NumPy's (a
-    tensor, which ``match`` takes when its values are right): later cells use it with NumPy."""
+    (:func:`_explain`); a tensor where a NumPy array belongs is refused by the declaration."""
     exercise = function(id, reference=reference, where=where, mistakes=mistakes, parts=parts,
                         tolerance=TOLERANCE, float64=True,
                         explain=_explain(reference, mistakes, hints, parts), **declared)
-    judge, build = exercise.judge, exercise.arguments
-    assert build is not None
-
-    def numpy_arrays_first(inputs: Data, data: Data) -> str:
-        for case, got in zip(inputs["cases"], data if isinstance(data, list) else [],
-                             strict=False):
-            answer = Got(got if isinstance(got, dict) else {})
-            if answer.kind not in ("array", "list"):
-                break  # the judge says what it is
-            for k, item in enumerate(answer.items if answer.kind == "list" else [answer]):
-                if item.kind == "array" and item.type != "ndarray":
-                    name = f"{parts[k]}: " if k < len(parts) else ""
-                    raise fail(f"{where(*build(case))}: {name}expected a NumPy array, got "
-                               f"{item.describe()}: later cells use it with NumPy")
-        return judge(inputs, data)
-
-    numpy_arrays_first.__qualname__ = numpy_arrays_first.__name__ = judge.__name__
-    return replace(exercise, judge=numpy_arrays_first)
+    return exercise
 
 
 def _layer(x: np.ndarray, W: np.ndarray, stride: int, padding: int) -> str:

@@ -55,12 +55,26 @@ class Rule:
     test: Callable[[Data, Data], None]
 
 
-def rules(*checks: Rule, passed: str) -> Callable[[Data, Data], str]:
-    """A judge that applies ``checks`` in order and returns ``passed`` when all hold."""
+def rules(*checks: Rule, passed: str, each_case: bool = False) -> Callable[[Data, Data], str]:
+    """A judge that applies ``checks`` in order and returns ``passed`` when all hold.
+
+    With ``each_case`` the inputs are ``{"cases": [...]}`` and the data one result per case:
+    every rule runs on the first case (as ``test({"cases": [case]}, [result])``) before any
+    rule sees the next, so a case's first broken rule is named, in the order the lesson's
+    cases go from simple to unusual.
+    """
 
     def judge(inputs: Data, data: Data) -> str:
-        for rule in checks:
-            rule.test(inputs, data)
+        if not each_case:
+            for rule in checks:
+                rule.test(inputs, data)
+            return passed
+        cases = inputs["cases"]
+        for case, got in zip(cases, results(data, len(cases)), strict=True):
+            if not isinstance(got, dict):
+                raise fail("the check received malformed data")
+            for rule in checks:
+                rule.test({**inputs, "cases": [case]}, [got])
         return passed
 
     judge.__doc__ = "Rules, in order: " + "; ".join(rule.name for rule in checks) + "."
@@ -148,7 +162,8 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
             with np.errstate(all="ignore"):
                 want = reference(*values)
             match(view(got), want, where=where(*values), args=values, mistakes=mistakes,
-                  tolerance=tolerance, float64=float64, parts=parts, explain=explain)
+                  tolerance=tolerance, float64=float64, parts=parts, explain=explain,
+                  strict=True)
         return passed.replace("{n}", str(len(drawn)))
 
     judge.__qualname__ = judge.__name__ = f"judge_{id.replace('-', '_')}"

@@ -120,7 +120,7 @@ def expected(want: Any) -> str:
 def match(got: Got, want: Any, *, where: str, args: Sequence[Any] = (),
           mistakes: Sequence[Mistake] = (), tolerance: Tolerance = TOLERANCE,
           float64: bool = False, parts: Sequence[str] = (),
-          explain: Callable[..., str | None] | None = None) -> None:
+          explain: Callable[..., str | None] | None = None, strict: bool = False) -> None:
     """Return when ``got`` is ``want``; otherwise fail with ``"<where>: <why>"``.
 
     In order: a known mistake whose wrong version (run on ``args``) gives ``got``; when
@@ -128,9 +128,13 @@ def match(got: Got, want: Any, *, where: str, args: Sequence[Any] = (),
     a wrong type or shape; then the values. ``parts`` names the items of a tuple ``want``
     (``("dx", "dW", "db")``) for the messages; ``explain(got, *args)``, tried after the
     known mistakes, names a mistake that needs the answer itself (a step size it reveals).
+    With ``strict``, first the types that equal values hide (:func:`type_problem`).
     """
     if float64 and _has_float32(got):
         raise fail(f"{where}: your answer is float32; {_WHY_FLOAT64}")
+    problem = type_problem(got, want, parts) if strict else None
+    if problem is not None:
+        raise fail(f"{where}: {problem}")
     if same(got, want, tolerance):
         return
     message = named(got, mistakes, args, tolerance)
@@ -141,6 +145,36 @@ def match(got: Got, want: Any, *, where: str, args: Sequence[Any] = (),
     if float64 and same(got, want, FLOAT32):
         raise fail(f"{where}: {FLOAT32_HINT}")
     raise fail(f"{where}: {difference(got, want, parts)}")
+
+
+def type_problem(got: Got, want: Any, parts: Sequence[str] = ()) -> str | None:
+    """What is wrong with the type of ``got`` where its values may be right: a tensor where
+    ``want`` is a NumPy array or a plain number (later cells use it with NumPy, or print and
+    compare it), a float where ``want`` is an int or an integer array (later cells index
+    with it). None when the types fit, or when the structure differs (:func:`difference`)."""
+    if isinstance(want, tuple | list):
+        if got.kind != "list" or got.length != len(want) or len(got.items) != len(want):
+            return None
+        for k, (item, part) in enumerate(zip(got.items, want, strict=True)):
+            problem = type_problem(item, part)
+            if problem is not None:
+                return f"{parts[k] if k < len(parts) else f'item {k}'}: {problem}"
+        return None
+    array = None if isinstance(want, bool | np.bool_ | dict) or want is None else _numeric(want)
+    if array is None or not (got.is_number or got.kind == "array"):
+        return None
+    integer = array.dtype.kind in "iu"
+    if got.kind == "array" and got.type != "ndarray":
+        if array.ndim == 0 and not isinstance(want, np.ndarray):
+            return f"expected {expected(want)}, got {got.describe()}: take its value, .item()"
+        return f"expected a NumPy array, got {got.describe()}: later cells use it with NumPy"
+    found = got.raw.dtype.kind if got.kind == "array" else ("i" if got.kind == "int" else "f")
+    if integer and found not in "iub":
+        if array.ndim == 0 and not isinstance(want, np.ndarray):
+            return f"expected an int, got {got.describe()}: later cells index with it"
+        return (f"expected an integer array, got one of dtype {got.dtype}: later cells index "
+                "with it (np.array of an empty list is float64: give dtype=int)")
+    return None
 
 
 _WHY_FLOAT64 = ("keep every array float64 (no astype(np.float32), no dtype=np.float32): the "

@@ -79,7 +79,18 @@ def _confusion_by_comparison(y_true, y_pred, n_classes):
 
 
 def _misclassified_loop(y_true, y_pred):
-    return np.array([i for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)) if t != p])
+    wrong = [i for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)) if t != p]
+    return np.array(wrong, dtype=int)  # an empty list alone would make a float64 array
+
+
+def test_an_index_list_without_dtype_is_refused_where_nothing_is_misclassified():
+    def without_dtype(y_true, y_pred):
+        return np.array([i for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True))
+                         if t != p])
+
+    with pytest.raises(ExerciseFailed, match="0 misclassified.*expected an integer array, got "
+                                             "one of dtype float64"):
+        check.misclassified(without_dtype)
 
 
 def _misclassified_nonzero(y_true, y_pred):

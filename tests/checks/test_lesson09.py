@@ -278,7 +278,8 @@ def test_stopping_accepts_valid_versions_that_run_the_later_cell(valid, capsys):
 
 
 def test_stopping_refuses_a_float_index():
-    with pytest.raises(ExerciseFailed, match="expected an int index, got a number"):
+    with pytest.raises(ExerciseFailed,
+                       match="expected an int, got a number.*later cells index with it"):
         check.stopping_epoch(lambda curve, patience:
                              float(check.reference_stopping_epoch(curve, patience)))
 

@@ -16,15 +16,14 @@ Backward passes take the upstream gradient ``dout`` = dL/d(output) and return dL
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
 from coursekit.checks.lesson03.numgrad import central_difference, exact_gradient, numerical_gradient
 from coursekit.checks.score import scorer
-from coursekit.exercise import Exercise, Failure, Got, Mistake, Raised, fail, function, registry
-from coursekit.exercise.judging import Data, Tolerance, close
+from coursekit.exercise import Got, Mistake, Raised, function, registry
+from coursekit.exercise.judging import Tolerance, close
 from coursekit.exercise.mistakes import same
 from coursekit.probes import lesson03 as probes
 
@@ -182,24 +181,7 @@ def _selected(got: Got, x: np.ndarray, dout: np.ndarray) -> str | None:
     return None
 
 
-def _mistake_first(exercise: Exercise) -> Exercise:
-    """``"<mistake> (<where>)"`` rather than ``"<where>: <mistake>"``: the score table's row
-    leads with what is wrong (tests/checks/test_score.py reads it so)."""
-    judge = exercise.judge
-
-    def mistake_first(inputs: Data, data: Data) -> str:
-        try:
-            return judge(inputs, data)
-        except Failure as failure:
-            where, colon, what = str(failure).partition(": ")
-            if colon and where.startswith("dx for x of shape"):
-                raise fail(f"{what} ({where})") from None
-            raise
-
-    return dataclasses.replace(exercise, judge=mistake_first)
-
-
-relu_backward = _mistake_first(function(
+relu_backward = function(
     "03-relu-backward", names=("relu_backward",), args=("x", "dout"), keep=("x", "dout"),
     may_become_result=("dout",), cases=_relu_cases, reference=reference_relu_backward,
     tolerance=TOLERANCE, explain=_selected, implemented_by=("coursekit.scratch.ReLU.backward",),
@@ -217,7 +199,7 @@ relu_backward = _mistake_first(function(
                 "not depend on x there)", lambda x, d: d.copy()),
         Mistake("at x = 0 exactly you let the gradient through; ReLU's convention (and "
                 "PyTorch's) is slope 0 there: use x > 0", lambda x, d: d * (x >= 0)),
-    ]))
+    ])
 
 
 # ---- 03-softmax-ce-gradient ----

@@ -235,20 +235,8 @@ def _every_run(test: Callable[[Data, Data], None]) -> Callable[[Data, Data], Non
     return on_every_case
 
 
-def _case_by_case(judge: Callable[[Data, Data], str]) -> Callable[[Data, Data], str]:
-    """``judge`` (its rules in order) on one case after another: a case's first broken rule is
-    named before the next case is looked at, as the lesson's cases go from simple to unusual."""
-    def on_each_case(inputs: Data, data_: Data) -> str:
-        cases, passed = inputs["cases"], ""
-        for case, got in zip(cases, results(data_, len(cases)), strict=True):
-            passed = judge({"cases": [case]}, [got])
-        return passed
-    on_each_case.__doc__ = judge.__doc__
-    return on_each_case
-
-
 training_loop = Exercise(
-    "04-training-loop", _training_cases, probes.training_runs, _case_by_case(rules(
+    "04-training-loop", _training_cases, probes.training_runs, rules(
         Rule("the loop returns without raising", _every_run(_ran)),
         Rule("a run that differs from the reference loop's and equals a known wrong loop's is "
              "named", _each(_known_mistake)),
@@ -258,6 +246,6 @@ training_loop = Exercise(
         Rule("the weights after training match the reference loop's", _each(_weights)),
         passed=f"the losses of every step and the final weights match the reference loop on "
                f"{len(_TRAINING_CASES)} runs (SGD and Adam, a smaller last batch, a batch larger "
-               "than the data)")),
+               "than the data)", each_case=True),
     implemented_by=("coursekit.scratch.Sequential.fit",), names=("train_loop",),
     mistakes=tuple(LOOP_MISTAKES), student=lambda wrong: (wrong,), arguments=lambda case: (case,))

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from coursekit import pytorch as torch_ref  # the reference epoch and batches: only named here
 from coursekit.exercise import Got, Mistake, fail, named
-from coursekit.exercise.judging import Data, Tolerance, results
+from coursekit.exercise.judging import Data, Tolerance
 from coursekit.exercise.mistakes import same
 
 #: How close a student's parameters and losses must be to the reference's (float32 tensors).
@@ -57,21 +57,8 @@ def _line(rng: np.random.Generator) -> dict[str, np.ndarray]:
             "bias": rng.normal(scale=0.5, size=1).astype(np.float32)}
 
 
-def _case_by_case(judge: Callable[[Data, Data], str]) -> Callable[[Data, Data], str]:
-    """``judge`` (its rules in order) on one case after another."""
-    def on_each_case(inputs: Data, data: Data) -> str:
-        cases, passed = inputs["cases"], ""
-        for case, got in zip(cases, results(data, len(cases)), strict=True):
-            if not isinstance(got, dict):
-                raise fail("the check received malformed data")
-            passed = judge({"cases": [case]}, [got])
-        return passed
-    on_each_case.__doc__ = judge.__doc__
-    return on_each_case
-
-
 def _on_case(test: Callable[[Data, dict[str, Any]], None]) -> Callable[[Data, Data], None]:
-    """A rule's ``test(case, record)`` for the one case :func:`_case_by_case` hands it."""
+    """A rule's ``test(case, record)`` for the one case ``rules(..., each_case=True)`` hands it."""
     def rule(inputs: Data, data: Data) -> None:
         test(inputs["cases"][0], data[0])
     return rule

@@ -20,7 +20,6 @@ from torch import nn
 from coursekit import pytorch as torch_ref
 from coursekit.checks.lesson06.common import (
     TOLERANCE,
-    _case_by_case,
     _line,
     _named_run,
     _on_case,
@@ -153,14 +152,14 @@ def _losses(case: Data, record: dict[str, Any]) -> None:
 
 
 train_epoch = Exercise(
-    "06-train-epoch", _epoch_case, probes.epoch_runs, _case_by_case(rules(
+    "06-train-epoch", _epoch_case, probes.epoch_runs, rules(
         Rule("the net passed in is called in training mode and the optimizer passed in steps",
              _on_case(_trained)),
         Rule("an epoch that differs from the reference and equals a known wrong one is named",
              _on_case(_epoch_mistake)),
         Rule("the parameters after the epoch match the reference's", _on_case(_parameters)),
         Rule("the loss of every step, before its step, as floats in a list", _on_case(_losses)),
-        passed="4 steps match the reference: parameters and losses")),
+        passed="4 steps match the reference: parameters and losses", each_case=True),
     implemented_by=(f"{torch_ref.__name__}.train_epoch", f"{torch_ref.__name__}.fit"),
     names=("train_epoch",), mistakes=tuple(EPOCH_MISTAKES), student=lambda wrong: (wrong,),
     arguments=lambda case: (case,))
@@ -288,11 +287,11 @@ def _modes(case: Data, record: dict[str, Any]) -> None:
 
 
 evaluate = Exercise(
-    "06-evaluate", _evaluate_cases, probes.evaluate_runs, _case_by_case(rules(
+    "06-evaluate", _evaluate_cases, probes.evaluate_runs, rules(
         Rule("one float: the mean loss per row over the whole loader", _on_case(_value)),
         Rule("in evaluation mode, without gradients, the model back in training mode after",
              _on_case(_modes)),
         passed="the mean loss per row on 2 loaders with a short last batch, in evaluation "
-               "mode, without gradients, and back in training mode")),
+               "mode, without gradients, and back in training mode", each_case=True),
     names=("evaluate",), mistakes=tuple(EVALUATE_MISTAKES), student=lambda wrong: (wrong,),
     arguments=lambda case: (case,))
