@@ -90,6 +90,7 @@ def _l2_explain(got: Got, loss: float, params: dict[str, np.ndarray],
 
 l2_regularize = function(
     "09-l2-term", names=("l2_regularize",), args=("loss", "params", "grads", "weight_decay"),
+    keep=("params", "grads"),
     cases=_l2_cases, reference=reference_l2, tolerance=TOLERANCE, float64=True,
     parts=("loss", "grads"), explain=_l2_explain,
     implemented_by=("coursekit.scratch.l2_penalty",),
@@ -208,6 +209,22 @@ def _drop_share(inputs: Data, data: Data) -> None:
                        f"expected about {rate:.0%}")
 
 
+def _independent(inputs: Data, data: Data) -> None:
+    """Every entry draws its own keep/drop: a mask shared by every row (drawn of shape
+    (n_features,)) or by every column (one draw per row) drops whole features or images."""
+    for case, got, where in _each(inputs, data):
+        mask = _pair(got["first"], case["x"].shape, "")[1].array
+        if mask.ndim != 2 or not 0 < case["rate"] < 1:
+            continue
+        if np.all(mask == mask[:1]):
+            raise fail(f"training mode ({where}): every row has the same mask: draw one "
+                       "keep/drop per entry, rng.random(x.shape), not one row of them shared by "
+                       "every image")
+        if np.all(mask == mask[:, :1]):
+            raise fail(f"training mode ({where}): each row is kept or dropped whole: draw one "
+                       "keep/drop per entry, rng.random(x.shape), not one per row")
+
+
 def _kept_scaled(inputs: Data, data: Data) -> None:
     for case, got, where in _each(inputs, data):
         rate, mask = case["rate"], _pair(got["first"], case["x"].shape, "")[1].array
@@ -271,6 +288,7 @@ def _backward_times_mask(inputs: Data, data: Data) -> None:
 
 _judge_dropout = rules(
     Rule("training mode returns (out, mask) of x's shape, out = x * mask", _out_is_x_times_mask),
+    Rule("each entry is kept or dropped on its own draw", _independent),
     Rule("about rate of the entries are dropped", _drop_share),
     Rule("kept entries are scaled by 1/(1 − rate)", _kept_scaled),
     Rule("the mask is drawn from the rng passed in, fresh on every call", _drawn_from_rng),

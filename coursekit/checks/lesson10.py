@@ -224,12 +224,14 @@ def reference_batchnorm_backward(
 
 def _backward(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5, *,
               ddof: int = 0, by_gamma: bool = True, mean_path: bool = True,
-              variance_path: bool = True,
-              swap: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              variance_path: bool = True, swap: bool = False,
+              eps_outside: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The backward pass with the variance's ``ddof``, with or without multiplying by gamma
-    and each path of dx through the batch statistics, and dgamma and dbeta maybe swapped."""
+    and each path of dx through the batch statistics, dgamma and dbeta maybe swapped, and eps
+    maybe added outside the square root."""
     n = x.shape[0]
-    inv_std = 1.0 / np.sqrt(x.var(axis=0, ddof=ddof) + eps)
+    var = x.var(axis=0, ddof=ddof)
+    inv_std = 1.0 / (np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps))
     x_hat = (x - x.mean(axis=0)) * inv_std
     g = dout * gamma if by_gamma else dout
     dx = inv_std / n * (n * g - mean_path * g.sum(axis=0)
@@ -273,6 +275,10 @@ batchnorm_backward = function(
                                                                     by_gamma=False)),
         Mistake("use the biased variance (divide by N), as the forward pass does",
                 lambda dout, x, gamma, eps=1e-5: _backward(dout, x, gamma, eps, ddof=1)),
+        Mistake("eps goes inside the square root, σ = √(var + eps), as in the forward pass; "
+                "√var + eps is another number (the gradient then misses by about eps/σ)",
+                lambda dout, x, gamma, eps=1e-5: _backward(dout, x, gamma, eps,
+                                                           eps_outside=True)),
         Mistake("use the eps passed in, not a fixed 1e-5",
                 lambda dout, x, gamma, eps=1e-5: _backward(dout, x, gamma)),
         Mistake("dgamma and dbeta are swapped: dgamma = Σ dout·x_hat, dbeta = Σ dout",

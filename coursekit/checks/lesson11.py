@@ -315,13 +315,15 @@ _POOL_SHAPES = [(2, 4, 8, 8, 2), (2, 3, 4, 4, 2), (1, 2, 6, 9, 3), (3, 1, 4, 6, 
 
 
 def _pool_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Inputs after a ReLU (many windows of zeros, so ties) with some positive ties too."""
+    """Inputs after a ReLU (many windows of zeros, so ties) with some positive ties too, and
+    one window of negative values, whose largest entry is the smallest in magnitude."""
     cases = []
     for n, c, h, w, size in _POOL_SHAPES:
         x = np.maximum(rng.normal(size=(n, c, h, w)), 0.0)
         x[0, 0, :size, :size] = 0.0  # a window of zeros: its maximum ties everywhere
         x[-1, -1, :size, -size:] = 0.5  # a window of equal positive values
         x[-1, 0, -size:, :size] = np.arange(size * size).reshape(size, size) % 2 + 1.0
+        x[0, -1, -size:, -size:] = -1.0 - np.arange(size * size).reshape(size, size)[::-1]
         dout = rng.normal(size=(n, c, h // size, w // size))
         cases.append({"x": x, "dout": dout, "size": size})
     return cases
@@ -350,6 +352,9 @@ _EVERY_TIE = ("where a window's maximum is tied (a window of zeros after a ReLU)
 _MASK = "that is the 0/1 mask of the maxima alone; multiply it by dout"
 
 POOL_MISTAKES = [
+    Mistake("in a window of negative values the gradient went to the entry largest in "
+            "magnitude: the maximum is the largest value, so compare x itself, not |x|",
+            lambda d, x, s: reference_maxpool_backward(d, np.abs(x), s)),
     Mistake(lambda d, x, s: f"expected shape {x.shape}, got {d.shape}: dx has the shape of the "
             "input x; each window's gradient goes back onto its size×size entries",
             lambda d, x, s: d),

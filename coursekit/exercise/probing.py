@@ -128,7 +128,11 @@ def attempt(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def _unchanged(now: Any, before: Any) -> bool:
-    """Whether an argument holds what its copy ``before`` holds (shape and every value)."""
+    """Whether an argument holds what its copy ``before`` holds (shape and every value; a
+    dict, its keys and each value)."""
+    if isinstance(before, dict):
+        return isinstance(now, dict) and set(now) == set(before) and \
+            all(_unchanged(now[key], value) for key, value in before.items())
     try:
         a, b = np.asarray(now), np.asarray(before)
         return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))

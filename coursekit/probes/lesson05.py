@@ -70,16 +70,43 @@ def _logged(nodes: list[Value], calls: list[int]) -> None:
         node._backward = run
 
 
+#: What a node of 05-backward's graphs says when the student's backward calls the engine's own.
+SHORTCUT = ("05-backward asks you to write backpropagation yourself, so the engine's own {name}() "
+            "is switched off in this check: order the nodes yourself (a depth-first visit of "
+            "_parents) and call each node's _backward()")
+
+
+class _Sealed(Value):
+    """A Value whose ``backward()`` and ``graph()`` refuse to run (the exercise's spec)."""
+
+    __slots__ = ()
+
+    def graph(self) -> list[Value]:
+        raise RuntimeError(SHORTCUT.format(name="graph"))
+
+    def backward(self) -> None:
+        raise RuntimeError(SHORTCUT.format(name="backward"))
+
+
+def _sealed(nodes: list[Value]) -> list[Value]:
+    for node in nodes:
+        node.__class__ = _Sealed
+    return nodes
+
+
 def _grads(nodes: list[Value]) -> list[dict[str, Any]]:
     return [describe_value(node.grad) for node in nodes]
 
 
-def two_calls(case: dict[str, Any], backward: Any) -> tuple[list[Value], Any]:
+def two_calls(case: dict[str, Any], backward: Any, *,
+              seal: bool = True) -> tuple[list[Value], Any]:
     """``backward`` on the case's graph, then, as the lesson's fitting loop does, on a second
     graph built on nodes of the first (``case["again"]``, numbered on after the first graph's
     nodes): the reused nodes' gradients are reset to 0 first; the first graph's other nodes
-    keep theirs. Returns every node, and what the first call raised (or None)."""
+    keep theirs. Returns every node, and what the first call raised (or None). ``seal``: the
+    nodes refuse ``backward()`` and ``graph()`` (the probe's; the judge runs the engine's)."""
     nodes = build_graph(case)
+    nodes = _sealed(nodes) if seal else nodes
     first = attempt(backward, nodes[-1])
     if first["kind"] == "raised":
         return nodes, first
@@ -88,7 +115,7 @@ def two_calls(case: dict[str, Any], backward: Any) -> tuple[list[Value], Any]:
         nodes[i].grad = 0.0
     for op, i, j in case["again"]:
         nodes.append(GRAPH_OPS[str(op)](nodes[int(i)], nodes[int(j)]))
-    return nodes, None
+    return (_sealed(nodes) if seal else nodes), None
 
 
 @guarded
@@ -108,7 +135,7 @@ def backward_graphs(inputs: dict[str, Any], backward: Any) -> Any:
                 results.append({"call": raised_first})
                 continue
         else:
-            nodes = build_graph(case)
+            nodes = _sealed(build_graph(case))
         alive.append(nodes)
         calls: list[int] = []
         _logged(nodes, calls)

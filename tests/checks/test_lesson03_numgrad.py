@@ -43,15 +43,17 @@ NUMGRAD_VALID = {
              "        x.flat[k] = old\n"
              "        grad.flat[k] = (plus - minus) / (2 * h)\n"
              "    return grad\n"),
-    # CS231n's form: a multi-index iterator, nudges by += and -=, restored by adding h back
+    # CS231n's form: a multi-index iterator, the old value kept and assigned back (adding h
+    # back would miss it by an ulp: the spec asks for exactly the old numbers)
     "nditer": ("def numerical_gradient(f, x, h=1e-5):\n"
                "    grad = np.empty(x.shape)\n"
                "    it = np.nditer(x, flags=['multi_index'], op_flags=[['readwrite']])\n"
                "    while not it.finished:\n"
                "        i = it.multi_index\n"
-               "        x[i] += h\n        plus = f()\n"
-               "        x[i] -= 2 * h\n        minus = f()\n"
-               "        x[i] += h\n"
+               "        old = x[i]\n"
+               "        x[i] = old + h\n        plus = f()\n"
+               "        x[i] = old - h\n        minus = f()\n"
+               "        x[i] = old\n"
                "        grad[i] = 0.5 * (plus - minus) / h\n"
                "        it.iternext()\n"
                "    return grad\n"),
@@ -207,3 +209,21 @@ def test_the_exact_gradients_match_central_differences() -> None:
         x = np.array(case["x"])
         numeric = _numerical(lambda case=case, x=x: probes.evaluate(case, x), x, h=1e-5)
         np.testing.assert_allclose(numeric, check.exact_gradient(case), rtol=1e-7, atol=1e-9)
+
+
+def test_numgrad_refuses_x_restored_by_arithmetic():
+    """The spec: x holds exactly its old numbers afterwards; x += h, x -= 2h, x += h misses
+    most entries by an ulp."""
+    def by_arithmetic(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for k in range(x.size):
+            x.flat[k] += h
+            ahead = f()
+            x.flat[k] -= 2 * h
+            behind = f()
+            x.flat[k] += h
+            grad.flat[k] = (ahead - behind) / (2 * h)
+        return grad
+
+    with pytest.raises(ExerciseFailed, match="x was not restored exactly: .* a rounding error"):
+        check.numerical_gradient(by_arithmetic)

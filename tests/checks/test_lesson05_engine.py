@@ -233,3 +233,14 @@ def _s(x):
 def test_sigmoid_names_what_no_declared_mistake_covers(wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
         check.sigmoid_op(wrong)
+
+
+@pytest.mark.parametrize(("shortcut", "name"), [
+    (lambda root: root.backward(), "backward"),
+    (lambda root: [node._backward() for node in reversed(root.graph())], "graph"),
+])
+def test_backward_refuses_the_engines_own_backward_and_graph(shortcut, name):
+    """The spec: write backward(root) without calling root.backward() or root.graph()."""
+    with pytest.raises(ExerciseFailed, match=rf"asks you to write backpropagation yourself, so "
+                                             rf"the engine's own {name}\(\) is switched off"):
+        check.backward(shortcut)

@@ -104,7 +104,7 @@ def test_l2_refuses_a_version_that_decays_the_parameters_themselves():
             p *= 1 - weight_decay  # the optimizer's job, done twice
         return check.reference_l2(loss, params, grads, weight_decay)
 
-    with pytest.raises(ExerciseFailed, match="with λ=0.1: loss: expected"):
+    with pytest.raises(ExerciseFailed, match="your function changed `params` in place"):
         check.l2_regularize(decays_params)
 
 
@@ -364,3 +364,31 @@ def test_probe_data_survives_the_wire(exercise_id, student):
     inputs = round_trip(exercise.inputs(np.random.default_rng(7)))
     data = exercise.probe(inputs, *student)
     assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
+
+
+def test_l2_refuses_the_layers_own_gradients_changed_and_returned():
+    """The spec asks for a new dict: adding the penalty into the layer's gradients in place
+    would add it again at every call."""
+    def in_place(loss, params, grads, weight_decay):
+        for name, p in params.items():
+            grads[name] += weight_decay * p
+        return loss + weight_decay / 2 * sum(float(np.sum(p**2)) for p in params.values()), grads
+
+    with pytest.raises(ExerciseFailed, match="your function changed `grads` in place"):
+        check.l2_regularize(in_place)
+
+
+@pytest.mark.parametrize(("draw", "message"), [
+    (lambda x, rng: rng.random(x.shape[-1:]), "every row has the same mask"),
+    (lambda x, rng: rng.random(x.shape[:1] + (1,) * (x.ndim - 1)), "each row is kept or dropped "
+                                                                   "whole"),
+])
+def test_dropout_refuses_masks_not_drawn_per_entry(draw, message):
+    def forward(x, rate, rng, training=True):
+        if not training:
+            return x, np.ones_like(x)
+        mask = (np.broadcast_to(draw(x, rng), x.shape) >= rate) / (1.0 - rate)
+        return x * mask, mask
+
+    with pytest.raises(ExerciseFailed, match=message):
+        check.dropout(forward, check.reference_dropout_backward)

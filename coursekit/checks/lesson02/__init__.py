@@ -197,7 +197,7 @@ def _scaled(factor: float) -> Callable[..., tuple[np.ndarray, float]]:
 
 mse_gradient = function(
     "02-mse-gradient", names=("mse_gradient",), args=("X", "y", "w", "b"), keep=("X", "y", "w"),
-    cases=_gradient_cases, reference=reference_gradient, parts=("dw", "db"),
+    cases=_gradient_cases, reference=reference_gradient, parts=("dw", "db"), float64=True,
     implemented_by=("coursekit.scratch.MSE",), explain=_gradient_parts,
     where=lambda X, y, w, b: f"for X of shape {X.shape}",
     passed="dw and db match (2/N)·Xᵀ(ŷ − y) and (2/N)·Σ(ŷ − y) on {n} cases",

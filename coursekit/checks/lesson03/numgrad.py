@@ -161,11 +161,17 @@ def _x_nudged_in_place_and_restored(inputs: Data, data: Data) -> None:
             raise fail(f"{where}: your function never called f(); each entry needs "
                        "f() with that entry at x + h and at x − h")
         after = _array(view(got["x_after"]), x.shape, f"{where}: x after your call")
-        moved = np.abs(after - x) > 4 * np.spacing(np.abs(x))
+        moved = after != x  # exactly its old numbers: the layer's next forward reads them
         if np.any(moved):
             k = int(np.flatnonzero(moved.ravel())[0])
+            off = after.flat[k] - x.flat[k]
+            if abs(off) <= 4 * np.spacing(abs(x.flat[k])):
+                raise fail(f"{where}: x was not restored exactly: entry {k} (flat index) is off "
+                           f"by {off:.3g}, a rounding error: stepping back by arithmetic (x += h, "
+                           "x -= 2*h, x += h) does not land on the old number. Keep the original "
+                           "value (old = x.flat[k]) and assign it back after the two calls of f()")
             raise fail(f"{where}: x was not restored: after your call, entry {k} (flat index) "
-                       f"is off by {after.flat[k] - x.flat[k]:.3g}. Keep the original value "
+                       f"is off by {off:.3g}. Keep the original value "
                        "(old = x.flat[k]) and set it back after the two calls of f(), or every "
                        "later use of x (the layer's next forward) sees the wrong numbers")
         if not np.all(np.isfinite(grad)):

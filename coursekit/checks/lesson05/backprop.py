@@ -19,6 +19,15 @@ from coursekit.probes import lesson05 as probes
 def reference_backward(root: Value) -> None:
     """Every node's d(root)/d(node), on a graph whose gradients start at 0: a post-order
     depth-first search puts each node after its parents, then the closures run output first."""
+    root.grad = 1.0
+    for node in reversed(_post_order(root)):
+        node._backward()
+
+
+# Realistic wrong versions: the judge runs them on the same graph to name what a student's
+# gradients show. Like a student's, they cannot call root.graph() or root.backward().
+def _post_order(root: Value) -> list[Value]:
+    """Each node after its parents (a depth-first visit): what root.graph() gives."""
     order: list[Value] = []
     seen: set[int] = set()
 
@@ -30,15 +39,11 @@ def reference_backward(root: Value) -> None:
             order.append(node)
 
     visit(root)
-    root.grad = 1.0
-    for node in reversed(order):
-        node._backward()
+    return order
 
 
-# Realistic wrong versions: the judge runs them on the same graph to name what a student's
-# gradients show.
 def _unseeded(root: Value) -> None:
-    for node in reversed(root.graph()):
+    for node in reversed(_post_order(root)):
         node._backward()
 
 
@@ -48,7 +53,7 @@ def _never_called(root: Value) -> None:
 
 def _leaves_first(root: Value) -> None:
     root.grad = 1.0
-    for node in root.graph():
+    for node in _post_order(root):
         node._backward()
 
 
@@ -143,7 +148,7 @@ def grads(case: Data, algorithm: Callable[[Value], None]) -> np.ndarray:
     """Every node's gradient after ``algorithm(output)`` on a fresh copy of the graph (after
     ``probes.two_calls`` for a case with a second graph)."""
     if "again" in case:
-        nodes, _ = probes.two_calls(case, algorithm)
+        nodes, _ = probes.two_calls(case, algorithm, seal=False)
     else:
         nodes = probes.build_graph(case)
     algorithm(nodes[-1])
