@@ -16,6 +16,7 @@ import numpy as np
 from sklearn import datasets as _sk_datasets
 from sklearn.model_selection import train_test_split
 
+from coursekit.names import NamesSplit, Vocabulary, contexts, load_names
 from coursekit.seeding import RandomState, as_generator, as_seed
 from coursekit.validation import check_fraction, check_int, check_number, check_same_rows
 
@@ -23,6 +24,8 @@ __all__ = [
     "Split", "TRUE_WEIGHTS", "TRUE_BIAS", "three_points", "linear_data", "spiral",
     "spiral_bayes_predict", "circles", "load_digits", "load_breast_cancer", "batches",
     "steps_per_epoch",
+    # lessons 12-13's names live in coursekit.names; here so every data set has one address
+    "load_names", "NamesSplit", "Vocabulary", "contexts",
 ]
 
 #: The true line of lessons 02 and 06: ``y = X @ TRUE_WEIGHTS + TRUE_BIAS + noise``.

@@ -7,6 +7,7 @@ Layers (``forward``/``backward``, ``params``/``grads`` under the same names), lo
 """
 
 from coursekit.scratch.conv import Conv2d, Flatten, MaxPool2d, Unflatten
+from coursekit.scratch.embedding import Embedding
 from coursekit.scratch.gradcheck import (
     GradientCheckError,
     GradientCheckWarning,
@@ -33,7 +34,7 @@ from coursekit.scratch.regularization import early_stopping_epoch, l2_penalty
 
 __all__ = [
     "Layer", "Dense", "ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout",
-    "Conv2d", "MaxPool2d", "Flatten", "Unflatten",
+    "Conv2d", "MaxPool2d", "Flatten", "Unflatten", "Embedding",
     "Loss", "MSE", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
     "CategoricalCrossEntropy", "SoftmaxCrossEntropy",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
