@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.exercise.probing import attempt, attempt_keeping, describe_value, guarded
+from coursekit.exercise.probing import attempt_keeping, describe_value, guarded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -34,14 +34,15 @@ def _state(got: dict[str, Any], count: int, shape: tuple[int, ...]) -> list[np.n
 def update_runs(inputs: dict[str, Any], update: Any) -> list[list[dict[str, Any]]]:
     """``update(param, grad, *state[, t], **hyper)`` step after step, the state (velocity, or
     m and v: ``inputs["state"]`` arrays) from 0 and t from 1 where ``inputs["counted"]``, the
-    keywords ``inputs["hyper"]`` read from each case. grad must come back unchanged (the lesson
+    keywords ``inputs["hyper"]`` read from each case (one a case leaves out is not passed, so
+    its default applies). grad must come back unchanged (the lesson
     hands the same gradient to scratch's optimizer after the call); param and the state may be
     updated in place."""
     runs = []
     for run in inputs["cases"]:
         param = _floats(run["param"])
         state = [np.zeros_like(param) for _ in range(int(inputs["state"]))]
-        hyper = {name: float(run[name]) for name in inputs["hyper"]}
+        hyper = {name: float(run[name]) for name in inputs["hyper"] if name in run}
         steps = []
         for t, grad in enumerate(run["grads"], start=1):
             args = (param.copy(), _floats(grad), *(s.copy() for s in state),
@@ -86,13 +87,15 @@ def loop_arguments(case: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any
 def training_runs(inputs: dict[str, Any], train_loop: Any) -> list[dict[str, Any]]:
     """``train_loop(model, loss_fn, optimizer, X, y, n_epochs=..., batch_size=..., rng=...)``
     on a freshly built network per case; returns what it gave, the parameters afterwards (read
-    through the layers as built) and how many optimizer steps ran."""
+    through the layers as built) and how many optimizer steps ran. X and y must come back
+    unchanged (the lesson trains on X_train, y_train again after the call)."""
     runs = []
     for case in inputs["cases"]:
         model, loss_fn, optimizer = build_network(case)
         layers = list(model.layers)
         data, keywords = loop_arguments(case)
-        result = attempt(train_loop, model, loss_fn, optimizer, *data, **keywords)
+        result = attempt_keeping(train_loop, (model, loss_fn, optimizer, *data),
+                                 ("", "", "", "X", "y"), kwargs=keywords)
         steps = optimizer.iterations
         runs.append({"result": result, "weights": [describe_value(w) for w in parameters(layers)],
                      "steps": int(steps) if isinstance(steps, int) else -1})

@@ -67,11 +67,9 @@ def test_reference_bound_separates_converging_from_diverging_descent():
 # ---- valid versions written differently ----
 
 
-def _cost_by_loop(theta, x, y):
-    total = 0.0
-    for xi, yi in zip(x, y, strict=True):
-        total += (theta * xi - yi) ** 2
-    return total / len(x)
+def _cost_by_average(theta, x, y):
+    # vectorised, as the prompt asks ("not a Python loop"): np.average of the squared errors
+    return np.average(np.square(theta * x - y))
 
 
 def _cost_by_dot(theta, x, y):
@@ -152,7 +150,7 @@ def _max_rate_by_loop(x):
 
 #: Every exercise of lesson 01 -> valid versions a student could write in its solution cell.
 VALID_VERSIONS: dict[str, list[object]] = {
-    "01-mse-cost": [_cost_by_loop, _cost_by_dot, _cost_by_square],
+    "01-mse-cost": [_cost_by_average, _cost_by_dot, _cost_by_square],
     "01-mse-gradient": [_gradient_by_loop, _gradient_expanded, _gradient_by_dot],
     "01-central-difference": [_difference_divided_twice, _difference_mean_of_one_sided,
                               _difference_by_signs],
@@ -251,3 +249,21 @@ def test_max_learning_rate_refuses_an_x_changed_in_place():
 )
 def test_probe_data_survives_the_wire(exercise_id, student):
     assert_same_verdict_over_the_wire(check.EXERCISES[exercise_id], student)
+
+
+# ---- spec audit: "f takes one float and returns one float" ----
+
+
+def _difference_vectorised(f, theta, h=1e-5):
+    values = f(np.array([theta + h, theta - h]))  # both points in one call, "vectorised"
+    return (values[0] - values[1]) / (2 * h)
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_calling_f_on_an_array_is_named(seed):
+    """The prompt: f takes one float; the check's f refuses an array, naming the fix."""
+    with pytest.raises(ExerciseFailed, match=r"raised TypeError: f takes one float θ, got an "
+                                             r"array of shape \(2,\): call f once at θ \+ h and "
+                                             r"once at θ − h"):
+        check.central_difference.check(_difference_vectorised,
+                                       **({} if seed is None else {"seed": seed}))

@@ -133,12 +133,11 @@ def test_gradient_names_the_mistake(wrong, message: str, seed) -> None:
 # ---- valid versions written differently ----
 
 
-def _gradient_by_loops(X, y, w, b):
-    residual = [float(X[i] @ w + b - y[i]) for i in range(len(y))]
-    dw = np.zeros(X.shape[1])
-    for i, r in enumerate(residual):
-        dw += 2.0 * r * X[i] / len(y)
-    return [dw, np.float64(2.0 * sum(residual) / len(y))]  # a list, and a NumPy scalar
+def _gradient_residual_first(X, y, w, b):
+    # no loop over samples, as the prompt asks: the residual times X, one product
+    residual = X @ w + b - y
+    dw = 2.0 * (residual @ X) / len(y)
+    return [dw, np.float64(2.0 * residual.sum() / len(y))]  # a list, and a NumPy scalar
 
 
 def _gradient_broadcast(X, y, w, b):
@@ -162,7 +161,7 @@ def _epoch_own_permutation(X, y, w, b, *, lr, batch_size, rng):
         dw, db = check.reference_gradient(Xb, yb, w, b)
         w -= lr * dw  # in place on the copy
         b -= lr * db
-    return w.tolist(), b, losses  # w as a list, losses as an array
+    return w, b, losses.tolist()  # w of shape (d,), losses a list, as the prompt says
 
 
 def _predict_einsum(X, w, b):
@@ -174,12 +173,13 @@ def _mse_by_dot(X, y, w, b):
     return residual @ residual / len(y)  # a NumPy float
 
 
-def _predict_by_rows(X, w, b):
-    return np.array([row @ w + b for row in X])
+def _predict_by_columns(X, w, b):
+    # no loop over samples, as the prompt asks: each feature times its weight, summed per row
+    return (X * w).sum(axis=1) + b
 
 
 def _mse_target_first(X, y, w, b):
-    return np.square(y - _predict_by_rows(X, w, b)).mean()  # y − ŷ squares the same
+    return np.square(y - _predict_by_columns(X, w, b)).mean()  # y − ŷ squares the same
 
 
 def _predict_transposed(X, w, b):
@@ -215,9 +215,9 @@ def _epoch_in_float32(X, y, w, b, *, lr, batch_size, rng):  # cast "for speed": 
 #: Every exercise of lesson 02 -> valid versions a student could write in its solution cell
 #: (02-model-and-loss: a (predict, mse) pair, in the check call's order).
 VALID_VERSIONS: dict[str, list[object]] = {
-    "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_rows, _mse_target_first),
+    "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_columns, _mse_target_first),
                           (_predict_transposed, _mse_by_norm)],
-    "02-mse-gradient": [_gradient_by_loops, _gradient_broadcast, _gradient_einsum],
+    "02-mse-gradient": [_gradient_residual_first, _gradient_broadcast, _gradient_einsum],
     "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place, _epoch_in_float32],
 }
 

@@ -98,11 +98,21 @@ def _epoch_centring_y(X, y, w, b, *, lr, batch_size, rng):
     return check.reference_sgd_epoch(X + 1e-3, y, w, b, lr=lr, batch_size=batch_size, rng=rng)
 
 
+def _epoch_loss_of_all_data(X, y, w, b, *, lr, batch_size, rng):
+    losses = []
+    for Xb, yb in batches(X, y, batch_size=batch_size, random_state=rng):
+        losses.append(check.reference_loss(X, y, w, b))  # the whole data's loss, not the batch's
+        dw, db = check.reference_gradient(Xb, yb, w, b)
+        w, b = w - lr * dw, b - lr * db
+    return w, b, losses
+
+
 EPOCH_MISTAKES = [
     (_epoch_with(update_sign=1.0), "moved up the gradient"),
     (_epoch_with(shuffle=False), "shuffle them"),
     (_epoch_with(update_b=False), "b never changed"),
     (_epoch_with(loss_after=True), "record each batch's loss before its update"),
+    (_epoch_loss_of_all_data, "record each batch's loss before its update, on that batch"),
     (_full_batch, r"an epoch has \d+ steps"),
     (_unchanged, "came back unchanged"),
     (_epoch_variant("no random_state"), r"different batches\): pass random_state=rng"),

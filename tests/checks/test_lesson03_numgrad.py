@@ -227,3 +227,55 @@ def test_numgrad_refuses_x_restored_by_arithmetic():
 
     with pytest.raises(ExerciseFailed, match="x was not restored exactly: .* a rounding error"):
         check.numerical_gradient(by_arithmetic)
+
+
+# ---- spec audit: "x (of any shape)" ----
+
+
+def _vector_or_matrix(f, x, h=1e-5):
+    """Written for the lesson's uses (b a vector, W a matrix): x[i, j] on a 3-D x is a row."""
+    grad = np.zeros_like(x)
+    if x.ndim == 1:
+        for i in range(len(x)):
+            old = x[i]
+            x[i] = old + h
+            plus = f()
+            x[i] = old - h
+            minus = f()
+            x[i] = old
+            grad[i] = (plus - minus) / (2 * h)
+        return grad
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            old = x[i, j]
+            x[i, j] = old + h
+            plus = f()
+            x[i, j] = old - h
+            minus = f()
+            x[i, j] = old
+            grad[i, j] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _two_indices(f, x, h=1e-5):
+    """Entry k as (row, column) of a matrix, or k itself for a vector."""
+    grad = np.zeros_like(x)
+    for k in range(x.size):
+        index = np.unravel_index(k, x.shape) if x.ndim == 2 else k
+        old = x[index]
+        x[index] = old + h
+        plus = f()
+        x[index] = old - h
+        minus = f()
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("wrong", [_vector_or_matrix, _two_indices])
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_a_gradient_for_vectors_and_matrices_only_is_named(wrong, seed) -> None:
+    with pytest.raises(ExerciseFailed, match=r"on x of shape \(2, 3, 2\) \(x may have any shape: "
+                                             r"x\[i, j\] is a whole row of it, x\.flat\[k\] one "
+                                             r"entry\)"):
+        check.numerical_gradient.check(wrong, **({} if seed is None else {"seed": seed}))

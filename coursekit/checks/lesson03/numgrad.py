@@ -30,7 +30,8 @@ LARGE_STEPS = (1e-2, 1e-3)
 def _numerical_gradient_cases(rng: np.random.Generator) -> dict[str, Any]:
     """A quadratic in 8 entries with two tiny gradients (about 1e-7, where the curvature makes
     a one-sided difference 100 times too large) next to two large ones (about 500), a sine on
-    a 3×4 array with two entries where cos x is about 1e-7, and a tanh layer's weights (3, 2)."""
+    a 3×4 array with two entries where cos x is about 1e-7, a tanh layer's weights (3, 2), a
+    sine called with an explicit step, and a sine on a 2×3×2 array (x may have any shape)."""
     x = rng.uniform(-1.0, 1.0, size=8)
     a, b = rng.uniform(0.5, 3.0, size=8), rng.normal(size=8)
     tiny = rng.choice([-1.0, 1.0], size=2) * rng.uniform(1e-7, 3e-7, size=2)
@@ -50,7 +51,12 @@ def _numerical_gradient_cases(rng: np.random.Generator) -> dict[str, Any]:
                                      f"h={GIVEN_STEP:g}",
              "x": rng.uniform(-3.0, 3.0, size=6), "h": GIVEN_STEP,
              "w": rng.uniform(1.0, 2.0, size=6) * rng.choice([-1.0, 1.0], size=6)}
-    return {"cases": [quadratic, sine, tanh, given]}
+    # "x (of any shape)": a vector and matrices above, and an array of three dimensions
+    cube = {"kind": "sine", "what": "f = Σ w·sin(x) on x of shape (2, 3, 2) (x may have any "
+                                    "shape: x[i, j] is a whole row of it, x.flat[k] one entry)",
+            "x": rng.uniform(-3.0, 3.0, size=(2, 3, 2)),
+            "w": rng.uniform(1.0, 2.0, size=(2, 3, 2)) * rng.choice([-1.0, 1.0], size=(2, 3, 2))}
+    return {"cases": [quadratic, sine, tanh, given, cube]}
 
 
 def exact_gradient(case: Data) -> np.ndarray:
@@ -155,8 +161,10 @@ def _array(got: Got, shape: tuple[int, ...], what: str) -> np.ndarray:
 
 def _x_nudged_in_place_and_restored(inputs: Data, data: Data) -> None:
     for case, got in _records(inputs, data):
-        x, where = case["x"], case["what"]
-        grad = _array(view(got["result"]), x.shape, f"{where}: the gradient")
+        x, where, result = case["x"], case["what"], got["result"]
+        if isinstance(result, dict) and result.get("kind") == "raised" and not result.get("stub"):
+            raise fail(f"{where}: {raised_message(result)}")  # which case: a shape, a step
+        grad = _array(view(result), x.shape, f"{where}: the gradient")
         if got["calls"] == 0:
             raise fail(f"{where}: your function never called f(); each entry needs "
                        "f() with that entry at x + h and at x − h")

@@ -18,7 +18,7 @@ import numpy as np
 
 from coursekit import data
 from coursekit.exercise import Exercise, Got, Mistake, Rule, fail, named, rules, view
-from coursekit.exercise.judging import Data, close, raised_message, results
+from coursekit.exercise.judging import Data, changed_message, close, raised_message, results
 from coursekit.exercise.mistakes import TOLERANCE, difference, same
 from coursekit.exercise.probing import describe_value
 from coursekit.probes import lesson04 as probes
@@ -155,6 +155,8 @@ def _ran(case: Data, got: Data) -> None:
         raise fail(f"{_where(case)}: {raised_message(result)}. optimizer.step() reads every "
                    "layer's grads, which model.backward(loss_fn.backward()) fills: per batch, "
                    "forward, loss, backward, then step")
+    if isinstance(result, dict) and result.get("kind") == "changed":
+        raise fail(f"{_where(case)}: {changed_message(result)}")
     view(result)
 
 

@@ -15,7 +15,7 @@ mistake's wrong version takes the update's keywords positionally, in the signatu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,9 +53,11 @@ def _gradients(rng: np.random.Generator, shape: tuple[int, ...], n_steps: int) -
 
 def _steps_rule(reference: Callable[..., Any], hyper: Sequence[str], parts: Sequence[str],
                 mistakes: Sequence[Mistake], *, accept: Callable[..., Any] | None = None,
-                explain: Callable[..., str | None] | None = None) -> Rule:
+                explain: Callable[..., str | None] | None = None,
+                defaults: Mapping[str, float] | None = None) -> Rule:
     """Every step of every run matches ``reference`` (or ``accept``, a valid variant) from the
-    state the student's previous step returned; a declared mistake is named at its step."""
+    state the student's previous step returned; a declared mistake is named at its step. A run
+    that leaves out a keyword of ``defaults`` was called without it: its default applies."""
     counted = "m" in parts
 
     def test(inputs: Data, data_: Data) -> None:
@@ -65,11 +67,15 @@ def _steps_rule(reference: Callable[..., Any], hyper: Sequence[str], parts: Sequ
                 raise fail("the check received malformed data")
             param = np.asarray(run["param"], dtype=np.float64)
             state = [np.zeros_like(param) for _ in parts[1:]]
-            values = [float(run[name]) for name in hyper]
+            values = [float(run[name] if name in run else (defaults or {})[name])
+                      for name in hyper]
+            left = [name for name in hyper if name not in run]
             for t, (grad, got) in enumerate(zip(run["grads"], steps, strict=False), start=1):
                 args = (param, grad, *state, *((t,) if counted else ()), *values)
                 where = ", ".join(f"{name}={value:g}" for name, value in zip(hyper, values,
-                                                                              strict=True))
+                                                                              strict=True)
+                                  if name not in left)
+                where += f" ({', '.join(left)} left at their defaults)" if left else ""
                 step = view(got)
                 if accept is None or not same(step, accept(*args)):
                     match(step, reference(*args), where=f"{where}, step {t}", args=args,
@@ -137,18 +143,28 @@ momentum_update = Exercise(
 # ---- 04-adam-update ----
 
 #: (shape, lr, beta1, beta2) of the runs; the second has other betas than the defaults, and
-#: eps = 1e-6 (the others 1e-8), so a hard-coded eps shows.
-_ADAM_RUNS = [((3, 4), 0.01, 0.9, 0.999), ((6,), 0.1, 0.8, 0.99), ((2, 2), 0.001, 0.9, 0.999)]
+#: eps = 1e-6 (the others 1e-8), so a hard-coded eps shows. The last is called with lr alone,
+#: as the lesson's next cell calls it: the signature's defaults apply (None: left out).
+_ADAM_RUNS: list[tuple[tuple[int, ...], float, float | None, float | None]] = [
+    ((3, 4), 0.01, 0.9, 0.999), ((6,), 0.1, 0.8, 0.99), ((3, 3), 0.01, None, None)]
 _ADAM_HYPER = ("lr", "beta1", "beta2", "eps")
+#: The defaults of the stub's signature, adam_update(..., beta1=0.9, beta2=0.999, eps=1e-8).
+ADAM_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
 
 def _adam_runs(rng: np.random.Generator) -> dict[str, Any]:
-    """Five steps per run, from m = v = 0."""
-    return {"state": 2, "hyper": list(_ADAM_HYPER), "counted": True,
-            "cases": [{"param": rng.normal(size=shape), "grads": _gradients(rng, shape, 5),
-                       "lr": lr, "beta1": beta1, "beta2": beta2,
-                       "eps": 1e-8 if beta1 == 0.9 else 1e-6}
-                      for shape, lr, beta1, beta2 in _ADAM_RUNS]}
+    """Five steps per run, from m = v = 0. The run on the defaults gets gradients of 1e-8 to
+    1e-5, near ε = 1e-8, so that another default ε (or β) shows."""
+    cases: list[dict[str, Any]] = []
+    for shape, lr, beta1, beta2 in _ADAM_RUNS:
+        if beta1 is None:
+            cases.append({"param": rng.normal(size=shape), "lr": lr,
+                          "grads": [g * 1e-5 for g in _gradients(rng, shape, 5)]})
+        else:
+            cases.append({"param": rng.normal(size=shape), "grads": _gradients(rng, shape, 5),
+                          "lr": lr, "beta1": beta1, "beta2": beta2,
+                          "eps": 1e-8 if beta1 == 0.9 else 1e-6})
+    return {"state": 2, "hyper": list(_ADAM_HYPER), "counted": True, "cases": cases}
 
 
 def _adam(correct: bool = True, eps_inside: bool = False, t_shift: int = 0, sign: float = -1.0,
@@ -211,7 +227,8 @@ ADAM_MISTAKES = [
     Mistake("the parameter moved up the gradient: subtract the step", _adam(sign=1.0)),
     Mistake("divide by the square root of v̂, not by v̂", _adam(sqrt=False)),
     *(Mistake(lambda p, g, m, v, t, lr, b1, b2, eps, other=other: f"that is ε = {other:g}, but "
-              f"this call passed eps={eps:g}: use the eps argument", _adam(fixed_eps=other))
+              f"this call's eps is {eps:g}: use the eps argument (its default is 1e-8, as in "
+              "the stub's signature)", _adam(fixed_eps=other))
       for other in (1e-8, 1e-7, 1e-6, 1e-10)),
 ]
 
@@ -251,7 +268,7 @@ def _adam_explain(got: Got, p: Any, g: Any, m: Any, v: Any, t: int, *hyper: floa
 adam_update = Exercise(
     "04-adam-update", _adam_runs, probes.update_runs,
     rules(_steps_rule(_reference_adam, _ADAM_HYPER, ("param", "m", "v"), ADAM_MISTAKES,
-                      accept=_efficient_adam, explain=_adam_explain),
+                      accept=_efficient_adam, explain=_adam_explain, defaults=ADAM_DEFAULTS),
           passed=f"5 successive steps (m, v and bias correction) match on {len(_ADAM_RUNS)} runs"),
     implemented_by=("coursekit.scratch.Adam",), names=("adam_update",),
     mistakes=tuple(ADAM_MISTAKES),
@@ -259,4 +276,4 @@ adam_update = Exercise(
                            wrong(p, g, m, v, t, lr, beta1, beta2, eps),),
     arguments=lambda run: (run["param"], run["grads"][0], np.zeros_like(run["param"]),
                            np.zeros_like(run["param"]), 1,
-                           *(run[name] for name in _ADAM_HYPER)))
+                           *(run.get(name, ADAM_DEFAULTS.get(name)) for name in _ADAM_HYPER)))
