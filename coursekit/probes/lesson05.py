@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from coursekit.autograd import Value
 from coursekit.exercise.probing import (
@@ -296,30 +297,64 @@ def loss_cases(inputs: dict[str, Any], calc_loss: Any) -> Any:
     return results
 
 
+#: The operators that change a tensor in place (besides the methods whose names end in "_").
+_IN_PLACE_DUNDERS = frozenset({"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
+                               "__ifloordiv__", "__imod__", "__ipow__", "__imatmul__"})
+
+
+class _RecordedChanges(TorchFunctionMode):
+    """Notices a coefficient's values changed in place while autograd records: through
+    ``c.data`` or ``c.detach()`` (``c.data -= ...``, ``c.data = ...``), which PyTorch lets pass
+    outside ``torch.no_grad()`` though it refuses ``c -= ...`` there."""
+
+    def __init__(self, coeffs: Coeffs) -> None:
+        super().__init__()
+        self.storage = {c.data_ptr() for c in coeffs}
+        self.recorded = False
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        name = str(getattr(func, "__name__", ""))
+        changes = name == "__set__" and getattr(getattr(func, "__self__", None), "__name__",
+                                                None) == "data" \
+            or (name.endswith("_") and not name.startswith("__") and name != "requires_grad_") \
+            or name in _IN_PLACE_DUNDERS
+        if changes and torch.is_grad_enabled() and args and isinstance(args[0], torch.Tensor) \
+                and args[0].data_ptr() in self.storage:
+            self.recorded = True
+        return func(*args, **(kwargs or {}))
+
+
 def _update_call(update_coeffs: Any, inputs: dict[str, Any], *, no_grad: bool
                  ) -> tuple[Coeffs, dict[str, Any]]:
+    """``update_coeffs`` on fresh coefficients holding the inputs' gradients; what it raised,
+    or ``{"kind": "none", "recorded": ...}``: whether it changed a coefficient in place while
+    autograd recorded (:class:`_RecordedChanges`)."""
     coeffs = _coeffs(inputs["coeffs"])
     for c, name in zip(coeffs, Coeffs._fields, strict=True):
         c.grad = torch.tensor(np.array(inputs["grads"][name], dtype=np.float32))
     lr = float(inputs["lr"])
+    spy = _RecordedChanges(coeffs)
     try:
         if no_grad:
             with torch.no_grad():
                 update_coeffs(coeffs, lr)
         else:
-            update_coeffs(coeffs, lr)
+            with spy:
+                update_coeffs(coeffs, lr)
     except AttributeError as exc:
         # Whether the attribute was looked up on None (``c.grad.zero_()`` with no grad).
         return coeffs, {**raised(exc), "on_none": getattr(exc, "obj", 0) is None}
     except Exception as exc:
         return coeffs, raised(exc)
-    return coeffs, {"kind": "none"}
+    return coeffs, {"kind": "none", "recorded": spy.recorded}
 
 
 @guarded
 def update_step(inputs: dict[str, Any], update_coeffs: Any) -> dict[str, Any]:
     """``update_coeffs(coeffs, lr)`` on coefficients whose ``.grad`` is given: what it raised,
-    and every coefficient afterwards (values, gradient, leaf and requires_grad flags).
+    or every coefficient afterwards (values, gradient, leaf and requires_grad flags) and
+    whether one was changed in place while autograd recorded (``"recorded"``).
 
     When the call raised, ``"fine_under_no_grad"`` says whether the same call on fresh
     coefficients succeeds inside ``torch.no_grad()``: then recording was the problem.
@@ -332,6 +367,8 @@ def update_step(inputs: dict[str, Any], update_coeffs: Any) -> dict[str, Any]:
         _, again = _update_call(update_coeffs, inputs, no_grad=True)
         result["fine_under_no_grad"] = again["kind"] != "raised"
         return result
+    result["call"] = {"kind": "none"}
+    result["recorded"] = bool(call["recorded"])
     result["coeffs"] = {
         name: {"value": describe_value(c), "grad": describe_value(c.grad),
                "is_leaf": bool(c.is_leaf), "requires_grad": bool(c.requires_grad)}

@@ -197,7 +197,24 @@ def _train_into_an_array(params, model, X, y, steps, lr):
     return np.array(_train_lesson_style(params, model, X, y, steps, lr))
 
 
+def _update_data_under_no_grad(coeffs, lr):
+    """Through .data, but inside torch.no_grad() as asked; the gradients zeroed after."""
+    with torch.no_grad():
+        for c in coeffs:
+            c.data -= lr * c.grad
+    for c in coeffs:
+        c.grad.zero_()
+
+
+def _update_with_sgd(coeffs, lr):
+    """PyTorch's own SGD, whose step() runs without recording."""
+    optimizer = torch.optim.SGD(coeffs, lr=lr)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=False)
+
+
 _MORE_VALID = {
+    "05-update": [_update_data_under_no_grad, _update_with_sgd],
     "05-predict": [(lambda coeffs, X: torch.sigmoid(
         torch.relu(X @ coeffs[0] + coeffs[1]) @ coeffs[2] + coeffs[3])[:, 0],)],  # no logits
     "05-train-mlp": [_train_into_an_array],

@@ -199,6 +199,20 @@ def _train_steps(params, model, X, y, steps, lr):
     return losses
 
 
+def _train_built_once(params, model, X, y, steps, lr):
+    """The loss built once, before the loop, backpropagated with a student's own backward."""
+    loss = sum((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)
+    losses = []
+    for _ in range(steps):
+        for p in params:
+            p.grad = 0.0
+        check.reference_backward(loss)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
 def _train_renamed(params, model, X, y, n_steps, learning_rate):
     return check.reference_train_mlp(params, model, X, y, n_steps, learning_rate)
 
@@ -207,6 +221,7 @@ def _train_renamed(params, model, X, y, n_steps, learning_rate):
     ("wrong", "message"),
     [
         (_train_steps, r"should be floats, got Values: append loss\.data"),
+        (_train_built_once, r"every step recorded the same loss: the loss was built once"),
         (lambda params, model, X, y, steps, lr: None, r"expected the list of the 5 losses"),
         (lambda params, model, X, y, steps, lr: [0.0] * (steps - 1), r"expected 5 losses"),
         (_train_renamed, r"the lesson calls train_mlp\(params, model, X, y, steps=\.\.\., "

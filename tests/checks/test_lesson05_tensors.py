@@ -218,9 +218,26 @@ def _skipping_the_last(coeffs, lr):
             c.grad.zero_()
 
 
+def _through_data(coeffs, lr):  # the old tutorials' way: slips past PyTorch's refusal
+    for c in coeffs:
+        c.data -= lr * c.grad
+        c.grad.zero_()
+
+
+def _assigns_data(coeffs, lr):
+    for c in coeffs:
+        c.data = c.data - lr * c.grad
+        c.grad.zero_()
+
+
+_RECORDING = "the step is right, but it changed the coefficients while autograd was recording"
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (_through_data, _RECORDING),
+        (_assigns_data, _RECORDING),
         (_no_zero, "grad is not zero after the step"),
         (_rebinds, "did not change: either `c = c - lr \\* c.grad` only rebinds"),
         (_ascends, "moved up the gradient"),

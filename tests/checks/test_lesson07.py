@@ -187,6 +187,9 @@ UNDECLARED = [
      _CONNECTED + r"no \.numpy\(\).*RuntimeError"),
     (check.accuracy, lambda z, y: ((z[:, 0] > 0).long() == y).float().mean(), r"call \.item\(\)"),
     (check.accuracy, lambda z, y: None, "expected a float, got None"),
+    # σ(0) = 0.5 is not > 0.5: a tie at logit 0 is class 0, as with logit > 0
+    (check.accuracy, lambda z, y: ((torch.sigmoid(z[:, 0]) >= 0.5).long() == y).float().mean()
+     .item(), r"the accuracy on 9 points: a logit of exactly 0 is class 0"),
     (check.accuracy, lambda z, y: ((z[:, 0] > 0).long() == y).sum().item() / _TEST_SET_SIZE,
      "out of 1200, but this call has 4 points: divide by len"),
     # accepted before, then cell 1661796e failed: it needs batches several times faster than

@@ -89,6 +89,19 @@ def _each_step(inputs: Data, data: Data) -> None:
                        "add to it; call c.grad.zero_() after using it")
 
 
+def _under_no_grad(inputs: Data, data: Data) -> None:
+    """The values are right: they were not changed while autograd recorded (``c.data -= ...``
+    outside ``torch.no_grad()`` slips past PyTorch's refusal)."""
+    recorded = view(data).get("recorded")
+    if not isinstance(recorded, bool):
+        raise fail("the check received malformed data")
+    if recorded:
+        raise fail("the step is right, but it changed the coefficients while autograd was "
+                   "recording: `c.data -= ...` (or a change through .data or .detach()) only "
+                   "slips past PyTorch's refusal; do the update inside `with torch.no_grad():`, "
+                   "as the exercise asks")
+
+
 def update_case(rng: np.random.Generator) -> dict[str, Any]:
     """A 4-6-1 classifier and gradients for every coefficient, with a drawn learning rate that
     is not the lesson's LR = 0.3 (a rate written in, or the notebook's, shows)."""
@@ -105,5 +118,7 @@ update = Exercise(
           Rule("every coefficient changed, or none did", _every_one_stepped),
           Rule("each coefficient is still a leaf that requires grad, stepped by exactly "
                "−lr × grad, its gradient zeroed", _each_step),
+          Rule("the step ran under torch.no_grad(), not through .data while recording",
+               _under_no_grad),
           passed="every coefficient stepped against its gradient, and gradients are zero"),
     implemented_by=(dotted(ref05.update_coeffs),), names=("update_coeffs",))

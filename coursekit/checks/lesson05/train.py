@@ -66,6 +66,20 @@ def _rebinding(params: list[Value], model: Callable[[list[float]], Value],
     return losses
 
 
+def _built_once(params: list[Value], model: Callable[[list[float]], Value],
+                X: list[list[float]], y: list[float], steps: int, lr: float) -> list[float]:
+    loss = sum(((model(x) - t) ** 2 for x, t in zip(X, y, strict=True)), Value(0.0)) / len(X)
+    losses = []
+    for _ in range(steps):  # the mistake: one graph, built before the loop, for every step
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
 _NOT_CHANGED = ("the parameters never changed: either the gradients were zeroed between "
                 "backward and the step (zero them before backward), or the step rebound a name "
                 "instead of changing p.data in place (p.data -= lr * p.grad)")
@@ -86,6 +100,9 @@ def _lessons_rate(params: list[Value], model: Callable[[list[float]], Value],
 MISTAKES = [
     Mistake("the gradients were never zeroed, so each step used the sum of all earlier "
             "gradients: set every p.grad = 0.0 before backward", _variant(zero="never")),
+    Mistake("every step recorded the same loss: the loss was built once, before the loop, so "
+            "its graph holds the first step's numbers; build L anew (the forward pass) inside "
+            "every step", _built_once),
     Mistake(_NOT_CHANGED, _variant(zero="between")),
     Mistake(_NOT_CHANGED, _rebinding),
     Mistake("the step went up the gradient: subtract lr × p.grad", _variant(sign=-1.0)),
@@ -115,6 +132,10 @@ def run_training(train: Callable[..., Any], case: Data) -> tuple[np.ndarray, np.
 
 _LOSSES = through(MISTAKES, lambda wrong, case: run_training(wrong, case)[0],
                   train_arguments)
+#: Both, for mistakes whose losses agree (the same loss every step: a graph built once, or
+#: parameters that never changed), told apart by the parameters.
+_BOTH = through(MISTAKES, lambda wrong, case: np.concatenate(run_training(wrong, case)),
+                train_arguments)
 _PARAMS = through(MISTAKES, lambda wrong, case: run_training(wrong, case)[1],
                   train_arguments)
 _RENAMED = Raised("TypeError", contains="keyword argument",
@@ -153,7 +174,8 @@ def _each_network(inputs: Data, data: Data) -> None:
         want = run_training(reference_train_mlp, case)
         params = expect_array(result.get("params"), want[1].shape, f"{where}: the parameters")
         if not close(losses, want[0], **TOLERANCE):
-            message = named(described(losses), _LOSSES, (case,), TOLERANCE)
+            message = named(described(np.concatenate([losses, params])), _BOTH, (case,),
+                            TOLERANCE) or named(described(losses), _LOSSES, (case,), TOLERANCE)
             raise fail(f"{where}, the losses differ: {message}" if message else
                        f"{where}: expected losses {want[0].round(5).tolist()}, got "
                        f"{losses.round(5).tolist()}: forward, zero the gradients, backward, "

@@ -29,12 +29,16 @@ def reference_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def _accuracy_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Logits between 0 and 0.5 first (they tell a 0.5 threshold on logits from the right one),
-    then 7, 50 and 3 drawn points."""
+    then 7, 50 and 3 drawn points, then logits of exactly 0, which are class 0 (the spec's
+    "logit > 0"; σ(0) = 0.5 is not > 0.5)."""
     cases = [{"logits": np.array([[0.2], [0.3], [-0.1], [0.4]], dtype=np.float32),
               "y": np.array([1, 1, 0, 0], dtype=np.int64)}]
     for n in (7, 50, 3):
         cases.append({"logits": (rng.normal(size=(n, 1)) * 2.0).astype(np.float32),
                       "y": (rng.random(n) < 0.5).astype(np.int64)})
+    cases.append({"logits": np.array([[0.0], [0.9], [-0.6], [0.0], [-0.3], [0.7], [0.0], [1.5],
+                                      [-1.1]], dtype=np.float32),
+                  "y": np.array([0, 1, 0, 0, 1, 0, 0, 1, 0], dtype=np.int64)})
     return cases
 
 
@@ -76,6 +80,9 @@ ACCURACY_MISTAKES = [
             lambda logits, y: float(_correct(logits, y))),
     Mistake("that is the error rate, 1 − accuracy: count the rows where the predicted class "
             "equals y", lambda logits, y: ((logits[:, 0] > 0).long() != y).float().mean().item()),
+    Mistake("a logit of exactly 0 is class 0 (σ(0) = 0.5 is not > 0.5): the predicted class is "
+            "logit > 0, not logit >= 0",
+            lambda logits, y: ((logits[:, 0] >= 0).long() == y).float().mean().item()),
 ]
 
 
