@@ -19,6 +19,13 @@ the clock). It reports the time until the accuracy first reaches 0.88, the best 
 accuracy within the budget, and the accuracy of the Bayes-optimal classifier on the same fresh
 points, computed from the generator's own noise model. Goals: 0.88 in under 3 s, 0.90 stretch.
 
+Part 3 times one forward + backward pass of lessons 12-13's layers at the sizes lesson 13
+uses, coursekit.scratch against PyTorch on the CPU in float64 (after checking that both give
+the same outputs and gradients): ``Embedding(27, 16)`` on a batch of (256, 3) indices, and
+a causal ``SelfAttention(32, 4)`` on (32, 16, 32) against ``nn.MultiheadAttention`` with the
+same weights (``attn_mask`` causal, ``need_weights=False``, its fastest training path). The
+ratio scratch/torch is reported; there is no goal yet.
+
 Run: ``OMP_NUM_THREADS=1 python benchmarks/scratch.py``; ``main()`` returns the figures.
 """
 
@@ -36,7 +43,9 @@ from coursekit.scratch import (
     Adam,
     CategoricalCrossEntropy,
     Dense,
+    Embedding,
     ReLU,
+    SelfAttention,
     Sequential,
     Softmax,
     SoftmaxCrossEntropy,
@@ -51,6 +60,11 @@ TTA_HIDDEN, TTA_BATCH, TTA_LR, TTA_DECAY = 64, 128, 0.01, 1e-3
 BUDGET_S, TARGET = 3.0, 0.88
 TTA_SEEDS = (0, 1, 2)
 TEST_SEED = 12345
+# Part 3: lesson 13's sizes. Embedding: 27 characters, 16 numbers each, 256 contexts of 3;
+# attention: batch 32, 16 positions, width 32, 4 heads.
+EMB_VOCAB, EMB_DIM, EMB_ROWS, EMB_CONTEXT = 27, 16, 256, 3
+ATT_BATCH, ATT_T, ATT_E, ATT_HEADS = 32, 16, 32, 4
+ATT_PARAMS = ("W_in", "b_in", "W_out", "b_out")
 
 
 def _best_us(
@@ -208,6 +222,93 @@ def time_to_accuracy(seed: int, X_test: np.ndarray, y_test: np.ndarray) -> dict[
             "epochs": float(epochs), "steps": float(optimizer.iterations)}
 
 
+Pass = Callable[[], list[np.ndarray]]
+
+
+def embedding_passes() -> dict[str, Pass]:
+    """Forward + backward of Embedding(27, 16) on (256, 3) indices: scratch and torch."""
+    import torch
+
+    rng = np.random.default_rng(7)
+    layer = Embedding(EMB_VOCAB, EMB_DIM, random_state=rng)
+    ix = rng.integers(0, EMB_VOCAB, (EMB_ROWS, EMB_CONTEXT))
+    dout = rng.standard_normal((EMB_ROWS, EMB_CONTEXT, EMB_DIM))
+    reference = torch.nn.Embedding(EMB_VOCAB, EMB_DIM, dtype=torch.float64)
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(layer.params["W"]))
+    ixt, dt = torch.from_numpy(ix), torch.from_numpy(dout)
+
+    def scratch() -> list[np.ndarray]:
+        out = layer.forward(ix)
+        layer.backward(dout)
+        return [out, layer.grads["W"]]
+
+    def torch_pass() -> list[np.ndarray]:
+        reference.weight.grad = None
+        out = reference(ixt)
+        out.backward(dt)
+        return [out.detach().numpy(), reference.weight.grad.numpy()]
+
+    return {"scratch": scratch, "torch": torch_pass}
+
+
+def attention_passes() -> dict[str, Pass]:
+    """Forward + backward of a causal SelfAttention(32, 4) on (32, 16, 32): scratch and torch."""
+    import torch
+
+    rng = np.random.default_rng(8)
+    layer = SelfAttention(ATT_E, ATT_HEADS, random_state=rng)
+    layer.params["b_in"][...] = rng.standard_normal(3 * ATT_E)  # non-zero biases: a fuller test
+    layer.params["b_out"][...] = rng.standard_normal(ATT_E)
+    mha = layer.to_torch()
+    x = rng.standard_normal((ATT_BATCH, ATT_T, ATT_E))
+    dout = rng.standard_normal(x.shape)
+    xt, dt = torch.tensor(x, requires_grad=True), torch.from_numpy(dout)
+    mask = torch.ones(ATT_T, ATT_T, dtype=torch.bool).triu(1)  # True: may not attend
+    torch_params = (mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)
+
+    def scratch() -> list[np.ndarray]:
+        out = layer.forward(x)
+        dx = layer.backward(dout)
+        return [out, dx, *(layer.grads[name] for name in ATT_PARAMS)]
+
+    def torch_pass() -> list[np.ndarray]:
+        xt.grad = None
+        mha.zero_grad(set_to_none=True)
+        out, _ = mha(xt, xt, xt, attn_mask=mask, need_weights=False)
+        out.backward(dt)
+        assert xt.grad is not None
+        return [out.detach().numpy(), xt.grad.numpy(),
+                *(p.grad.numpy() for p in torch_params if p is not None and p.grad is not None)]
+
+    return {"scratch": scratch, "torch": torch_pass}
+
+
+def layer_rows() -> dict[str, float]:
+    """Part 3: time the layers of lessons 12-13, print their rows, return the figures."""
+    rows = {
+        "embedding": (f"Embedding({EMB_VOCAB}, {EMB_DIM}) on ({EMB_ROWS}, {EMB_CONTEXT})",
+                      embedding_passes(), 200),
+        "attention": (f"SelfAttention({ATT_E}, {ATT_HEADS}) on ({ATT_BATCH}, {ATT_T}, {ATT_E})",
+                      attention_passes(), 20),
+    }
+    figures: dict[str, float] = {}
+    print("Forward + backward of lessons 12-13's layers, float64, scratch vs PyTorch CPU")
+    for key, (label, passes, number) in rows.items():
+        mine, theirs = passes["scratch"](), passes["torch"]()  # moot unless both agree
+        if len(mine) != len(theirs):
+            raise AssertionError(f"{key}: torch returned {len(theirs)} arrays, not {len(mine)}")
+        for got, want in zip(mine, theirs, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11,
+                                       err_msg=f"{key}: scratch disagrees with torch")
+        us = _best_us(passes, dict.fromkeys(passes, number), repeats=15)
+        figures[f"{key}_scratch_us"], figures[f"{key}_torch_us"] = us["scratch"], us["torch"]
+        figures[f"ratio_{key}_scratch_over_torch"] = us["scratch"] / us["torch"]
+        print(f"  {label:<36} scratch {us['scratch']:8.1f} µs   torch {us['torch']:8.1f} µs"
+              f"   scratch/torch {us['scratch'] / us['torch']:.2f}")
+    return figures
+
+
 def main() -> dict[str, float]:
     """Run both parts, print a table, return the figures (times in µs and s)."""
     try:
@@ -277,6 +378,8 @@ def _main() -> dict[str, float]:
               f"({run['epochs']:.0f} epochs, {run['steps']:.0f} steps)")
     print(f"  median: {figures['seconds_to_088_median']:.2f} s to {TARGET} (goal < 3 s), "
           f"best {figures['best_accuracy_3s_median']:.4f} (stretch 0.90)")
+    print()
+    figures.update(layer_rows())
     return figures
 
 

@@ -1,4 +1,7 @@
-"""Batch normalisation: standardise every feature over the batch, then scale and shift it.
+"""Normalisation layers: batch normalisation (over the batch) and layer normalisation (over
+the features of each sample).
+
+Batch normalisation standardises every feature over the batch, then scales and shifts it.
 
 In training mode each feature j of a batch x (N, D) is normalised with the batch's own mean
 and (biased) variance, ``x_hat = (x - mean) / sqrt(var + eps)``, and the output is
@@ -6,6 +9,10 @@ and (biased) variance, ``x_hat = (x - mean) / sqrt(var + eps)``, and the output 
 for evaluation mode, which normalises with them instead, so a prediction no longer depends on
 the other samples in its batch. The rules, defaults and running-statistics update are
 PyTorch's ``nn.BatchNorm1d``.
+
+Layer normalisation standardises each sample over its own last axis instead, so it needs no
+batch, no running statistics and behaves the same in training and evaluation: what a language
+model uses, where a batch mixes positions and sequences. Its rules are ``nn.LayerNorm``'s.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from coursekit.scratch.layers import Layer
+from coursekit.scratch.layers import Layer, _check_dout
+from coursekit.validation import check_int, check_number
 
-__all__ = ["BatchNorm1d"]
+__all__ = ["BatchNorm1d", "LayerNorm"]
 
 
 class BatchNorm1d(Layer):
@@ -137,3 +145,76 @@ class BatchNorm1d(Layer):
 
     def __repr__(self) -> str:
         return f"BatchNorm1d({self.n_features})"
+
+
+class LayerNorm(Layer):
+    """Layer normalisation over the last axis of an input of any shape (..., D).
+
+    Each vector ``x[..., :]`` of length D is standardised with its own mean and (biased)
+    variance, ``x_hat = (x - mean) / sqrt(var + eps)``, then scaled and shifted:
+    ``out = gamma * x_hat + beta``. Nothing depends on the other samples, and training and
+    evaluation mode are alike. Equal to ``torch.nn.LayerNorm(D, eps=eps)`` (its ``weight`` is
+    ``gamma``, its ``bias`` is ``beta``).
+
+    Parameters
+    ----------
+    normalized_shape : int
+        D, the length of the last axis.
+    eps : float > 0
+        Added to the variance before the square root.
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (scale, starts at 1) and ``"beta"`` (shift, starts at 0), shape (D,),
+        float64.
+    grads : dict
+        Same keys and shapes, filled by ``backward`` (summed over every leading axis).
+    """
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.normalized_shape = check_int("normalized_shape", normalized_shape)
+        self.eps = check_number("eps", eps, low=0.0, low_open=True)
+        self.params = {
+            "gamma": np.ones(self.normalized_shape, dtype=np.float64),
+            "beta": np.zeros(self.normalized_shape, dtype=np.float64),
+        }
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._x_hat: np.ndarray | None = None
+        self._inv_std: np.ndarray | None = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """x : ndarray of shape (..., D) -> ndarray of shape (..., D)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim < 1 or x.shape[-1] != self.normalized_shape:
+            raise ValueError(f"{self!r} expects input of shape (..., {self.normalized_shape}), "
+                             f"got {x.shape}")
+        mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
+        centred = x - mean
+        var = (centred * centred).mean(axis=-1, keepdims=True)  # biased: divides by D
+        inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
+        self._x_hat = centred * inv_std
+        self._inv_std = inv_std
+        return self.params["gamma"] * self._x_hat + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout : ndarray of shape (..., D) -> dL/dx of shape (..., D); fills grads.
+
+        BatchNorm's formula with the sums taken along the last axis instead of the batch:
+        ``dx = inv_std / D * (D * g - sum(g) - x_hat * sum(g * x_hat))`` with
+        ``g = dout * gamma``; the two sums carry the gradient through the mean and the variance.
+        """
+        x_hat = self._saved(self._x_hat)
+        inv_std = self._saved(self._inv_std)
+        dout = _check_dout(self, np.asarray(dout, dtype=np.float64), x_hat.shape)
+        rows = dout.reshape(-1, self.normalized_shape)
+        self.grads["gamma"] = (rows * x_hat.reshape(rows.shape)).sum(axis=0)
+        self.grads["beta"] = rows.sum(axis=0)
+        g = dout * self.params["gamma"]  # dL/dx_hat
+        d = self.normalized_shape
+        return (inv_std / d) * (d * g - g.sum(axis=-1, keepdims=True)
+                                - x_hat * (g * x_hat).sum(axis=-1, keepdims=True))
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.normalized_shape})"
