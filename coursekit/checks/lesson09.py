@@ -17,6 +17,7 @@ from coursekit.exercise import (
     Exercise,
     Got,
     Mistake,
+    Raised,
     Rule,
     Tolerance,
     fail,
@@ -45,13 +46,26 @@ def reference_l2(loss: float, params: dict[str, np.ndarray], grads: dict[str, np
 
 
 def _l2_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Three Dense layers, then a BatchNorm layer, whose arrays are "gamma" and "beta": "one
+    layer's params" holds whatever arrays that layer has, not always W and b."""
     cases = []
     for n_in, n_out, lam in ((3, 4, 0.1), (5, 2, 0.03), (2, 6, 1.5)):
         params = {"W": rng.normal(size=(n_in, n_out)), "b": rng.normal(size=n_out)}
         grads = {"W": rng.normal(size=(n_in, n_out)), "b": rng.normal(size=n_out)}
         cases.append({"loss": float(rng.uniform(0.5, 2.5)), "params": params, "grads": grads,
                       "weight_decay": lam})
+    params = {"gamma": rng.uniform(0.5, 2.0, 5), "beta": rng.normal(size=5)}
+    grads = {"gamma": rng.normal(size=5), "beta": rng.normal(size=5)}
+    cases.append({"loss": float(rng.uniform(0.5, 2.5)), "params": params, "grads": grads,
+                  "weight_decay": 0.2})
     return cases
+
+
+def _l2_where(loss: float, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+              lam: float) -> str:
+    """``with λ=0.1``, and the keys where they are not a Dense layer's."""
+    keys = "" if set(params) == {"W", "b"} else f", params of keys {sorted(params)}"
+    return f"with λ={lam:g}{keys}"
 
 
 def _squares(params: dict[str, np.ndarray]) -> float:
@@ -94,8 +108,10 @@ l2_regularize = function(
     cases=_l2_cases, reference=reference_l2, tolerance=TOLERANCE, float64=True,
     parts=("loss", "grads"), explain=_l2_explain,
     implemented_by=("coursekit.scratch.l2_penalty",),
-    where=lambda loss, params, grads, lam: f"with λ={lam:g}",
-    passed="penalised loss and gradients match on {n} layers",
+    where=_l2_where, passed="penalised loss and gradients match on {n} layers",
+    raised=[Raised("KeyError", says="your function raised KeyError {message}: params and grads "
+                   "hold whatever arrays the layer has (a BatchNorm layer's are 'gamma' and "
+                   "'beta'); loop over params.items() rather than naming 'W' and 'b'")],
     mistakes=[
         Mistake("the penalty is λ/2·Σp², with the ½: without it its gradient would be 2λp",
                 lambda loss, ps, gs, lam: (loss + lam * _squares(ps), _plus(ps, gs, lam))),
@@ -315,7 +331,8 @@ def _stopping_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     wiggle = [round(float(v), 3) for v in 1.0 + 0.02 * rng.standard_normal(6)]
     curve = [2.0, 1.5, 1.2, 1.3, 1.4, 1.1, 1.6, 1.7, 1.8, 1.9, 2.0]
     return [{"val_losses": list(losses), "patience": patience} for losses, patience in (
-        (curve, 2), (curve, 3), ([3.0, 2.0, 2.0, 2.0, 2.0, 1.5, 1.4], 3),
+        (curve, 2), (curve, 3), ([3.0, 2.0, 2.0, 2.0, 1.0, 1.0, 5.0, 6.0], 2),
+        ([3.0, 2.0, 2.0, 2.0, 2.0, 1.5, 1.4], 3),
         ([1.0, 0.8, 0.9, 0.7, 0.75, 0.72, 0.71, 0.74, 0.6], 4), ([5.0, 4.0, 3.0, 2.0], 1),
         ([2.0, 2.5, 1.0, 1.5, 1.8, 1.9, 2.0, 2.1], 2), ([5.0, 6.0, 4.0, 5.0, 3.0, 3.5], 2),
         ([1.5, *wiggle, 0.5], 10))]
@@ -326,15 +343,15 @@ def _stopping_where(val_losses: list[float], patience: int) -> str:
 
 
 def _stopped(val_losses: list[float], patience: int, *, better: Any = float.__lt__,
-             reset: bool = True, wait: int = 0) -> tuple[int, int]:
+             reset: bool = True, wait: int = 0, ties_wait: bool = True) -> tuple[int, int]:
     """``(best index, index where it stopped)`` of the stopping loop, with ``better`` as the
-    improvement test, the count reset on an improvement or not, and ``wait`` evaluations more
-    or fewer than ``patience``."""
+    improvement test, the count reset on an improvement or not, ``wait`` evaluations more
+    or fewer than ``patience``, and a tie counted as a value that did not improve or not."""
     best, waited = 0, 0
     for i in range(1, len(val_losses)):
         if better(float(val_losses[i]), float(val_losses[best])):
             best, waited = i, 0 if reset else waited
-        else:
+        elif ties_wait or float(val_losses[i]) != float(val_losses[best]):
             waited += 1
             if waited == patience + wait:
                 return best, i
@@ -346,10 +363,14 @@ _early_stopping = function(
     keep=("val_losses",), cases=_stopping_cases, reference=reference_stopping_epoch,
     where=_stopping_where, implemented_by=("coursekit.scratch.early_stopping_epoch",),
     passed="stopping indices match on {n} curves",
-    mistakes=[  # in order: a tie-improver also looks past the stop on the third curve
+    mistakes=[  # in order: a tie-improver and a tie-skipper also look past the stop
         Mistake("only a strictly lower value is an improvement; a tie keeps the earlier index",
                 lambda val_losses, patience: _stopped(val_losses, patience,
                                                       better=float.__le__)[0]),
+        Mistake("a tie has not improved on the best value either: it counts toward the "
+                "`patience` values in a row (only a strictly lower value resets the count)",
+                lambda val_losses, patience: _stopped(val_losses, patience,
+                                                      ties_wait=False)[0]),
         Mistake("you looked past the stop: once `patience` values in a row fail to improve, "
                 "stop reading (this is the minimum of the whole curve)",
                 lambda val_losses, patience: int(np.argmin(val_losses))),

@@ -210,6 +210,9 @@ batchnorm_forward = function(
                                            _running(x, rm, rv, t, 1 - m) if t else (rm, rv))),
         Mistake("use the momentum passed in, not a fixed 0.1",
                 _version(running=lambda x, rm, rv, t, m: _running(x, rm, rv, t, 0.1))),
+        Mistake("evaluation mode must return the running mean and variance unchanged: only "
+                "training updates them (with the batch's statistics)",
+                _version(running=lambda x, rm, rv, t, m: _running(x, rm, rv, True, m))),
     ])
 
 

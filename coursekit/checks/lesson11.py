@@ -75,19 +75,13 @@ def _conv_dx(dout: np.ndarray, x_shape: tuple[int, ...], W: np.ndarray, stride: 
             for j in range(ow):
                 rows = slice(i * stride, i * stride + kh)
                 cols = slice(j * stride, j * stride + kw)
-                if accumulate:
-                    dxp[:, :, rows, cols] += dpatch[:, :, i, j]
-                else:
-                    dxp[:, :, rows, cols] = dpatch[:, :, i, j]
+                dxp[:, :, rows, cols] = dpatch[:, :, i, j] + accumulate * dxp[:, :, rows, cols]
     else:
         for u in range(kh):
             for v in range(kw):
                 rows = slice(u, u + stride * (oh - 1) + 1, stride)
                 cols = slice(v, v + stride * (ow - 1) + 1, stride)
-                if accumulate:
-                    dxp[:, :, rows, cols] += dpatch[:, :, :, :, u, v]
-                else:
-                    dxp[:, :, rows, cols] = dpatch[:, :, :, :, u, v]
+                dxp[:, :, rows, cols] = dpatch[..., u, v] + accumulate * dxp[:, :, rows, cols]
     return dxp[:, :, padding:padding + h, padding:padding + w]
 
 
@@ -162,10 +156,9 @@ def _declare(id: str, *, reference: Callable[..., Any], where: Callable[..., str
              **declared: Any) -> Exercise:
     """:func:`~coursekit.exercise.function` to float64 rounding, naming mistakes made together
     (:func:`_explain`); a tensor where a NumPy array belongs is refused by the declaration."""
-    exercise = function(id, reference=reference, where=where, mistakes=mistakes, parts=parts,
-                        tolerance=TOLERANCE, float64=True,
-                        explain=_explain(reference, mistakes, hints, parts), **declared)
-    return exercise
+    return function(id, reference=reference, where=where, mistakes=mistakes, parts=parts,
+                    tolerance=TOLERANCE, float64=True,
+                    explain=_explain(reference, mistakes, hints, parts), **declared)
 
 
 def _layer(x: np.ndarray, W: np.ndarray, stride: int, padding: int) -> str:
@@ -213,6 +206,14 @@ def _not_transposed(x: np.ndarray, W: np.ndarray, s: int, p: int, *, rows: bool)
             "it to (N, OH, OW, F), then transpose to (N, F, OH, OW)")
 
 
+def _columns_by_offset(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int,
+                       padding: int) -> np.ndarray:
+    """im2col's columns ordered (KH, KW, C) against W.reshape(F, -1)'s (C, KH, KW)."""
+    f, c, kh, kw = W.shape
+    return reference_conv_forward(x, W.reshape(f, kh, kw, c).transpose(0, 3, 1, 2), b, stride,
+                                  padding)
+
+
 FORWARD_MISTAKES = [
     Mistake(lambda x, W, b, s, p: f"expected shape {_out_shape(x, W, s, p)}, got "
             f"{_out_shape(x, W, s, 0)}: the padding is missing; pad H and W with {p} zeros on "
@@ -231,6 +232,9 @@ FORWARD_MISTAKES = [
     Mistake("the numbers are in the wrong places: the (N·OH·OW, F) product was reshaped "
             "straight to (N, F, OH, OW); reshape it to (N, OH, OW, F), then transpose",
             lambda x, W, b, s, p: _product(x, W, b, s, p).reshape(_out_shape(x, W, s, p))),
+    Mistake("with several channels the im2col columns are in the order (KH, KW, C), but "
+            "W.reshape(F, -1) lays out each filter as (C, KH, KW): reorder the patches to "
+            "(N, OH, OW, C, KH, KW) before the reshape", _columns_by_offset),
 ]
 
 conv_forward = _declare(
@@ -346,6 +350,13 @@ def _last_maximum(dout: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
     return flipped[:, :, ::-1, ::-1]
 
 
+def _window_transposed(a: np.ndarray, size: int) -> np.ndarray:
+    """``a`` (N, C, H, W) with every size×size window transposed (its own inverse)."""
+    n, c, h, w = a.shape
+    blocks = a.reshape(n, c, h // size, size, w // size, size).transpose(0, 1, 2, 5, 4, 3)
+    return blocks.reshape(n, c, h, w)
+
+
 _EVERY_TIE = ("where a window's maximum is tied (a window of zeros after a ReLU) every tied entry "
               "got the gradient: send it to one entry only, the first maximum in reading order "
               "(argmax), as PyTorch does")
@@ -363,6 +374,10 @@ POOL_MISTAKES = [
         _maxima(x, s) * d[..., None] / _maxima(x, s).sum(axis=-1, keepdims=True), s)),
     Mistake("on a tie the gradient went to the last maximum; take the first in reading order "
             "(argmax), as PyTorch does", _last_maximum),
+    Mistake("on a tie the gradient went to the first maximum column by column; reading order "
+            "goes row by row: move the window axes last as (size of H, size of W), "
+            "transpose(0, 1, 2, 4, 3, 5), before flattening them", lambda d, x, s:
+            _window_transposed(reference_maxpool_backward(d, _window_transposed(x, s), s), s)),
     Mistake("every entry of a window got the window's gradient: only the maximum affected the "
             "output, so only it gets dout", _spread),
     Mistake("that is average pooling's backward (dout / size²); max pooling sends the whole "
@@ -373,7 +388,7 @@ POOL_MISTAKES = [
 
 maxpool_backward = _declare(
     "11-maxpool-backward", names=("maxpool_backward",), args=("dout", "x", "size"),
-    keep=("dout",), cases=_pool_cases, reference=reference_maxpool_backward,
+    keep=("dout", "x"), cases=_pool_cases, reference=reference_maxpool_backward,
     where=lambda d, x, size: f"x {x.shape}, {size}×{size} windows", mistakes=POOL_MISTAKES,
     hints=["each window's dout goes to the position of its (first) maximum, every other entry "
            "gets 0"],

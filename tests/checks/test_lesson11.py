@@ -330,14 +330,12 @@ def _then_changes(function, index):
 
 
 # Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
-# the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
-# same dout to coursekit and torch. The input x of a backward pass is not read again.
-# Cell forward-agrees-code compares conv_forward with coursekit and torch on the same x, W, b;
-# the gradient checks reuse dout and W for the numerical gradient; cell pool-agrees gives the
-# same dout to coursekit and torch. The input x of a backward pass is not read again.
+# the gradient checks reuse dout and W for the numerical gradient (and hand the layer a copy of
+# x, so conv_backward's x is not read again); cell pool-agrees gives the same dout, and the same
+# feature maps x, to coursekit and torch after maxpool_backward(dout_pool, relu_maps, 2).
 KEPT = [(check.conv_forward, check.reference_conv_forward, ("x", "W", "b")),
         (check.conv_backward, check.reference_conv_backward, ("dout", None, "W")),
-        (check.maxpool_backward, check.reference_maxpool_backward, ("dout", None))]
+        (check.maxpool_backward, check.reference_maxpool_backward, ("dout", "x"))]
 
 
 @pytest.mark.parametrize(("exercise", "reference", "names"), KEPT,
@@ -350,6 +348,16 @@ def test_changing_an_argument_a_later_cell_reads_is_refused(exercise, reference,
         else:
             with pytest.raises(ExerciseFailed, match=f"changed `{name}` in place"):
                 exercise(_then_changes(reference, index))
+
+
+def test_maxpool_refuses_the_gradient_written_into_x():
+    """Reusing x's memory for dx rewrites the feature maps cell pool-agrees hands to torch."""
+    def into_x(dout, x, size):
+        x[...] = check.reference_maxpool_backward(dout, x, size)
+        return x
+
+    with pytest.raises(ExerciseFailed, match=r"changed `x` in place .*later cells use it again"):
+        check.maxpool_backward(into_x)
 
 
 @pytest.mark.parametrize(
