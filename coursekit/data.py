@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import datasets as _sk_datasets
 from sklearn.model_selection import train_test_split
 
-from coursekit.names import NamesSplit, Vocabulary, contexts, load_names
+from coursekit.names import IGNORE_INDEX, NamesSplit, Vocabulary, contexts, load_names, sequences
 from coursekit.seeding import RandomState, as_generator, as_seed
 from coursekit.validation import check_fraction, check_int, check_number, check_same_rows
 
@@ -25,7 +25,7 @@ __all__ = [
     "spiral_bayes_predict", "circles", "load_digits", "load_breast_cancer", "batches",
     "steps_per_epoch",
     # lessons 12-13's names live in coursekit.names; here so every data set has one address
-    "load_names", "NamesSplit", "Vocabulary", "contexts",
+    "load_names", "NamesSplit", "Vocabulary", "contexts", "sequences", "IGNORE_INDEX",
 ]
 
 #: The true line of lessons 02 and 06: ``y = X @ TRUE_WEIGHTS + TRUE_BIAS + noise``.

@@ -22,7 +22,11 @@ import numpy as np
 from coursekit.seeding import RandomState, as_generator
 from coursekit.validation import check_fraction, check_int
 
-__all__ = ["BOUNDARY", "NamesSplit", "Vocabulary", "contexts", "load_names", "read_names"]
+__all__ = ["BOUNDARY", "IGNORE_INDEX", "NamesSplit", "Vocabulary", "contexts", "load_names",
+           "read_names", "sequences"]
+
+#: The target of a padding position: PyTorch's ``CrossEntropyLoss`` skips it by default.
+IGNORE_INDEX = -100
 
 #: The start/end token: it opens the context of a name's first character and is the target
 #: after its last one. Index 0 of every vocabulary.
@@ -136,3 +140,33 @@ def contexts(
         return (np.zeros((0, block_size), dtype=np.int64), np.zeros(0, dtype=np.int64))
     windows = np.concatenate(rows)
     return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, -1])
+
+
+def sequences(
+    names: Sequence[str], vocab: Vocabulary, length: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole names as rows of inputs and next-character targets, for a sequence model.
+
+    Returns ``X`` and ``Y`` of shape (n, length), int64. Row i of ``X`` is the boundary then the
+    name's characters, padded with the boundary; row i of ``Y`` is the name's characters then
+    the boundary, padded with :data:`IGNORE_INDEX`, so ``Y[i, t]`` is the character after
+    ``X[i, :t + 1]``, and a loss that skips ``IGNORE_INDEX`` averages over the same
+    ``len(name) + 1`` predictions per name as :func:`contexts`. A causal model never lets a
+    real position read the padding, which comes after it. ``length`` defaults to the longest
+    name plus one; a longer name is a ValueError.
+    """
+    if isinstance(names, str):
+        raise ValueError("names must be a sequence of names, got one string")
+    longest = max((len(name) for name in names), default=0) + 1
+    length = longest if length is None else check_int("length", length)
+    if length < longest:
+        raise ValueError(f"length must be at least the longest name plus one ({longest}), "
+                         f"got {length}")
+    X = np.zeros((len(names), length), dtype=np.int64)
+    Y = np.full((len(names), length), IGNORE_INDEX, dtype=np.int64)
+    for i, name in enumerate(names):
+        ix = vocab.encode(name)
+        X[i, 1:len(ix) + 1] = ix
+        Y[i, :len(ix)] = ix
+        Y[i, len(ix)] = 0
+    return X, Y

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from coursekit.names import BOUNDARY, Vocabulary, contexts, load_names, read_names
+from coursekit.names import (
+    BOUNDARY,
+    IGNORE_INDEX,
+    Vocabulary,
+    contexts,
+    load_names,
+    read_names,
+    sequences,
+)
 
 
 def test_the_shipped_list():
@@ -69,3 +77,23 @@ def test_contexts_pad_with_the_boundary_and_end_with_it():
         contexts("emma", vocab, block_size=2)
     with pytest.raises(ValueError, match="block_size"):
         contexts(["emma"], vocab, block_size=0)
+
+
+def test_sequences_hold_the_same_predictions_as_the_contexts():
+    vocab = Vocabulary.of(["emma", "bo"])
+    X, Y = sequences(["emma", "bo"], vocab)
+    assert X.shape == Y.shape == (2, 5) and X.dtype == Y.dtype == np.int64
+    assert vocab.decode(X[0]) == ".emma" and vocab.decode(X[1]) == ".bo.."
+    assert vocab.decode(Y[0]) == "emma." and vocab.decode(Y[1][:3]) == "bo."
+    assert Y[1, 3] == Y[1, 4] == IGNORE_INDEX
+    # position t of row i sees X[i, :t + 1] and predicts Y[i, t]: the contexts' pairs
+    Xc, Yc = contexts(["emma", "bo"], vocab, block_size=5)
+    from_sequences = [(X[i, :t + 1][X[i, :t + 1] > 0].tolist(), int(Y[i, t]))
+                      for i in range(2) for t in range(5) if Y[i, t] != IGNORE_INDEX]
+    from_contexts = [(x[x > 0].tolist(), int(y)) for x, y in zip(Xc, Yc, strict=True)]
+    assert from_sequences == from_contexts
+    assert sequences(["bo"], vocab, length=6)[0].shape == (1, 6)
+    with pytest.raises(ValueError, match="at least the longest name plus one"):
+        sequences(["emma"], vocab, length=4)
+    with pytest.raises(ValueError, match="one string"):
+        sequences("emma", vocab)

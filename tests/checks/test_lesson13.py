@@ -1,0 +1,156 @@
+"""Lesson 13 checks: the references pass, valid versions written differently pass (and run the
+lesson's later cells), and what no declared mistake covers is named: arguments changed in
+place, float32 answers, a stub, a wrong number of results. Declared mistakes are tested in
+test_mistakes.py."""
+
+import numpy as np
+import pytest
+
+from coursekit.checks import lesson13 as check
+from coursekit.exercise import ExerciseFailed
+from tests.checks.wire import assert_same_verdict_over_the_wire
+
+REFERENCES = {"13-attention": check.reference_attention,
+              "13-attention-backward": check.reference_attention_backward,
+              "13-split-heads": check.reference_split_heads,
+              "13-layer-norm": check.reference_layer_norm}
+
+
+@pytest.mark.parametrize(("exercise_id", "reference"), REFERENCES.items())
+def test_the_reference_passes(exercise_id, reference, capsys):
+    check.EXERCISES[exercise_id](reference)
+    assert capsys.readouterr().out.startswith(f"✔ {exercise_id}:")
+
+
+# ---- valid versions written differently ----
+
+def _attention_einsum(q, k, v, causal):
+    scores = np.einsum("...td,...sd->...ts", q, k) / q.shape[-1] ** 0.5
+    if causal:
+        t, s = scores.shape[-2:]
+        scores = scores + np.triu(np.full((t, s), -np.inf), k=1)
+    scores = scores - np.max(scores, axis=-1, keepdims=True)
+    weights = np.exp(scores) / np.sum(np.exp(scores), axis=-1, keepdims=True)
+    return np.einsum("...ts,...sd->...td", weights, v), weights
+
+
+def _attention_masked_renormalised(q, k, v, causal):
+    # softmax over all keys, then zero the future and renormalise: the same weights
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    if causal:
+        weights = weights * np.tri(*scores.shape[-2:])
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ v, weights
+
+
+def _backward_einsum(dout, q, k, v, weights):
+    dv = np.einsum("...ts,...td->...sd", weights, dout)
+    dw = np.einsum("...td,...sd->...ts", dout, v)
+    ds = weights * dw - weights * np.einsum("...ts,...ts->...t", dw, weights)[..., None]
+    ds = ds / np.sqrt(q.shape[-1])
+    return np.einsum("...ts,...sd->...td", ds, k), np.einsum("...ts,...td->...sd", ds, q), dv
+
+
+def _backward_jacobian(dout, q, k, v, weights):
+    # the softmax's Jacobian built row by row: diag(p) - p pᵀ
+    dv = np.swapaxes(weights, -1, -2) @ dout
+    dw = dout @ np.swapaxes(v, -1, -2)
+    p = weights[..., :, :, None]  # (..., T, S, 1)
+    jacobian = np.eye(weights.shape[-1]) * p - p * np.swapaxes(p, -1, -2)  # (..., T, S, S)
+    ds = (jacobian @ dw[..., None])[..., 0] / np.sqrt(q.shape[-1])
+    return ds @ k, np.swapaxes(ds, -1, -2) @ q, dv
+
+
+def _split_stack(x, num_heads):
+    return np.stack(np.split(x, num_heads, axis=-1), axis=1)
+
+
+def _split_einops_style(x, num_heads):
+    n, t, e = x.shape
+    return np.moveaxis(x.reshape(n, t, num_heads, e // num_heads), 2, 1)
+
+
+def _layer_norm_std(x, gamma, beta, eps=1e-5):
+    centred = x - np.mean(x, axis=-1)[..., None]
+    return centred / np.sqrt(np.mean(centred**2, axis=-1)[..., None] + eps) * gamma + beta
+
+
+def _layer_norm_loop(x, gamma, beta, eps=1e-5):
+    out = np.empty_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape[:-1]):
+        row = x[index]
+        out[index] = gamma * (row - row.mean()) / np.sqrt(row.var() + eps) + beta
+    return out
+
+
+#: Every exercise of lesson 13 -> valid versions a student could write in its solution cell.
+VALID_VERSIONS: dict[str, list[object]] = {
+    "13-attention": [_attention_einsum, _attention_masked_renormalised],
+    "13-attention-backward": [_backward_einsum, _backward_jacobian],
+    "13-split-heads": [_split_stack, _split_einops_style],
+    "13-layer-norm": [_layer_norm_std, _layer_norm_loop],
+}
+
+
+@pytest.mark.parametrize(("exercise_id", "student"),
+                         [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys):
+    check.EXERCISES[exercise_id].check(student, **({} if seed is None else {"seed": seed}))
+    assert f"✔ {exercise_id}:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("exercise_id", "student"),
+                         [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns])
+def test_the_wire_changes_no_verdict(exercise_id, student):
+    assert_same_verdict_over_the_wire(check.EXERCISES[exercise_id], student)
+
+
+# ---- what no declared mistake covers ----
+
+def _attention_scales_q_in_place(q, k, v, causal):
+    q /= np.sqrt(q.shape[-1])
+    return _attention_einsum(q * np.sqrt(q.shape[-1]), k, v, causal)
+
+
+def _attention_out_only(q, k, v, causal):
+    return _attention_einsum(q, k, v, causal)[0]
+
+
+def _attention_float32(q, k, v, causal):
+    out, weights = _attention_einsum(q, k, v, causal)
+    return out.astype(np.float32), weights.astype(np.float32)
+
+
+def _backward_reuses_weights(dout, q, k, v, weights):
+    weights *= 1.0  # harmless, but the in-place softmax below is not
+    dw = dout @ np.swapaxes(v, -1, -2)
+    dv = np.swapaxes(weights, -1, -2) @ dout
+    weights *= dw - np.sum(dw * weights, axis=-1, keepdims=True)
+    weights /= np.sqrt(q.shape[-1])
+    return weights @ k, np.swapaxes(weights, -1, -2) @ q, dv
+
+
+def _norm_in_place(x, gamma, beta, eps=1e-5):
+    x -= x.mean(axis=-1, keepdims=True)
+    x /= np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+    return gamma * x + beta
+
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(("exercise_id", "wrong", "message"), [
+    ("13-attention", _attention_scales_q_in_place, "changed `q` in place"),
+    ("13-attention", _attention_out_only, r"expected a tuple of 2 \(out, weights\)"),
+    ("13-attention", _attention_float32, "float64"),
+    ("13-attention-backward", _backward_reuses_weights, "changed `weights` in place"),
+    ("13-layer-norm", _norm_in_place, "changed `x` in place"),
+    ("13-split-heads", _stub, "NotImplementedError"),
+])
+def test_what_no_mistake_covers_is_named(exercise_id, wrong, message):
+    with pytest.raises(ExerciseFailed, match=message):
+        check.EXERCISES[exercise_id](wrong)
