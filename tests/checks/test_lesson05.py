@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from coursekit.autograd import Value
 from coursekit.checks import lesson05 as check
 from coursekit.checks import reference05 as torch_ref
-from coursekit.exercise.spec import LESSON_SEED
+from coursekit.exercise.spec import LESSON_SEED, ExerciseFailed
 from coursekit.exercise.wire import round_trip
 from coursekit.probes.lesson05 import build_mlp
 
@@ -151,12 +151,25 @@ def _loss_softplus(coeffs, X, y, kind="bce"):
     return torch.mean(torch.abs(torch.sigmoid(z) - y))
 
 
-def _loss_library(coeffs, X, y, kind="bce"):
-    """PyTorch's own loss, through a dict of the two kinds."""
+def _loss_logaddexp(coeffs, X, y, kind="bce"):
+    """softplus(z) − y·z with softplus(z) = log(e^0 + e^z) by torch.logaddexp, through a dict
+    of the two kinds."""
     z = _logits_unpacked(coeffs, X)
-    losses = {"bce": lambda: F.binary_cross_entropy_with_logits(z, y),
+    losses = {"bce": lambda: (torch.logaddexp(torch.zeros_like(z), z) - y * z).mean(),
               "mae": lambda: (torch.sigmoid(z) - y).abs().mean()}
     return losses[kind]()
+
+
+def _loss_where_overflows(coeffs, X, y, kind="bce"):
+    """Right values, but the branch torch.where does not pick overflows: NaN gradients."""
+    z = _logits_unpacked(coeffs, X)
+    return torch.where(z >= 0, torch.log1p(torch.exp(-z)) + (1 - y) * z,
+                       torch.log1p(torch.exp(z)) - y * z).mean()
+
+
+def test_a_where_whose_other_branch_overflows_is_named():
+    with pytest.raises(ExerciseFailed, match="holds NaN or inf: a branch that is not used"):
+        check.loss(_loss_where_overflows)
 
 
 def _loss_float64(coeffs, X, y, kind="bce"):
@@ -190,7 +203,7 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "05-train-mlp": [_train_with_kahn, _train_lesson_style],
     "05-sigmoid-op": [_sigmoid_composed, _sigmoid_by_hand],
     "05-predict": [(_preds_unpacked, _logits_unpacked), (_preds_einsum, _logits_einsum)],
-    "05-loss": [_loss_logsigmoid, _loss_softplus, _loss_library, _loss_float64],
+    "05-loss": [_loss_logsigmoid, _loss_softplus, _loss_logaddexp, _loss_float64],
     "05-update": [_update_set_to_none, _update_sub_],
 }
 def _train_into_an_array(params, model, X, y, steps, lr):

@@ -76,7 +76,7 @@ MISTAKES = [
             "number", _wrong_bce(lambda z, y: -F.binary_cross_entropy_with_logits(z, y))),
     Mistake("that is the cross-entropy of the probabilities p = σ(z): where σ rounds to exactly "
             "0 or 1 its log is −inf (F.binary_cross_entropy clamps it to −100); compute it from "
-            "the logits, with the rounding-safe form or F.binary_cross_entropy_with_logits",
+            "the logits, with the rounding-safe form max(z, 0) − z·y + log(1 + e^(−|z|))",
             _wrong_bce(lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y))),
     Mistake("the sigmoid was applied twice: the rounding-safe form (and "
             "F.binary_cross_entropy_with_logits) takes the logits z, not the probabilities",
@@ -148,8 +148,7 @@ def _value(case: Data, got: Got, call: str) -> None:
     if not math.isfinite(loss):
         raise fail(f"{call} gave {loss}: with logits this large, σ(z) rounds to exactly 0 or 1 "
                    "and log gives −inf (or e^(−z) overflows); use the rounding-safe form "
-                   "max(z, 0) − z·y + log(1 + e^(−|z|)), or F.binary_cross_entropy_with_logits, "
-                   "on the logits")
+                   "max(z, 0) − z·y + log(1 + e^(−|z|)) on the logits")
     if close(loss, want, **TOLERANCE):
         return
     where = f"{call} should be {want:.6g}, got {loss:.6g}"
@@ -190,6 +189,11 @@ def _gradients(case: Data, result: Got, call: str) -> None:
             atol = TOLERANCE["atol"] + TOLERANCE["rtol"] * float(np.abs(want).max())
             if close(got, want, rtol=TOLERANCE["rtol"], atol=atol):
                 continue
+            if not np.all(np.isfinite(got)):
+                raise fail(f"{call}: the value is right but the gradient of {name} holds NaN or "
+                           "inf: a branch that is not used still gets a gradient (torch.where "
+                           "evaluates both sides, and inf · 0 is NaN), so keep every term "
+                           "finite for every z, as the rounding-safe form does")
             problem = f"the gradient of {name} differs"
         raise fail(f"{call}: the value is right but {problem}: part of the computation left "
                    "the graph (.detach(), .data, .item() or torch.tensor(...) in the middle)")
