@@ -25,12 +25,6 @@ def _variant(forward):
     return type("Variant", (Reference,), {"forward": forward})
 
 
-@pytest.mark.parametrize(("exercise_id", "reference"), REFERENCES.items())
-def test_the_reference_passes(exercise_id, reference, capsys):
-    check.EXERCISES[exercise_id](reference)
-    assert capsys.readouterr().out.startswith(f"✔ {exercise_id}:")
-
-
 # ---- valid versions written differently ----
 
 
@@ -87,14 +81,6 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "07-accuracy": [_accuracy_count, _accuracy_float, _accuracy_numpy],
     "07-batches": [_batches_as_list, _batches_by_split, _batches_index_select],
 }
-
-
-@pytest.mark.parametrize(("exercise_id", "student"),
-                         [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns])
-@pytest.mark.parametrize("seed", [None, 1, 2])
-def test_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys):
-    check.EXERCISES[exercise_id].check(student, **({} if seed is None else {"seed": seed}))
-    assert f"✔ {exercise_id}:" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("valid", [check.reference_batches, *VALID_VERSIONS["07-batches"]])

@@ -18,12 +18,6 @@ REFERENCES = {"08-copy-weights": check.reference_copy_layer,
               "08-misclassified": check.reference_misclassified}
 
 
-@pytest.mark.parametrize(("exercise_id", "reference"), REFERENCES.items())
-def test_the_reference_passes(exercise_id, reference, capsys):
-    check.EXERCISES[exercise_id](reference)
-    assert capsys.readouterr().out.startswith(f"✔ {exercise_id}:")
-
-
 def test_copy_layer_works_with_a_freshly_imported_scratch(capsys):
     """The grader re-imports coursekit; the student's function must not depend on classes."""
     import importlib
@@ -107,14 +101,6 @@ VALID_VERSIONS: dict[str, list[object]] = {
     "08-confusion": [_confusion_loop, _confusion_bincount, _confusion_by_comparison],
     "08-misclassified": [_misclassified_loop, _misclassified_nonzero, _misclassified_where],
 }
-
-
-@pytest.mark.parametrize(("exercise_id", "student"),
-                         [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns])
-@pytest.mark.parametrize("seed", [None, 1, 2])
-def test_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys):
-    check.EXERCISES[exercise_id].check(student, **({} if seed is None else {"seed": seed}))
-    assert f"✔ {exercise_id}:" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("valid", [check.reference_misclassified,

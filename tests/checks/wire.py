@@ -10,11 +10,12 @@ from coursekit.exercise.spec import Exercise
 from coursekit.exercise.wire import round_trip
 
 
-def assert_same_verdict_over_the_wire(exercise: Exercise, student: Any, seed: int = 7) -> None:
-    """The judge says the same of the probe's data before and after the JSON/npz round trip."""
+def assert_same_verdict_over_the_wire(exercise: Exercise, *student: Any, seed: int = 7) -> None:
+    """The judge says the same of the probe's data before and after the JSON/npz round trip
+    (``student``: the objects the check takes)."""
     inputs = round_trip(exercise.inputs(np.random.default_rng(seed)))
     with np.errstate(all="ignore"):
-        data = exercise.probe(inputs, student)
+        data = exercise.probe(inputs, *student)
     assert exercise.verdict(inputs, round_trip(data)) == exercise.verdict(inputs, data)
 
 
