@@ -216,7 +216,7 @@ batchnorm_forward = function(
     ])
 
 
-# --- exercise 3: batchnorm backward --------------------------------------------------------
+# --- exercise 4: batchnorm backward in one line ----------------------------------------
 
 def reference_batchnorm_backward(
     dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5,
@@ -291,6 +291,72 @@ batchnorm_backward = function(
                                                   (dout * x).sum(axis=0), dout.sum(axis=0))),
     ])
 
-EXERCISES = registry(init_std, batchnorm_forward, batchnorm_backward)
+# --- exercise 3: the backward pass derived step by step --------------------------------
+
+Steps = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def reference_batchnorm_backward_steps(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray,
+                                       eps: float = 1e-5) -> Steps:
+    """``(dx_hat, dvar, dmu, dx)``: the chain rule through x̂, σ², μ and x, node by node."""
+    return _steps(dout, x, gamma, eps)
+
+
+def _steps(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5, *,
+           by_gamma: bool = True, power: float = 3.0, half: float = -0.5, mu_sign: float = -1.0,
+           ddof: int = 0, two: float = 2.0, var_n: bool = True, mean_n: bool = True,
+           var_path: bool = True, mean_path: bool = True) -> Steps:
+    """The steps with one slip chosen by the keywords (the defaults are right)."""
+    n = x.shape[0]
+    xc = x - x.mean(axis=0)
+    s = 1.0 / np.sqrt(x.var(axis=0, ddof=ddof) + eps)
+    dx_hat = dout * gamma if by_gamma else dout.copy()
+    dvar = (dx_hat * xc).sum(axis=0) * half * s**power
+    dmu = mu_sign * (dx_hat * s).sum(axis=0) + dvar * -2.0 * xc.mean(axis=0)
+    dx = (dx_hat * s + var_path * dvar * two * xc / (n if var_n else 1)
+          + mean_path * dmu / (n if mean_n else 1))
+    return dx_hat, dvar, dmu, dx
+
+
+def _slip(**slip: Any) -> Callable[..., Steps]:
+    return lambda dout, x, gamma, eps=1e-5: _steps(dout, x, gamma, eps, **slip)
+
+
+batchnorm_backward_steps = function(
+    "10-batchnorm-steps", names=("batchnorm_backward_steps",),
+    args=("dout", "x", "gamma", "eps"), keep=("dout", "x", "gamma"), cases=_backward_cases,
+    reference=reference_batchnorm_backward_steps, tolerance=FLOAT64, float64=True,
+    parts=("dx_hat", "dvar", "dmu", "dx"),
+    where=lambda dout, x, gamma, eps=1e-5: f"x of shape {x.shape}, eps={eps:g}",
+    implemented_by=("coursekit.scratch.BatchNorm1d",),
+    passed="dx_hat, dvar, dmu and dx match autograd's, node by node, on {n} batches",
+    mistakes=[
+        Mistake("dx_hat: y = γ·x̂ + β, so ∂L/∂x̂ = dout·γ: the factor γ is missing",
+                _slip(by_gamma=False)),
+        Mistake("dvar: use the biased variance (divide by N), as the forward pass does",
+                _slip(ddof=1)),
+        Mistake("use the eps passed in, not a fixed 1e-5",
+                lambda dout, x, gamma, eps=1e-5: _steps(dout, x, gamma)),
+        Mistake("dvar: d/dσ² of (σ² + ε)^(−1/2) is −½·(σ² + ε)^(−3/2): the power is −3/2, "
+                "not −1/2", _slip(power=1.0)),
+        Mistake("dvar: d/dσ² of (σ² + ε)^(−1/2) is −½·(σ² + ε)^(−3/2): the factor ½ is "
+                "missing", _slip(half=-1.0)),
+        Mistake("dvar: d/dσ² of (σ² + ε)^(−1/2) is negative (a larger variance shrinks x̂): "
+                "−½·(σ² + ε)^(−3/2)", _slip(half=0.5)),
+        Mistake("dmu: x̂_n = (x_n − μ)·s falls when μ rises: ∂x̂_n/∂μ = −s, so the direct "
+                "term is −Σ ∂L/∂x̂_n · s", _slip(mu_sign=1.0)),
+        Mistake("dx: the path through μ is missing: add ∂L/∂μ · ∂μ/∂x_n",
+                _slip(mean_path=False)),
+        Mistake("dx: the path through σ² is missing: add ∂L/∂σ² · ∂σ²/∂x_n",
+                _slip(var_path=False)),
+        Mistake("dx: μ and σ² depend on x too: this treats them as constants (dx_hat·s, the "
+                "evaluation-mode gradient)", _slip(var_path=False, mean_path=False)),
+        Mistake("dx: μ = (1/N)·Σ x_n, so ∂μ/∂x_n = 1/N: divide ∂L/∂μ by N",
+                _slip(mean_n=False)),
+        Mistake("dx: ∂σ²/∂x_n = 2(x_n − μ)/N: divide by N", _slip(var_n=False)),
+        Mistake("dx: ∂σ²/∂x_n = 2(x_n − μ)/N: the factor 2 is missing", _slip(two=1.0)),
+    ])
+
+EXERCISES = registry(init_std, batchnorm_forward, batchnorm_backward_steps, batchnorm_backward)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.
 score = scorer(EXERCISES)

@@ -99,8 +99,9 @@ def _forward_in_place(x, gamma, beta, running_mean, running_var, training, momen
     return gamma * x_hat + beta, running_mean, running_var
 
 
-def _batchnorm_like_the_lesson(forward, backward):
+def _batchnorm_like_the_lesson(forward, backward, steps=None):
     """The lesson's comparison with nn.BatchNorm1d: two training batches, then evaluation."""
+    steps = steps or check.reference_batchnorm_backward_steps
     rng = np.random.default_rng(0)
     d = 5
     gamma, beta = rng.uniform(0.5, 2.0, d), rng.standard_normal(d)
@@ -123,7 +124,8 @@ def _batchnorm_like_the_lesson(forward, backward):
         pairs = [(out, out_t), (running_mean, bn.running_mean), (running_var, bn.running_var)]
         if training:
             dx, dgamma, dbeta = backward(dout, x, gamma)
-            pairs += [(dx, xt.grad), (dgamma, bn.weight.grad), (dbeta, bn.bias.grad)]
+            pairs += [(dx, xt.grad), (dgamma, bn.weight.grad), (dbeta, bn.bias.grad),
+                      (steps(dout, x, gamma)[3], xt.grad)]
         for a, b in pairs:
             assert np.abs(a - b.detach().numpy()).max() < 1e-10
 
@@ -236,11 +238,80 @@ def test_backward_with_sums_over_the_wrong_axis_is_a_shape_error():
         check.batchnorm_backward(wrong_axis)
 
 
+# --- exercise 3: the backward pass step by step -------------------------------------------
+
+
+def _steps_inv_std(dout, x, gamma, eps=1e-5):
+    """Written with s = (σ² + ε)^(−1/2) and x̂, keeping the zero term of dmu."""
+    n = len(x)
+    mu = np.mean(x, axis=0)
+    var = np.mean((x - mu) ** 2, axis=0)
+    s = (var + eps) ** -0.5
+    x_hat = (x - mu) * s
+    dx_hat = gamma * dout
+    dvar = -0.5 * s**2 * np.einsum("nd,nd->d", dx_hat, x_hat)  # (x − μ) s³ = x̂ s²
+    dmu = -s * dx_hat.sum(axis=0) + dvar * (-2.0 / n) * (x - mu).sum(axis=0)
+    dx = s * dx_hat + dvar * 2.0 * (x - mu) / n + dmu / n
+    return dx_hat, dvar, dmu, dx
+
+
+def _steps_per_feature(dout, x, gamma, eps=1e-5):
+    """A loop over features with the chain rule written as sums over the batch."""
+    n, d = x.shape
+    dx_hat, dx, dvar, dmu = np.empty_like(x), np.empty_like(x), np.empty(d), np.empty(d)
+    for j in range(d):
+        mu = sum(x[:, j]) / n
+        var = sum((x[:, j] - mu) ** 2) / n
+        std = np.sqrt(var + eps)
+        dx_hat[:, j] = dout[:, j] * gamma[j]
+        dvar[j] = sum(dx_hat[:, j] * (x[:, j] - mu)) * -0.5 / std**3
+        dmu[j] = -sum(dx_hat[:, j]) / std
+        dx[:, j] = dx_hat[:, j] / std + dvar[j] * 2 * (x[:, j] - mu) / n + dmu[j] / n
+    return dx_hat, dvar, dmu, dx
+
+
+STEPS_VALID = [_steps_inv_std, _steps_per_feature]
+
+
+@pytest.mark.parametrize("valid", [check.reference_batchnorm_backward_steps, *STEPS_VALID],
+                         ids=["reference", "inv-std", "per-feature"])
+def test_steps_accept_valid_versions_whose_dx_the_lesson_compares(valid, capsys):
+    check.batchnorm_backward_steps(valid)
+    assert "✔ 10-batchnorm-steps" in capsys.readouterr().out
+    _batchnorm_like_the_lesson(check.reference_batchnorm_forward,
+                               check.reference_batchnorm_backward, valid)
+
+
+@pytest.mark.parametrize("eps", [1e-5, 0.1])
+def test_the_reference_steps_are_autograds_gradients_at_each_node(eps):
+    """dx_hat, dvar, dmu and dx are what autograd gives at x̂, σ², μ and x."""
+    rng = np.random.default_rng(3)
+    dout, x, gamma = rng.normal(size=(7, 3)), rng.normal(1.0, 2.0, (7, 3)), rng.uniform(0.5, 2, 3)
+    xt = torch.tensor(x, requires_grad=True)
+    mu = xt.mean(axis=0)
+    var = ((xt - mu) ** 2).mean(axis=0)
+    x_hat = (xt - mu) / torch.sqrt(var + eps)
+    for node in (mu, var, x_hat):
+        node.retain_grad()
+    (torch.tensor(gamma) * x_hat).backward(torch.tensor(dout))
+    steps = check.reference_batchnorm_backward_steps(dout, x, gamma, eps)
+    for got, node in zip(steps, (x_hat, var, mu, xt), strict=True):
+        np.testing.assert_allclose(got, node.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_steps_must_return_four_things():
+    with pytest.raises(ExerciseFailed, match=r"expected a tuple of 4 \(dx_hat, dvar, dmu, dx\)"):
+        check.batchnorm_backward_steps(
+            lambda dout, x, gamma, eps=1e-5:
+            check.reference_batchnorm_backward_steps(dout, x, gamma, eps)[1:])
+
+
 # ---- every exercise's valid versions, for tests/checks/test_valid_versions.py ----
 
 VALID_VERSIONS: dict[str, list[object]] = {
     "10-init-scale": INIT_VALID,
     "10-batchnorm-forward": FORWARD_VALID,
+    "10-batchnorm-steps": STEPS_VALID,
     "10-batchnorm-backward": BACKWARD_VALID,
 }
 
@@ -295,6 +366,8 @@ def test_answers_cell_l10_15_cannot_use_are_refused(exercise_id, wrong, message)
      ("10-batchnorm-forward", check.reference_batchnorm_forward),
      ("10-batchnorm-forward", _forward_normalising_x),
      ("10-batchnorm-forward", _forward_float32),
+     ("10-batchnorm-steps", check.reference_batchnorm_backward_steps),
+     ("10-batchnorm-steps", _steps_per_feature),
      ("10-batchnorm-backward", check.reference_batchnorm_backward),
      ("10-batchnorm-backward", "not a function"),
      ("10-batchnorm-backward", _backward_float32)],
