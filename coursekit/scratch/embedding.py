@@ -3,7 +3,8 @@
 ``Embedding(V, D)`` holds ``W`` of shape (V, D); ``forward(ix)`` is the gather ``W[ix]``: the
 same as multiplying a one-hot row of length V by ``W``, without building the one-hot matrix.
 The backward pass is the matching scatter: row ``v`` of ``dW`` is the sum of the output
-gradients at every position where ``ix == v``. ``np.add.at`` adds once per occurrence;
+gradients at every position where ``ix == v``. ``np.add.at`` adds once per occurrence (this
+layer computes the same sums with ``np.bincount``, faster);
 ``dW[ix] += dout`` would not (buffered fancy-index assignment keeps one write per repeated
 index), so it loses gradient exactly when an index occurs twice in a batch. Same rules and
 initialisation (standard normal) as PyTorch's ``nn.Embedding``.
@@ -69,10 +70,15 @@ class Embedding(Layer):
         Fills ``grads["W"]`` (V, D) by scatter-adding each position's gradient into its row.
         """
         ix = self._saved(self._ix)
-        dout = _check_dout(self, dout, (*ix.shape, self.embedding_dim))
-        dW = np.zeros_like(self.params["W"])
-        np.add.at(dW, ix.reshape(-1), dout.reshape(-1, self.embedding_dim))
-        self.grads["W"] = dW
+        d = self.embedding_dim
+        dout = _check_dout(self, dout, (*ix.shape, d))
+        # np.add.at(dW, ix, dout) as one bincount over the flat (row, column) positions: the
+        # same sums in the same order (bitwise equal), a few times faster than np.add.at's
+        # loop over rows
+        flat = (ix.reshape(-1, 1) * d + np.arange(d)).reshape(-1)
+        dW = np.bincount(flat, weights=np.asarray(dout, dtype=np.float64).reshape(-1),
+                         minlength=self.num_embeddings * d)
+        self.grads["W"] = dW.reshape(self.num_embeddings, d)
         return np.zeros(ix.shape, dtype=np.float64)
 
     def __repr__(self) -> str:

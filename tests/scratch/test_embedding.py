@@ -92,3 +92,15 @@ def test_backward_needs_forward_and_the_output_shape():
 def test_same_seed_same_table():
     assert_array_equal(Embedding(5, 3, random_state=7).params["W"],
                        Embedding(5, 3, random_state=7).params["W"])
+
+
+def test_backward_equals_np_add_at_bit_for_bit():
+    rng = np.random.default_rng(3)
+    layer = Embedding(9, 5, random_state=rng)
+    ix = rng.integers(0, 9, (40, 3))
+    dout = rng.normal(size=(40, 3, 5)) * 10.0 ** rng.uniform(-6, 6, (40, 3, 1))
+    layer.forward(ix)
+    layer.backward(dout)
+    expected = np.zeros((9, 5))
+    np.add.at(expected, ix.reshape(-1), dout.reshape(-1, 5))
+    assert_array_equal(layer.grads["W"], expected)
