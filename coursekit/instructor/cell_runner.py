@@ -79,10 +79,24 @@ def _write(folder: Path, exercise: str, result: Any) -> None:
     (out / f"{exercise}.json").write_text(text, encoding="utf-8")
 
 
+def drop_to(ids: str) -> None:
+    """Become ``uid:gid`` for good (no supplementary groups); stop unless it took."""
+    uid, gid = (int(part) for part in ids.split(":"))
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if 0 in (os.getuid(), os.geteuid(), *os.getresuid(), os.getgid(), *os.getresgid()):
+        raise SystemExit("cell_runner: could not drop root; nothing was run")
+
+
 def main(argv: list[str]) -> int:
     status_fd: int | None = None
-    if argv[:1] == ["--status-fd"]:
-        status_fd, argv = int(argv[1]), argv[2:]
+    while argv[:1] in (["--status-fd"], ["--drop-to"]):
+        if argv[0] == "--drop-to":  # first, before anything of the submission's is read
+            drop_to(argv[1])
+        else:
+            status_fd = int(argv[1])
+        argv = argv[2:]
     spec_path = argv[0]
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     folder = Path(spec_path).resolve().parent

@@ -45,7 +45,7 @@ from coursekit.instructor.plan import (
     lesson_plan,
     match_lesson,
 )
-from coursekit.instructor.probe_files import read_probe, remove_scratch
+from coursekit.instructor.probe_files import Unreadable, read_probe, remove_scratch
 from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
 from coursekit.instructor.syllabus import Lesson, Syllabus
 
@@ -175,14 +175,20 @@ class Grader:
             limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
             report = sandbox.run(scratch, self._root / "view", limits, steps=len(steps),
                                  sandboxed=self.sandboxed)
-            probes = {item.id: read_probe(scratch, item.id) for item in plan.exercises}
+            probes = {item.id: _read(scratch, item.id) for item in plan.exercises}
         finally:
             remove_scratch(tmp)
         for item in plan.exercises:
+            if report.forged:  # a forged step line voids the run: its probes are suspect
+                verdicts[item.id] = (False, f"not checked: {report.stopped}")
+                continue
             if item.id in notes and notes[item.id][0]:
                 verdicts[item.id] = (False, notes[item.id][1])
                 continue
             data = probes[item.id]
+            if isinstance(data, Unreadable):
+                verdicts[item.id] = (False, f"not checked: {data}")
+                continue
             if data is None:
                 why = report.stopped or "the check did not run"
                 verdicts[item.id] = (False, f"not checked: {why}")
@@ -193,6 +199,14 @@ class Grader:
                 message = f"{message} ({note})"
             verdicts[item.id] = (passed, message)
         return verdicts
+
+
+def _read(scratch: Path, exercise: str) -> object | None:
+    """:func:`read_probe`, any surprise in the scratch folder costing only that exercise."""
+    try:
+        return read_probe(scratch, exercise)
+    except Exception as exc:  # noqa: BLE001 - the folder belonged to the submission
+        return Unreadable(f"probes/{exercise}.json could not be read ({type(exc).__name__})")
 
 
 def _steps(nb: NotebookNode, plan: LessonPlan

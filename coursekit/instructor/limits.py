@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 
-def own_processes() -> int:
-    """How many processes this user runs now (RLIMIT_NPROC counts them all)."""
-    uid, count = os.getuid(), 0
+def own_processes(uid: int | None = None) -> int:
+    """How many processes ``uid`` (this user by default) runs now (RLIMIT_NPROC counts them
+    all)."""
+    uid, count = os.getuid() if uid is None else uid, 0
     if not os.path.isdir("/proc"):  # macOS: no /proc, and no sandbox either
         return 0
     for entry in os.scandir("/proc"):
@@ -69,6 +70,11 @@ class Cgroups:
         except (OSError, ValueError):
             return None
         return None
+
+    @property
+    def caps_processes(self) -> bool:
+        """Whether a pids group caps the run's processes."""
+        return any("pids" in path.parts for path in self.paths)
 
     def enter(self) -> None:
         """Move the calling (child) process into the groups."""

@@ -9,6 +9,14 @@ limits on memory (address space), file size, processes where the platform allows
 (read in chunks, the excess dropped) and time (per cell, watched from outside through a
 status pipe, and per notebook).
 
+It never runs a submission as host root. A grader run by a normal user gives bubblewrap a
+user namespace in which the submission is uid 65534 (the user's own uid outside). A grader
+run as root cannot do that (bubblewrap would map the sandbox's uid onto host root, to whom
+every sysctl is writable), so bubblewrap runs without a user namespace, keeping only the
+capabilities to change uid, and the cell runner's first act, before any submission code, is
+to become uid/gid 65534 (``nobody``) for good; the scratch folder is handed to that uid.
+Either way ``/proc/sys`` is a read-only bind inside.
+
 ``--no-sandbox`` runs the same runner as a plain child process with the same resource
 limits, but with the grader's view of the file system and network: only for trusted
 submissions.
@@ -56,6 +64,7 @@ class RunReport:
     output_bytes: int
     output_head: str
     seconds: float
+    forged: bool = False  #: it wrote to the status channel: nothing of the run counts
 
 
 def bubblewrap() -> str | None:
@@ -67,6 +76,24 @@ def bubblewrap() -> str | None:
 #: /etc (shadow files, keys) stays out of the sandbox.
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
        "nsswitch.conf", "passwd", "group", "hosts", "mime.types", "matplotlibrc")
+
+
+#: The uid and gid a submission runs as, inside the sandbox and (when the grader is root) on
+#: the host: ``nobody``.
+SANDBOX_UID = SANDBOX_GID = 65534
+
+
+def _parents(path: str) -> list[str]:
+    """``--dir`` for each folder above ``path``, world-traversable, so that a bind under a
+    private folder (a Python under ``/root``) is reachable by the sandbox's unprivileged uid
+    (bubblewrap otherwise copies the private folder's mode)."""
+    args: list[str] = []
+    parts = path.strip("/").split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/" + "/".join(parts[:depth])
+        if folder not in ("/tmp", "/usr"):
+            args += ["--perms", "0755", "--dir", folder]
+    return args
 
 
 def _system_binds() -> list[str]:
@@ -83,9 +110,9 @@ def _system_binds() -> list[str]:
         if any(real == s or real.startswith(s + "/") for s in seen) or real.startswith("/usr/"):
             continue
         seen.add(real)
-        binds += ["--ro-bind", real, real]
+        binds += [*_parents(real), "--ro-bind", real, real]
         if prefix != real and not prefix.startswith("/usr/"):
-            binds += ["--ro-bind", real, prefix]
+            binds += [*_parents(prefix), "--ro-bind", real, prefix]
     return binds
 
 
@@ -94,7 +121,7 @@ def _hide_installed_checks(binds: list[str]) -> list[str]:
     (a non-editable install inside the virtual environment)."""
     spec = importlib.util.find_spec("coursekit.checks")  # located, never imported
     real = os.path.realpath(os.path.dirname((spec.origin if spec else None) or ""))
-    bound = [binds[i + 2] for i in range(0, len(binds), 3)]
+    bound = [binds[i + 2] for i, arg in enumerate(binds) if arg == "--ro-bind"]
     if any(real == path or real.startswith(path.rstrip("/") + "/") for path in bound):
         return ["--tmpfs", real]
     return []
@@ -111,10 +138,19 @@ def command(*, scratch: Path, view: Path, sandboxed: bool, status_fd: int) -> li
     if bwrap is None:
         raise RuntimeError(INSTALL_HINT)
     binds = _system_binds()
+    if os.geteuid() == 0:  # no user namespace: the runner drops to nobody itself, at once
+        isolation = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                     "--unshare-cgroup-try", "--cap-drop", "ALL",
+                     "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        runner[-2:-2] = ["--drop-to", f"{SANDBOX_UID}:{SANDBOX_GID}"]
+    else:
+        isolation = ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+                     "--gid", str(SANDBOX_GID), "--cap-drop", "ALL"]
     # Mounts apply in order, a later one covering an earlier: the empty /tmp first, so a
     # virtual environment or Python installed under /tmp is bound on top of it, not hidden.
-    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+    return [bwrap, *isolation, "--die-with-parent", "--new-session",
+            "--perms", "01777", "--tmpfs", "/tmp", "--proc", "/proc",
+            "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
             *binds, *_hide_installed_checks(binds),
             "--ro-bind", str(view), "/coursekit-view",
             "--bind", str(scratch), "/submission",
@@ -161,6 +197,23 @@ def _limit(limits: Limits, nproc: int | None, cgroup: Cgroups) -> None:
             pass
 
 
+def _nproc(limits: Limits, cgroup: Cgroups, *, dropping: bool) -> int | None:
+    """RLIMIT_NPROC for the run, where no pids group caps it (root is exempt from it: when
+    the runner drops to nobody, it counts nobody's processes)."""
+    if not os.path.isdir("/proc") or (dropping and cgroup.caps_processes):
+        return None
+    if dropping:
+        return own_processes(SANDBOX_UID) + limits.processes
+    return None if os.geteuid() == 0 else own_processes() + limits.processes
+
+
+def _hand_over(scratch: Path) -> None:
+    """Give the scratch folder (written by the grader just now) to the sandbox's uid."""
+    for folder, names, files in os.walk(scratch):
+        for name in (folder, *(os.path.join(folder, n) for n in names + files)):
+            os.chown(name, SANDBOX_UID, SANDBOX_GID, follow_symlinks=False)
+
+
 class _Output(threading.Thread):
     """Drains the run's stdout/stderr: counts it, keeps the first few KiB, drops the rest."""
 
@@ -182,36 +235,51 @@ class _Output(threading.Thread):
 
 
 class _Status(threading.Thread):
-    """Reads ``start N`` lines from the runner and remembers when the current step began.
+    """Follows the runner's ``start N`` / ``done N`` lines on the grader's own clock.
 
-    The runner shares its process with the submission, so the channel may be forged: only a
-    step index greater than the current one is taken (each step starts the clock once), and
-    ``done`` lines are ignored, so the clock can be restarted at most once per step.
+    The runner shares its process with the submission, so the channel may be forged; the
+    grader believes no claim that would give a cell more time. The runner writes exactly
+    ``start 0``, ``done 0``, ``start 1``, ... in that order; the clock of a step runs from the
+    previous line the grader accepted (``start 0``: the first; ``done N``: from it until the
+    run ends), and a cell may not run past its limit from there. Any line out of that order (a
+    step announced again or skipped, an unknown word) is a forgery: :attr:`forged` says what
+    came, and the run is stopped.
     """
 
     def __init__(self, fd: int, steps: int) -> None:
         super().__init__(daemon=True)
         self.fd, self.steps = fd, steps
-        self.current: int | None = None
-        self.since = time.monotonic()
+        self.accepted = 0  # lines taken so far: 2 N for "start N", 2 N + 1 for "done N"
+        self.since: float | None = None  # when the last accepted line came
+        self.forged = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.accepted == 2 * self.steps
+
+    def _expected(self) -> str:
+        return f"{'start' if self.accepted % 2 == 0 else 'done'} {self.accepted // 2}"
 
     def run(self) -> None:
         buffer = b""
-        while True:
+        while not self.forged:
             try:
                 chunk = os.read(self.fd, 4096)
             except OSError:
                 return
             if not chunk:
                 return
-            buffer = (buffer + chunk)[-4096:]
-            *lines, buffer = buffer.split(b"\n")
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            buffer = buffer[-4096:]
             for line in lines:
-                word, _, number = line.decode(errors="replace").partition(" ")
-                if word != "start" or not number.isdigit() or int(number) >= self.steps:
-                    continue
-                if self.current is None or int(number) > self.current:
-                    self.current, self.since = int(number), time.monotonic()
+                text = line.decode(errors="replace")
+                if self.finished or text != self._expected():
+                    self.forged = (f"{text[:40]!r} came where "
+                                   f"{'nothing' if self.finished else repr(self._expected())}"
+                                   " was due")
+                    return
+                self.accepted += 1
+                self.since = time.monotonic()
 
 
 def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
@@ -222,8 +290,9 @@ def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
     argv = command(scratch=scratch, view=view, sandboxed=sandboxed, status_fd=write_fd)
     env = None if sandboxed else _environment(sandboxed=False, view=view, scratch=scratch)
     cgroup = Cgroups(limits.processes, limits.memory_bytes)
-    nproc = None if os.geteuid() == 0 or not os.path.isdir("/proc") \
-        else own_processes() + limits.processes
+    nproc = _nproc(limits, cgroup, dropping=sandboxed and os.geteuid() == 0)
+    if sandboxed and os.geteuid() == 0:
+        _hand_over(scratch)
     start = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -246,8 +315,11 @@ def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
         now = time.monotonic()
         if now - start > limits.notebook_seconds:
             stopped = f"the notebook ran longer than {limits.notebook_seconds:g} s in all"
-        elif status.current is not None and now - status.since > limits.cell_seconds + grace:
-            stopped = (f"a cell ran longer than {limits.cell_seconds:g} s and did not stop "
+        elif status.forged:
+            stopped = f"the run wrote to the grader's status channel ({status.forged})"
+        elif status.since is not None and now - status.since > limits.cell_seconds + grace:
+            stopped = ("the run went on after its last cell" if status.finished else
+                       f"a cell ran longer than {limits.cell_seconds:g} s and did not stop "
                        "when interrupted")
         if stopped:
             _kill(process)
@@ -261,7 +333,8 @@ def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
         stopped = (f"the run ended early (exit status {process.returncode}: os._exit, a "
                    "crash, or out of memory)")
     return RunReport(not stopped, stopped, output.total,
-                     bytes(output.head).decode(errors="replace"), time.monotonic() - start)
+                     bytes(output.head).decode(errors="replace"), time.monotonic() - start,
+                     forged=bool(status.forged))
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -199,7 +199,8 @@ def test_the_reports_cannot_be_forged_or_injected(batch):
 
 def test_a_forged_status_channel_does_not_lift_the_cell_limit(batch):
     graded = grades(batch, hostile.file_name("forges_the_status_channel"))
-    assert graded["99-double"][2].startswith("not checked: a cell ran longer than")
+    for _, _, message in graded.values():  # the first forged line stops the run and voids it
+        assert message.startswith("not checked: the run wrote to the grader's status channel")
 
 
 def test_an_untouched_student_edition_earns_nothing(batch):
