@@ -82,7 +82,8 @@ help:
 	@echo "make student   write student editions to build/student/"
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
 	@echo "make bench     benchmarks (coursekit.scratch, every lesson, make test's phases)"
-	@echo "make html      render the course to build/html/"
+	@echo "make html      the student site in build/html/: lessons with their outputs, exercises"
+	@echo "               as stubs, no solution (EDITION=instructor: build/html-instructor/)"
 	@echo "make e2e       run a lesson in JupyterLab in headless Chromium (E2E_LESSONS=all for every one)"
 	@echo "make lock      refresh constraints.txt, the exact versions every target installs"
 	@echo "make clean     remove build outputs and caches (make distclean also drops .venv)"
@@ -173,7 +174,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/conv.py
 
 html: $(STAMP)
-	$(BIN)/python tools/course_html.py
+	$(BIN)/python tools/course_html.py --edition $(EDITION)
 
 e2e: $(STAMP)
 	bash tools/e2e.sh $(E2E_LESSONS)

@@ -1,5 +1,7 @@
 """`make html` as a reader meets it: the index in Chromium, every link, every figure, the
-maths typeset offline, the contents sidebar, the downloadable student edition.
+maths typeset offline, the contents sidebar, the downloadable student edition. This is the
+student site, the default (exercises as stubs; tests/test_course_html.py searches every file
+of it for the solutions).
 
 Chromium resolves no host name but loopback (``e2e.lab.CHROMIUM_ARGS``): the site must work
 with the network blocked, and the tests also check that no page asks another host for
@@ -156,6 +158,8 @@ def test_the_sidebar_lists_every_lesson_and_this_ones_sections(
     assert hrefs == [path.with_suffix(".html").name for path in lessons]
     assert toc.locator("a[aria-current=page]").get_attribute("href") == current.with_suffix(
         ".html").name
+    assert toc.locator(".course-edition").inner_text().strip() == "student edition"
+    assert not re.search(r"(BEGIN|END)\W*SOLUTION", toc.inner_text(), re.IGNORECASE)
     sections = toc.locator("ol.sections a")
     assert sections.count() >= 3
     for i in range(sections.count()):
@@ -170,6 +174,9 @@ def test_each_page_offers_its_student_edition(
 ) -> None:
     _, base = html_site
     page.goto(f"{base}/{notebook.with_suffix('.html').name}")
+    assert "student edition" in page.title()
+    # The page shows each exercise as the stub the download holds, not its solution.
+    assert page.get_by_text("NotImplementedError").count() >= 1
     link = page.locator("nav.course-toc a.download")
     assert link.get_attribute("href") == notebook.name
     with page.expect_download() as download_info:

@@ -1,12 +1,25 @@
 """Render the course to static HTML: every lesson with its stored outputs, and an index.
 
-``make html`` runs this: ``python tools/course_html.py [--out build/html]``. Each lesson
-``notebooks/NN_name.ipynb`` becomes ``NN_name.html`` (nbconvert's JupyterLab template, figures
-embedded), with a bar linking the index and the previous and next lessons, a contents sidebar
-(every lesson; this lesson's sections), and a link to download the lesson's student edition,
-written next to it as ``NN_name.ipynb``. Each figure's alt text comes from its cell: the
-titles the code gives its axes, else the text just above the cell. ``index.html`` lists the
-lessons in syllabus order with their titles, objectives, expected run time and exercises.
+``make html`` runs this: ``python tools/course_html.py [--edition student|instructor]
+[--out DIR]``. The **student site** (the default, ``build/html/``) is what a class can be
+given: each page is the lesson's student edition (``coursekit.instructor.student``, the code
+behind ``make student``: every exercise as its stub, every model answer as its placeholder,
+hidden tests gone, no solution marker) with the stored outputs of the teaching cells put
+back. Solution and check cells show no output, as in the student edition, and neither does
+a cell that calls the lesson's checks (the score cell, ``check.score(globals())``): the
+instructor's "passed" and full marks would mislead, and a solution's output can give the
+answer away. The **instructor site** (``--edition instructor``, ``make html
+EDITION=instructor``, ``build/html-instructor/``) renders the instructor notebooks as they
+are, solutions and answers included, and says so in every page's title and on a red bar at
+its top. Each site is written to its own folder, never the other's.
+
+Each lesson ``notebooks/NN_name.ipynb`` becomes ``NN_name.html`` (nbconvert's JupyterLab
+template, figures embedded), with a bar linking the index and the previous and next lessons,
+a contents sidebar (every lesson; this lesson's sections), and a link to download the
+lesson's student edition, written next to it as ``NN_name.ipynb``. Each figure's alt text
+comes from its cell: the titles the code gives its axes, else the text just above the cell.
+``index.html`` lists the lessons in syllabus order with their titles, objectives, expected run
+time and exercises.
 
 The site works offline: maths is typeset by the copy of MathJax that the
 ``jupyter-server-mathjax`` package installs, copied to ``mathjax/`` beside the pages, and no
@@ -21,6 +34,8 @@ notebooks, which ``make test`` keeps honest.
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import html
 import importlib.util
 import re
@@ -34,6 +49,8 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 
+from coursekit.instructor.cells import cell_source, coursekit_metadata
+from coursekit.instructor.markers import BEGIN, END
 from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import LESSON_GLOB, lesson_files, load_syllabus
 
@@ -46,6 +63,14 @@ MATHJAX_DIR = "mathjax"
 #: extensions, and the STIX-Web web fonts (the package ships no others).
 MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config", "extensions", "jax", "fonts",
                  "localization/en")
+#: The two sites, and the folder each is written to by default (never the same one).
+EDITIONS = ("student", "instructor")
+DEFAULT_OUT = {"student": REPO / "build" / "html", "instructor": REPO / "build" / "html-instructor"}
+#: How each site names itself in every page's title and header.
+EDITION_LABEL = {"student": "student edition",
+                 "instructor": "INSTRUCTOR edition, solutions shown"}
+#: The headings that the solution markers of a markdown answer become on an instructor page.
+_MARKER_HEADINGS = {BEGIN.lstrip("# "), END.lstrip("# ")}
 
 
 @dataclass
@@ -137,6 +162,38 @@ def copy_mathjax(out: Path) -> Path:
     return target
 
 
+#: A call into the lesson's checks (``from coursekit.checks import lessonNN as check``): its
+#: stored output is the instructor's grade.
+_GRADING_CALL = re.compile(r"(?<![\w.])check\.\w+\s*\(")
+
+
+def site_notebook(nb: NotebookNode, *, path: str, edition: str = "student") -> NotebookNode:
+    """The notebook a page of ``edition``'s site renders, from the instructor notebook ``nb``.
+
+    The instructor site shows ``nb`` itself. The student site shows its student edition
+    (:func:`coursekit.instructor.student.student_edition`) with the stored outputs and
+    execution counts of the teaching cells put back: a code cell without coursekit metadata
+    whose source the edition left unchanged. Solution, check and hidden-test cells, any cell
+    the edition rewrote, and a cell that calls the lesson's checks (the score cell: the
+    instructor's full marks) keep the edition's empty output.
+    """
+    if edition == "instructor":
+        return nb
+    if edition != "student":
+        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+    student = student_edition(nb, path=path)
+    by_id = {cell.get("id"): cell for cell in nb.cells if cell.get("id")}
+    for cell in student.cells:
+        original = by_id.get(cell.get("id"))
+        if (cell.cell_type != "code" or original is None or coursekit_metadata(original)
+                or cell_source(original) != cell_source(cell)
+                or _GRADING_CALL.search(cell_source(cell))):
+            continue
+        cell.outputs = copy.deepcopy(original.get("outputs", []))
+        cell.execution_count = original.get("execution_count")
+    return student
+
+
 _TITLE_CALL = re.compile(
     r"""(?:set_title|suptitle|title)\s*[(=]\s*(?:[a-z]*?)(["'])(.*?)(?<!\\)\1""")
 _FIELD = re.compile(r"\{([^{}:!]+)(?:![rsa])?(?::[^{}]*)?\}")
@@ -188,7 +245,8 @@ def figure_alt_texts(nb: NotebookNode) -> list[str]:
     return texts
 
 
-def _toc(entry: Entry, entries: list[Entry], sections: list[tuple[int, str, str]]) -> str:
+def _toc(entry: Entry, entries: list[Entry], sections: list[tuple[int, str, str]],
+         edition: str = "student") -> str:
     """The contents sidebar: every lesson, this one's sections nested under it."""
     items = []
     for other in entries:
@@ -209,6 +267,7 @@ def _toc(entry: Entry, entries: list[Entry], sections: list[tuple[int, str, str]
     return (
         '<nav class="course-toc" aria-label="Contents">'
         f'<p class="course-toc-title"><a href="index.html">{COURSE_TITLE}</a></p>'
+        f'<p class="course-edition">{html.escape(EDITION_LABEL[edition])}</p>'
         f'<ol class="course-toc-lessons">{"".join(items)}</ol>'
         f'<p class="course-download"><a class="download" href="{entry.notebook}" download>'
         "Download this lesson (.ipynb, student edition)</a></p></nav>"
@@ -225,7 +284,10 @@ nav.course-toc li { margin: 0.25rem 0; }
 nav.course-toc li.level-3 { padding-left: 0.8rem; }
 nav.course-toc li.current > a { font-weight: 600; }
 nav.course-toc li.missing { color: #999; }
-.course-toc-title { font-weight: 600; }
+.course-toc-title { font-weight: 600; margin-bottom: 0.2rem; }
+.course-edition { margin-top: 0; color: #666; }
+.course-edition-instructor { background: #b00020; color: #fff; font-weight: 600;
+  padding: 0.5em 1em; font-family: system-ui, sans-serif; }
 .course-download { margin-top: 1rem; }
 body.jp-Notebook { padding-left: 18rem; }
 /* MathJax's hidden MathML copy for screen readers names TeX web fonts the package does not
@@ -236,15 +298,23 @@ body.jp-Notebook { padding-left: 18rem; }
 """
 
 
+@functools.cache
+def _exporter() -> HTMLExporter:
+    """nbconvert's exporter with the course template (loading the template takes a while)."""
+    return HTMLExporter(template_name="course", extra_template_basedirs=[str(TEMPLATES)],
+                        mathjax_url=f"{MATHJAX_DIR}/MathJax.js")
+
+
 def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None,
-                  entries: list[Entry] | None = None) -> str:
-    """One lesson page: nbconvert's lab template (offline), navigation, contents, download."""
+                  entries: list[Entry] | None = None, edition: str = "student") -> str:
+    """One lesson page of ``edition``'s site: nbconvert's lab template (offline), navigation,
+    contents, download."""
     assert entry.path is not None
-    nb = nbformat.read(entry.path, as_version=4)
-    exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(TEMPLATES)],
-                            mathjax_url=f"{MATHJAX_DIR}/MathJax.js")
-    body, _ = exporter.from_notebook_node(
-        nb, resources={"metadata": {"name": f"{entry.number} · {entry.title}"}}
+    nb = site_notebook(nbformat.read(entry.path, as_version=4), path=str(entry.path),
+                       edition=edition)
+    body, _ = _exporter().from_notebook_node(
+        nb, resources={"metadata": {
+            "name": f"{entry.number} · {entry.title} ({EDITION_LABEL[edition]})"}}
     )
     links = ['<a href="index.html" rel="index">Course index</a>']
     if previous is not None and previous.path is not None:
@@ -261,6 +331,9 @@ def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None,
         '<nav class="course-nav" style="font-family: sans-serif; padding: 0.6em 1em; '
         'border-bottom: 1px solid #ccc; display: flex; gap: 2em;">' + "".join(links) + "</nav>"
     )
+    if edition == "instructor":
+        nav = (f'<p class="course-edition-instructor">{EDITION_LABEL[edition]}: this page shows '
+               "the model solutions. Give students the student site (make html).</p>" + nav)
     # A lesson that links another ("see [lesson 03](03_layers.ipynb)") links its page here.
     body = re.sub(r'href="(\d\d_[^"#/]*)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)
     soup = BeautifulSoup(body, "html.parser")
@@ -277,10 +350,12 @@ def render_lesson(entry: Entry, previous: Entry | None, following: Entry | None,
         (int(tag.name[1]), str(tag["id"]), tag.get_text(" ", strip=True).rstrip("¶").strip())
         for tag in soup.select("main h2[id], main h3[id]")
     ]
+    # An instructor page's markdown answers show their markers as headings: not contents.
+    sections = [section for section in sections if section[2] not in _MARKER_HEADINGS]
     style = soup.new_tag("style")
     style.string = _PAGE_STYLE
     soup.head.append(style)
-    toc = _toc(entry, entries if entries is not None else [entry], sections)
+    toc = _toc(entry, entries if entries is not None else [entry], sections, edition)
     soup.body.insert(0, BeautifulSoup(nav + toc, "html.parser"))
     return str(soup)
 
@@ -293,11 +368,15 @@ ol.lessons > li { border-top: 1px solid #ddd; padding: 0.8em 0; }
 .number { color: #888; font-variant-numeric: tabular-nums; margin-right: 0.4em; }
 .meta { color: #666; font-size: 0.9em; }
 .missing { color: #999; }
+.course-edition { color: #666; margin-top: -0.8em; }
+.course-edition-instructor { background: #b00020; color: #fff; font-weight: 600;
+  padding: 0.5em 1em; }
 """
 
 
-def render_index(entries: list[Entry]) -> str:
-    """The index: every lesson in course order, linked, with its objectives."""
+def render_index(entries: list[Entry], edition: str = "student") -> str:
+    """The index of ``edition``'s site: every lesson in course order, linked, with its
+    objectives."""
     items = []
     for entry in entries:
         title = html.escape(entry.title)
@@ -319,20 +398,48 @@ def render_index(entries: list[Entry]) -> str:
             + (f'<ul class="objectives">{objectives}</ul>' if objectives else "")
             + "</li>"
         )
+    label = EDITION_LABEL[edition]
+    banner = (f'<p class="course-edition-instructor">{label}: these pages show the model '
+              "solutions. Give students the student site (make html).</p>\n"
+              if edition == "instructor" else "")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{COURSE_TITLE}</title>\n<style>{_INDEX_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{COURSE_TITLE}</h1>\n"
+        f"<title>{COURSE_TITLE} ({label})</title>\n<style>{_INDEX_STYLE}</style>\n</head>\n"
+        f"<body>\n{banner}<h1>{COURSE_TITLE}</h1>\n"
+        f'<p class="course-edition">{label}</p>\n'
         "<p>The lessons in order, rendered with their outputs. Run them yourself with "
         "<code>make lab</code>.</p>\n"
         f'<ol class="lessons">\n' + "\n".join(items) + "\n</ol>\n</body>\n</html>\n"
     )
 
 
+def _clear_previous_build(out: Path, notebooks: Path) -> None:
+    """Remove what an earlier build wrote to ``out`` (pages, notebooks, ``mathjax/``), so that
+    no page of a lesson since renamed, or of the other edition, survives in it."""
+    folder, target = notebooks.resolve(), out.resolve()
+    if target == folder or target in folder.parents:
+        raise SystemExit(f"course_html: refusing to write the site into {out}: it holds (or "
+                         f"is) {notebooks}, the instructor's lessons; choose e.g. build/html")
+    if not out.is_dir():
+        return
+    for path in [*out.glob("*.html"), *out.glob("*.ipynb")]:
+        path.unlink()
+    if (out / MATHJAX_DIR).is_dir():
+        shutil.rmtree(out / MATHJAX_DIR)
+
+
 def build_site(
-    out: Path, notebooks: Path = REPO / "notebooks", syllabus: Path = REPO / "syllabus.toml"
+    out: Path, notebooks: Path = REPO / "notebooks", syllabus: Path = REPO / "syllabus.toml",
+    edition: str = "student",
 ) -> list[Path]:
-    """Write ``index.html`` and one page per lesson to ``out``; returns the files written."""
+    """Write ``edition``'s site to ``out``: ``index.html``, one page per lesson, each lesson's
+    student edition to download, and MathJax; returns the files written (MathJax aside).
+
+    Whatever an earlier build left in ``out`` (``*.html``, ``*.ipynb``, ``mathjax/``) is
+    removed first.
+    """
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
     entries, warnings = course_entries(notebooks, syllabus)
     for warning in warnings:
         print(f"course_html: warning: {warning}", file=sys.stderr)
@@ -340,6 +447,7 @@ def build_site(
     present = [entry for entry in written if entry.path is not None]
     if not present:
         raise SystemExit(f"course_html: no lessons ({LESSON_GLOB}) in {notebooks}")
+    _clear_previous_build(out, notebooks)
     out.mkdir(parents=True, exist_ok=True)
     copy_mathjax(out)
     files = []
@@ -348,27 +456,34 @@ def build_site(
         previous = present[i - 1] if i > 0 else None
         following = present[i + 1] if i + 1 < len(present) else None
         target = out / entry.page
-        target.write_text(render_lesson(entry, previous, following, written), encoding="utf-8")
+        target.write_text(render_lesson(entry, previous, following, written, edition),
+                          encoding="utf-8")
         files.append(target)
         download = out / entry.notebook  # the student edition, as `make student` writes it
         nbformat.write(student_edition(nbformat.read(entry.path, as_version=4),
                                        path=str(entry.path)), download)
         files.append(download)
     index = out / "index.html"
-    index.write_text(render_index(written), encoding="utf-8")
+    index.write_text(render_index(written, edition), encoding="utf-8")
     files.append(index)
     return files
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "html")
+    parser.add_argument("--edition", choices=EDITIONS, default="student",
+                        help="student (default): exercises as stubs, no solutions; "
+                        "instructor: the lessons with their solutions")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: build/html (student), build/html-instructor (instructor)")
     parser.add_argument("--notebooks", type=Path, default=REPO / "notebooks")
     parser.add_argument("--syllabus", type=Path, default=REPO / "syllabus.toml")
     args = parser.parse_args(argv)
-    files = build_site(args.out, args.notebooks, args.syllabus)
+    out = args.out if args.out is not None else DEFAULT_OUT[args.edition]
+    files = build_site(out, args.notebooks, args.syllabus, args.edition)
     for path in files:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    print(f"course_html: the site ({EDITION_LABEL[args.edition]}) is {out / 'index.html'}")
     return 0
 
 
