@@ -118,8 +118,9 @@ bigram_table = function(
                 lambda a, b, s, al: _normalised(_buffered_counts(a, b, s) + al)),
         Mistake("the rows are not smoothed: add alpha to every count before normalising",
                 lambda a, b, s, al: _normalised(_counts(a, b, s))),
-        Mistake("each column sums to 1: normalise each row (axis=1), the distribution of the "
-                "character after i",
+        Mistake("each column sums to 1: divide each row by its own sum, N.sum(axis=1, "
+                "keepdims=True), the distribution of the character after i (without keepdims, "
+                "N / N.sum(axis=1) divides column j by row j's sum)",
                 lambda a, b, s, al: _normalised(_counts(a, b, s) + al, axis=0)),
         Mistake("the whole table sums to 1: normalise each row (axis=1, keepdims=True)",
                 lambda a, b, s, al: _normalised(_counts(a, b, s) + al, axis=None)),
@@ -149,6 +150,12 @@ def _nll_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     for size, n in ((5, 30), (3, 4), (8, 100)):
         a, b = rng.integers(0, size, n), rng.integers(0, size, n)
         cases.append({"P": rng.dirichlet(np.ones(size), size=size), "first": a, "second": b})
+    # an unsmoothed table: zeros where no pair of the case falls (the NLL stays finite)
+    a, b = rng.integers(0, 5, 20), rng.integers(0, 4, 20)
+    counts = np.zeros((6, 6))
+    np.add.at(counts, (a, b), 1.0)
+    counts[5, 5] = 1.0  # a row that never occurs first still sums to 1
+    cases.append({"P": counts / counts.sum(axis=1, keepdims=True), "first": a, "second": b})
     return cases
 
 
@@ -179,12 +186,15 @@ mean_nll = function(
 
 def _embedding_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Repeated indices everywhere; a row never looked up; indices of one and of two axes (a
-    batch of contexts); every index the same."""
+    batch of contexts); every index the same; float32 gradients (dW stays float64)."""
     cases = []
     for shape, v, d in (((6,), 4, 3), ((5, 3), 6, 2), ((8,), 3, 4), ((4, 2), 7, 5)):
         ix = rng.integers(0, v - 1, shape)  # the last row is never looked up
         cases.append({"ix": ix, "dout": rng.normal(size=(*shape, d)), "num_embeddings": v})
     cases.append({"ix": np.full(5, 2), "dout": rng.normal(size=(5, 3)), "num_embeddings": 4})
+    # float32 gradients: dW is float64 all the same, as the prompt asks
+    cases.append({"ix": rng.integers(0, 4, 6), "dout": rng.normal(size=(6, 2)).astype(np.float32),
+                  "num_embeddings": 5})
     return cases
 
 
@@ -248,7 +258,8 @@ def _fresh(fn: Any) -> Any:
     return run
 
 
-def _wrong_sample(*, scale: str = "divide", keep_end: bool = False, slide: bool = True) -> Any:
+def _wrong_sample(*, scale: str = "divide", keep_end: bool = False, slide: bool = True,
+                  slide_front: bool = False) -> Any:
     def sample(model: Any, block_size: int, rng: np.random.Generator,
                temperature: float = 1.0) -> list[int]:
         context, name = [0] * block_size, list[int]()
@@ -260,7 +271,9 @@ def _wrong_sample(*, scale: str = "divide", keep_end: bool = False, slide: bool 
             if ix == 0:
                 return [*name, 0] if keep_end else name
             name.append(ix)
-            if slide:
+            if slide_front:
+                context = [ix] + context[:-1]
+            elif slide:
                 context = context[1:] + [ix]
         raise RuntimeError("no end")  # not this case's candidate
     return sample
@@ -294,9 +307,11 @@ def _other_draws(got: Got, model: Any, block_size: int, rng: np.random.Generator
     indices = [item for name in names for item in name.items]
     if not all(item.kind == "int" and 0 < int(item.number) < size for item in indices):
         return None
-    return ("a possible name, but not the one rng.choice draws: draw each character with "
-            "exactly one call rng.choice(V, p=probs) on the rng passed in (not np.random, not "
-            "a new generator), from probs = softmax(logits / temperature)")
+    return ("possible names, but not the ones the model draws; check that each character is "
+            "exactly one call rng.choice(V, p=probs) on the rng passed in (not np.random, not a "
+            "new generator) with probs = softmax(logits / temperature), that the context holds "
+            "the last block_size indices oldest first, and that only a drawn 0 ends a name (no "
+            "length limit)")
 
 
 sample = function(
@@ -319,6 +334,9 @@ sample = function(
                 _fresh(_wrong_sample(slide=False))),
         Mistake("that is the most likely character every time (argmax); sampling draws from "
                 "the distribution with rng.choice", _fresh(_greedy)),
+        Mistake("the context slides the wrong way: drop its oldest index (the first) and append "
+                "the new one at the end, context[1:] + [ix]",
+                _fresh(_wrong_sample(slide_front=True))),
     ])
 
 

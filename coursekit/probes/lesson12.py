@@ -33,7 +33,12 @@ class TableModel:
             raise RuntimeError(
                 f"next_logits was called {CALL_LIMIT} times for {NAMES} names: does the loop stop "
                 "when it draws the boundary token 0?")
-        ctx = np.asarray(context)
+        if not isinstance(context, np.ndarray):
+            raise TypeError(
+                f"next_logits takes an integer array of the last {self.block_size} indices, got "
+                f"a {type(context).__name__}: pass np.array(context) (the lesson's models "
+                "index it as an array, context[None])")
+        ctx = context
         if ctx.shape != (self.block_size,) or (ctx.size and ctx.dtype.kind not in "iu"):
             raise TypeError(
                 f"next_logits takes the context: the last {self.block_size} character indices "

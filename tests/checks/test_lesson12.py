@@ -157,6 +157,48 @@ def _sample_growing_context(next_logits, block_size, rng, temperature=1.0):
         context.append(ix)
 
 
+def _table_without_keepdims(first, second, size, alpha):
+    counts = np.zeros((size, size))
+    np.add.at(counts, (first, second), 1)
+    return (counts + alpha) / (counts + alpha).sum(axis=1)
+
+
+def _nll_mends_zeros_in_place(P, first, second):
+    P[P == 0] = 1e-10  # the caller's table changes
+    return float(-np.mean(np.log(P[first, second])))
+
+
+def _embedding_in_the_dtype_of_dout(ix, dout, num_embeddings):
+    dW = np.zeros((num_embeddings, dout.shape[-1]), dtype=dout.dtype)
+    np.add.at(dW, ix.reshape(-1), dout.reshape(-1, dout.shape[-1]))
+    return dW
+
+
+def _sample_list_context(next_logits, block_size, rng, temperature=1.0):
+    context, name = [0] * block_size, []
+    while True:
+        z = np.asarray(next_logits(context)) / temperature  # a list, not an array
+        p = np.exp(z - z.max())
+        ix = int(rng.choice(len(p), p=p / p.sum()))
+        if ix == 0:
+            return name
+        name.append(ix)
+        context = context[1:] + [ix]
+
+
+def _sample_capped(next_logits, block_size, rng, temperature=1.0):
+    context, name = [0] * block_size, []
+    for _ in range(3):  # a length limit the prompt does not ask for
+        z = next_logits(np.array(context)) / temperature
+        p = np.exp(z - z.max())
+        ix = int(rng.choice(len(p), p=p / p.sum()))
+        if ix == 0:
+            break
+        name.append(ix)
+        context = context[1:] + [ix]
+    return name
+
+
 def _stub(*args):
     raise NotImplementedError
 
@@ -165,11 +207,16 @@ def _stub(*args):
     ("12-bigram-table", _table_sorts_first, "changed `first` in place"),
     ("12-bigram-table", _table_float32, "float64"),
     ("12-embedding-backward", _embedding_scales_dout, "changed `dout` in place"),
-    ("12-sample", _sample_own_generator, "not the one rng.choice draws"),
-    ("12-sample", _sample_multinomial, "not the one rng.choice draws"),
+    ("12-sample", _sample_own_generator, "possible names, but not the ones the model draws"),
+    ("12-sample", _sample_multinomial, "possible names, but not the ones the model draws"),
     ("12-sample", _sample_never_stops, "does the loop stop when it draws the boundary token 0"),
     ("12-sample", _sample_growing_context, "the last 1 character indices"),
     ("12-nll", _stub, "NotImplementedError"),
+    ("12-bigram-table", _table_without_keepdims, r"without keepdims, N / N.sum\(axis=1\)"),
+    ("12-nll", _nll_mends_zeros_in_place, "changed `P` in place"),
+    ("12-embedding-backward", _embedding_in_the_dtype_of_dout, "float64"),
+    ("12-sample", _sample_list_context, "got a list: pass np.array"),
+    ("12-sample", _sample_capped, "only a drawn 0 ends a name"),
 ])
 def test_what_no_mistake_covers_is_named(exercise_id, wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
