@@ -195,7 +195,7 @@ def _runs(rng: np.random.Generator) -> list[dict[str, Any]]:
         {"theta0": 0.0, "lr": 0.05, "n_steps": 10, "x": x, "y": y},
         {"theta0": round(float(rng.uniform(2.0, 4.0)), 3), "lr": 0.01, "n_steps": 5,
          "x": x, "y": y},
-        {"theta0": -1.0, "lr": 0.1, "n_steps": 1, "x": x, "y": y},
+        {"theta0": -1, "lr": 0.1, "n_steps": 3, "x": x, "y": y},  # an int θ0, as descend(-1, ...)
         {"theta0": 0.5, "lr": 0.1, "n_steps": 4, "x": x5, "y": y5},
     ]
 
@@ -203,6 +203,14 @@ def _runs(rng: np.random.Generator) -> list[dict[str, Any]]:
 def _ascend(theta0: float, lr: float, n_steps: int, x: np.ndarray,
             y: np.ndarray) -> np.ndarray:
     return reference_descend(theta0, -lr, n_steps, x, y)
+
+
+def _in_the_type_of_theta0(theta0: float, lr: float, n_steps: int, x: np.ndarray,
+                           y: np.ndarray) -> np.ndarray:
+    path = np.full(n_steps + 1, theta0)  # an int θ0 makes an int array
+    for i in range(n_steps):
+        path[i + 1] = path[i] - lr * reference_gradient(float(path[i]), x, y)
+    return path
 
 
 def _start(got: Got, theta0: float, *_: Any) -> str | None:
@@ -233,6 +241,8 @@ descent_path = function(
                                                                     *three_points())),
         Mistake("each step goes away from the minimum: subtract lr × gradient, don't add it",
                 _ascend),
+        Mistake("called with an int θ0, the path became an integer array and every θ was "
+                "rounded: build it from float(theta0) (or dtype=float)", _in_the_type_of_theta0),
     ])
 
 
