@@ -1,4 +1,5 @@
-"""Lesson 11 checks: the references equal PyTorch; valid versions written differently pass and
+"""Lesson 11 checks (the derivation exercises are in test_lesson11_derive.py): the references
+equal PyTorch; valid versions written differently pass and
 work in the lesson's later cells; and what no declared mistake covers is named (a stub, a
 tensor, float32, a tuple of the wrong length, two mistakes at once, an argument changed in
 place). Declared mistakes are tested in test_mistakes.py."""
@@ -14,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from coursekit import scratch
 from coursekit.checks import lesson11 as check
 from coursekit.exercise import ExerciseFailed
+from tests.checks.test_lesson11_derive import DX_VERSIONS, SHAPE_VERSIONS
 from tests.checks.wire import assert_same_verdict_over_the_wire
 
 # ---- the references equal PyTorch ----
@@ -169,6 +171,8 @@ def pool_backward_with_coursekit(dout, x, size):
 
 #: Every exercise of lesson 11 -> valid versions a student could write in its solution cell.
 VALID_VERSIONS: dict[str, list[object]] = {
+    "11-conv-shape": list(SHAPE_VERSIONS),
+    "11-conv-dx-full": list(DX_VERSIONS),
     "11-conv-forward": [forward_einsum, forward_loops_over_offsets, forward_with_coursekit],
     "11-conv-backward": [backward_pixel_loops, backward_loops_over_offsets, backward_with_torch],
     "11-maxpool-backward": [pool_backward_loops_over_offsets, pool_backward_with_torch,
@@ -177,7 +181,8 @@ VALID_VERSIONS: dict[str, list[object]] = {
 REFERENCES = {"11-conv-forward": check.reference_conv_forward,
               "11-conv-backward": check.reference_conv_backward,
               "11-maxpool-backward": check.reference_maxpool_backward}
-PASSING = [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns] + \
+PASSING = [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns
+           if callable(fn) and key in REFERENCES] + \
     list(REFERENCES.items()) + [("11-conv-backward", backward_im2col)]
 
 
