@@ -24,10 +24,8 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import nbformat
 import pytest
@@ -36,7 +34,7 @@ from bs4 import BeautifulSoup
 from coursekit.instructor.cells import coursekit_metadata, role_by_metadata
 from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import lesson_files
-from tests.instructor.leaks import secret_lines
+from tests.instructor.leaks import secret_lines, strings
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = lesson_files(ROOT / "notebooks")
@@ -81,18 +79,6 @@ def _secrets() -> dict[str, list[str]]:
     }
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 #: An embedded image (base64): no text to find in it, and megabytes of words to skip.
 _IMAGE_DATA = re.compile(r"data:image/[^\"'\s)]+")
 
@@ -106,7 +92,7 @@ def _texts(path: Path) -> list[str]:
         attributes = (str(value) for tag in soup.find_all(True) for value in tag.attrs.values())
         return [html.unescape(raw), soup.get_text(), "\n".join(attributes)]
     if path.suffix in (".ipynb", ".json"):
-        return [raw, "\n".join(_strings(json.loads(raw)))]
+        return [raw, "\n".join(strings(json.loads(raw)))]
     return [raw]
 
 
@@ -198,7 +184,7 @@ def test_a_student_page_is_the_student_edition_with_the_teaching_outputs(
     mislead)."""
     instructor = nbformat.read(lesson, as_version=4)
     page = course_html.site_notebook(instructor, path=str(lesson))
-    text = "\n".join(_strings(json.loads(nbformat.writes(page))))
+    text = "\n".join(strings(json.loads(nbformat.writes(page))))
     assert not MARKER.search(text)
     assert "your notebook, as it is now" not in text  # the instructor's score
     words = _words(text)

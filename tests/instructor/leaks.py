@@ -12,17 +12,17 @@ from coursekit.instructor.cells import cell_source, role_by_metadata
 from coursekit.instructor.markers import find_regions, solution_lines
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings(value: Any) -> Iterator[str]:
     """Every string in a JSON document, keys included."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
             yield key
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
@@ -65,7 +65,7 @@ def assert_no_leaks(instructor: NotebookNode, edition: NotebookNode) -> None:
     # the lesson's own text quotes it ("leave out `c.grad.zero_()` and ...").
     telling = [secret for secret in secrets if len(secret) >= 12 and secret not in shared]
     assert secrets, "the scan needs at least one solution line to look for"
-    for text in _strings(document):
+    for text in strings(document):
         lines = {line.strip() for line in text.splitlines()}
         leaked = secrets & lines
         assert not leaked, f"solution or hidden-test lines in the student edition: {leaked}"

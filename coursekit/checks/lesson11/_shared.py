@@ -1,17 +1,5 @@
 """What the checks of lesson 11 share: the references (convolution forward and backward, max
-pooling) and the declaration helpers.
-
-Images are (N, C, H, W); a convolution's weights are (F, C, KH, KW) and its bias (F,). With
-``xpad`` the input padded by ``p`` zeros on each side and stride ``s``:
-
-- forward: ``out[n, f, i, j] = b[f] + Σ_{c,u,v} W[f, c, u, v] · xpad[n, c, i·s + u, j·s + v]``,
-  of shape (N, F, OH, OW) with ``OH = (H + 2p − KH) // s + 1``;
-- backward: ``dW[f, c, u, v] = Σ_{n,i,j} dout[n, f, i, j] · xpad[n, c, i·s + u, j·s + v]``,
-  ``db[f] = Σ_{n,i,j} dout[n, f, i, j]``, and every output pixel adds ``dout · W`` back onto
-  the patch it saw (``+=``: patches overlap), cropped to the unpadded input;
-- max pooling in ``size × size`` windows side by side: the gradient of each window goes to its
-  maximum, the first in reading order when several tie (PyTorch's rule).
-"""
+pooling) and the declaration helpers; the formulas are in the package's docstring."""
 
 from __future__ import annotations
 
