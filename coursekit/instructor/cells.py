@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nbformat import NotebookNode
+if TYPE_CHECKING:  # nbformat pulls in jsonschema (1.5 s): every lesson imports this module
+    from nbformat import NotebookNode
 
 ROLES = ("solution", "check", "hidden")
 #: Exercise ids look like ``01-mse-gradient``: the lesson number, then a lowercase slug.

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from coursekit.instructor.cells import EXERCISE_ID, LessonFormatError, instructor_exercises
 
 #: Lesson files: two digits, an underscore, a lowercase name.
@@ -271,6 +269,8 @@ def sync_problems(syllabus: Syllabus, folder: Path) -> list[str]:
         if path is None:
             continue
         try:
+            import nbformat  # here, not at the top: lessons import this module (via the score)
+
             nb = nbformat.read(path, as_version=4)
             found = instructor_exercises(nb, str(path))
         except LessonFormatError as exc:
