@@ -25,7 +25,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coursekit.instructor.grade import Grader, grade_batch  # noqa: E402
+from coursekit.instructor.engines import grade_batch  # noqa: E402
+from coursekit.instructor.grade import Grader  # noqa: E402
 from coursekit.instructor.syllabus import load_syllabus  # noqa: E402
 from coursekit.runner import execute  # noqa: E402
 

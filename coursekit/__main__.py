@@ -3,6 +3,7 @@
     coursekit execute notebooks/*.ipynb                        # regenerate stored outputs
     coursekit student --out build/student notebooks/*.ipynb   # release student editions
     coursekit grade --out build submissions/                   # grade a folder of notebooks
+    coursekit merge | gradebook | batch-script  # a class: shards, LMS export, Slurm/k8s
     coursekit check workspace/01_gradient_descent.ipynb        # a student's own score
     coursekit syllabus [--map]                                 # check the syllabus; the map
     coursekit nbgrader-sync [--check] notebooks/*.ipynb        # nbgrader's cell metadata
@@ -12,17 +13,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from coursekit import runner
+from coursekit.instructor import grade_cli
 from coursekit.instructor.cells import LessonFormatError
 from coursekit.instructor.course_sync import sync_course
-from coursekit.instructor.grade import Grader, find_submissions, grade_batch
+from coursekit.instructor.engines import grade_batch
+from coursekit.instructor.grade import Grader, find_submissions
 from coursekit.instructor.nbgrader import sync_files
-from coursekit.instructor.report import RunFolder, SubmissionResult, score_table, shown_name
-from coursekit.instructor.sandbox import Limits, bubblewrap
+from coursekit.instructor.report import score_table
+from coursekit.instructor.sandbox import bubblewrap
 from coursekit.instructor.student import write_student_editions
 from coursekit.instructor.syllabus import SyllabusError, course_map, load_syllabus, sync_problems
 from coursekit.instructor.workspace import sync_workspace
@@ -32,42 +34,6 @@ def _student(args: argparse.Namespace) -> int:
     written = write_student_editions(args.notebooks, args.out)
     for path in written:
         print(f"wrote {path}")
-    return 0
-
-
-def _grade(args: argparse.Namespace) -> int:
-    syllabus = load_syllabus(args.syllabus)
-    submissions = find_submissions(args.submissions)
-    if not submissions:
-        print(f"error: no .ipynb files in {', '.join(map(str, args.submissions))}",
-              file=sys.stderr)
-        return 2
-    if args.no_sandbox:
-        print("warning: --no-sandbox: submissions run with your user's access to files, "
-              "processes and the network; use it only for submissions you trust",
-              file=sys.stderr)
-    package_dir = None
-    if args.check_dir is not None:  # a check package kept outside coursekit (tests)
-        package_dir = args.check_dir.resolve()
-        sys.path.insert(0, str(package_dir.parent))
-    limits = Limits(cell_seconds=float(args.timeout), notebook_seconds=float(args.notebook_timeout),
-                    memory_bytes=int(args.memory * 1024**3))
-    grader = Grader(syllabus, args.lessons, timeout=args.timeout, package=args.check_package,
-                    package_dir=package_dir, sandboxed=not args.no_sandbox, limits=limits)
-    try:
-        grader.prepare()  # every instructor input is read before any submission runs
-        run = RunFolder(args.out)
-
-        def progress(index: int, result: SubmissionResult) -> None:
-            run.add(index, result)
-            print(f"{shown_name(result.submission)}: {result.lesson or '?'} "
-                  f"{result.points}/{result.max_points}", flush=True)
-
-        grade_batch(grader, submissions, jobs=args.jobs, progress=progress)
-        csv_path, summary_path = run.write_reports(timeout=args.timeout)
-    finally:
-        grader.close()
-    print(f"wrote {csv_path} and {summary_path}")
     return 0
 
 
@@ -152,30 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="folder to write to (default: build/student)")
     student.set_defaults(run=_student)
 
-    grade = commands.add_parser(
-        "grade", help="grade submitted notebooks; writes OUT/grades.csv and OUT/grades.md")
-    grade.add_argument("submissions", nargs="+", type=Path,
-                       help="submitted notebooks, or folders searched recursively")
-    grade.add_argument("--out", type=Path, default=Path("build"),
-                       help="each run writes OUT/grades-<time>-<id>/ with grades.csv, "
-                       "grades.md and one result per submission (default: build)")
-    grade.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
-    grade.add_argument("--notebook-timeout", type=int, default=600,
-                       help="seconds per submission in all (default 600)")
-    grade.add_argument("--memory", type=float, default=2.0,
-                       help="GiB of memory per submission (default 2)")
-    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                       help="submissions graded at once (default: the number of CPUs)")
-    grade.add_argument("--no-sandbox", action="store_true",
-                       help="run submissions without bubblewrap (trusted submissions only)")
-    grade.add_argument("--lessons", type=Path, default=Path("notebooks"),
-                       help="the instructor's lessons (default: notebooks)")
-    grade.add_argument("--syllabus", type=Path, default=Path("syllabus.toml"))
-    grade.add_argument("--check-package", default="coursekit.checks",
-                       help="the package of exercise checks (default: coursekit.checks)")
-    grade.add_argument("--check-dir", type=Path, default=None,
-                       help="its folder, when it is not inside coursekit")
-    grade.set_defaults(run=_grade)
+    grade_cli.add_commands(commands)
 
     workspace = commands.add_parser(
         "workspace", help="add student editions of new lessons to a workspace folder "

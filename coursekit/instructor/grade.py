@@ -17,14 +17,13 @@ An exercise earns its points when its judge passes; otherwise 0 with the judge's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
-import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from nbformat import NotebookNode
 
 from coursekit.exercise.wire import decode, encode
 from coursekit.instructor import sandbox
-from coursekit.instructor.cells import LessonFormatError, cell_source, role_by_id, role_by_metadata
+from coursekit.instructor.cells import cell_source, role_by_id, role_by_metadata
 from coursekit.instructor.flags import solution_flags
 from coursekit.instructor.limits import clean_leftovers
 from coursekit.instructor.plan import (
@@ -46,11 +45,11 @@ from coursekit.instructor.plan import (
     match_lesson,
 )
 from coursekit.instructor.probe_files import Unreadable, read_probe, remove_scratch
-from coursekit.instructor.report import Row, SubmissionResult, clean, summary, write_csv
+from coursekit.instructor.report import Row, SubmissionResult, clean, summary
+from coursekit.instructor.runs import fingerprint
 from coursekit.instructor.syllabus import Lesson, Syllabus
 
-__all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "grade_batch",
-           "match_lesson", "summary", "write_csv"]
+__all__ = ["Grader", "SubmissionResult", "Row", "find_submissions", "match_lesson", "summary"]
 
 #: Largest submission file the grader opens.
 SUBMISSION_LIMIT = 20 * 1024**2
@@ -113,6 +112,21 @@ class Grader:
             copy_assets(Path(self.lessons_dir), root / "assets", exclude=self.package_dir,
                         package=self.package)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of everything a verdict depends on: the syllabus, the limits, the lessons
+        folder and the code of coursekit and of the check package (a run folder refuses to
+        mix verdicts of two fingerprints)."""
+        import importlib.util
+
+        roots = [Path(__file__).resolve().parents[1], Path(self.lessons_dir)]
+        spec = importlib.util.find_spec(self.package.split(".")[0])
+        if self.package_dir is not None:
+            roots.append(Path(self.package_dir))
+        elif spec is not None and spec.origin is not None:
+            roots.append(Path(spec.origin).parent)
+        return fingerprint(roots, repr(self.syllabus), str(self.timeout), self.package,
+                           repr(self.limits))
+
     @property
     def _root(self) -> Path:
         self.prepare()
@@ -125,14 +139,30 @@ class Grader:
             self._workspace.cleanup()
             self._workspace = None
 
-    def grade_file(self, path: Path, name: str) -> SubmissionResult:
+    def grade_file(self, path: Path, name: str, *, seed: int | None = None) -> SubmissionResult:
         """Grade the submission at ``path`` (reported as ``name``); never raises for a bad
-        submission, and never writes to ``path``."""
+        submission, and never writes to ``path``. ``seed`` draws the exercises' inputs (a
+        recorded one reproduces a verdict; by default fresh ones are drawn)."""
         if Path(path).stat().st_size > SUBMISSION_LIMIT:
             lesson, how = match_lesson(name, None, self.syllabus)
             return _unrunnable(name, lesson, how, f"the file is larger than "
                                f"{SUBMISSION_LIMIT // 1024**2} MiB: nothing could be run")
-        raw = Path(path).read_bytes()
+        return self.grade_bytes(Path(path).read_bytes(), name, seed=seed)
+
+    def grade_bytes(self, raw: bytes, name: str, *, seed: int | None = None) -> SubmissionResult:
+        """Grade a submission given as the bytes of its file (what a remote worker receives);
+        the result records their SHA-256 and the seed its inputs were drawn from."""
+        seed = secrets.randbits(128) if seed is None else seed
+        result = self._grade_bytes(raw, name, seed)
+        result.sha256 = hashlib.sha256(raw).hexdigest()
+        result.seed = f"{seed:x}"
+        return result
+
+    def _grade_bytes(self, raw: bytes, name: str, seed: int) -> SubmissionResult:
+        if len(raw) > SUBMISSION_LIMIT:
+            lesson, how = match_lesson(name, None, self.syllabus)
+            return _unrunnable(name, lesson, how, f"the file is larger than "
+                               f"{SUBMISSION_LIMIT // 1024**2} MiB: nothing could be run")
         try:
             nb = nbformat.reads(raw.decode("utf-8"), as_version=4, capture_validation_error={})
             if not isinstance(nb.get("cells"), list):
@@ -145,7 +175,7 @@ class Grader:
         if lesson is None:
             return _unrunnable(name, None, how, "")
         plan = self.plan(lesson)
-        verdicts = self._run(nb, plan)
+        verdicts = self._run(nb, plan, seed)
         flags = solution_flags(nb, plan, self.package)
         result = SubmissionResult(name, lesson.notebook, how)
         for item in plan.exercises:
@@ -155,8 +185,9 @@ class Grader:
                                    clean(message), flags.get(item.id, "")))
         return result
 
-    def _run(self, nb: NotebookNode, plan: LessonPlan) -> dict[str, tuple[bool, str]]:
-        rng = np.random.default_rng(secrets.randbits(128))
+    def _run(self, nb: NotebookNode, plan: LessonPlan, seed: int
+             ) -> dict[str, tuple[bool, str]]:
+        rng = np.random.default_rng(seed)
         inputs = {item.id: decode(*encode(item.exercise.inputs(rng))) for item in plan.exercises}
         steps, notes = _steps(nb, plan)
         verdicts: dict[str, tuple[bool, str]] = {}
@@ -287,36 +318,3 @@ def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:
             if path.is_file():
                 found.append((path, relative.as_posix()))
     return found
-
-
-def grade_batch(
-    grader: Grader,
-    submissions: Sequence[tuple[Path, str]],
-    *,
-    jobs: int = 1,
-    progress: Callable[[int, SubmissionResult], None] | None = None,
-) -> list[SubmissionResult]:
-    """Grade every submission, ``jobs`` at a time; one broken submission never stops the
-    others, and the results come back in the submissions' order."""
-    grader.prepare()
-
-    def one(item: tuple[int, tuple[Path, str]]) -> SubmissionResult:
-        index, (path, name) = item
-        try:
-            result = grader.grade_file(path, name)
-        except LessonFormatError:
-            raise  # the instructor's lesson is broken: nothing can be graded fairly
-        except Exception as exc:  # a grader bug must not cost the rest of the batch
-            result = SubmissionResult(name, "", "nothing", [Row(
-                name, "", "", 0, 0, False,
-                f"grading failed: {type(exc).__name__}: {clean(str(exc), limit=200)}")])
-        if progress is not None:
-            try:
-                progress(index, result)
-            except Exception as exc:  # a report that cannot be written must not end the batch
-                print(f"warning: could not record {clean(name)!r}: {type(exc).__name__}: "
-                      f"{clean(str(exc), limit=200)}", file=sys.stderr)
-        return result
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, enumerate(submissions)))

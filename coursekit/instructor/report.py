@@ -3,9 +3,7 @@
 Everything a submission controls (its file name, the messages its code provoked) is treated
 as hostile text: :func:`clean` drops control and bidirectional-formatting characters,
 :func:`csv_cell` defuses spreadsheet formulas, :func:`md_cell` keeps a table row one row.
-Results are written into a run folder created exclusively for one grading run, one file per
-submission as soon as it is graded, never through a symbolic link: a grader killed mid-batch
-leaves every finished result behind, and a rerun starts clean.
+The run folder that holds them is :mod:`coursekit.instructor.runs`.
 """
 
 from __future__ import annotations
@@ -13,14 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import secrets
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 CSV_FIELDS = ("submission", "lesson", "exercise", "points", "max_points", "passed", "message",
               "flags")
@@ -99,6 +93,9 @@ class SubmissionResult:
     lesson: str
     matched_by: str
     rows: list[Row] = field(default_factory=list)
+    #: SHA-256 of the file graded, and the seed (hex) its inputs were drawn from.
+    sha256: str = ""
+    seed: str = ""
 
     @property
     def points(self) -> int:
@@ -113,61 +110,17 @@ class SubmissionResult:
     def to_json(self) -> str:
         """The result as JSON (what a run folder holds per submission)."""
         return json.dumps({"submission": self.submission, "lesson": self.lesson,
-                           "matched_by": self.matched_by,
-                           "rows": [asdict(row) for row in self.rows]}, ensure_ascii=True)
+                           "matched_by": self.matched_by, "sha256": self.sha256,
+                           "seed": self.seed, "rows": [asdict(row) for row in self.rows]},
+                          ensure_ascii=True)
 
     @classmethod
     def from_json(cls, text: str) -> SubmissionResult:
         """The inverse of :meth:`to_json`."""
         data = json.loads(text)
         return cls(data["submission"], data["lesson"], data["matched_by"],
-                   [Row(**row) for row in data["rows"]])
-
-
-def _write_new(path: Path, text: str) -> None:
-    """Create ``path`` whole or not at all: written to a new hidden file first, then linked
-    into place, which fails if anything (a file, a symbolic link) is already there."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temporary, flags, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.link(temporary, path)  # never replaces: FileExistsError if the name is taken
-    finally:
-        os.unlink(temporary)
-
-
-class RunFolder:
-    """``OUT/grades-<time>-<random>/``, made exclusively; results go in as they are ready."""
-
-    def __init__(self, out: Path) -> None:
-        out = Path(out)
-        if out.is_symlink():
-            raise ValueError(f"{out} is a symbolic link; give a real folder for --out")
-        out.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = out / f"grades-{stamp}-{secrets.token_hex(3)}"
-        self.path.mkdir()  # fails if it exists: never reuse a folder
-        (self.path / "results").mkdir()
-
-    def add(self, index: int, result: SubmissionResult) -> None:
-        """Write the ``index``-th submission's result."""
-        _write_new(self.path / "results" / f"{index:05d}.json", result.to_json())
-
-    def results(self) -> list[SubmissionResult]:
-        """Every result written so far, in submission order."""
-        files = sorted((self.path / "results").glob("[0-9][0-9][0-9][0-9][0-9].json"))
-        return [SubmissionResult.from_json(path.read_text(encoding="utf-8")) for path in files]
-
-    def write_reports(self, *, timeout: int) -> tuple[Path, Path]:
-        """Write ``grades.csv`` and ``grades.md`` from the results; return their paths."""
-        results = self.results()
-        csv_path, md_path = self.path / "grades.csv", self.path / "grades.md"
-        _write_new(csv_path, csv_text(results))
-        _write_new(md_path, summary(results, timeout=timeout))
-        return csv_path, md_path
+                   [Row(**row) for row in data["rows"]], str(data.get("sha256", "")),
+                   str(data.get("seed", "")))
 
 
 def csv_text(results: Sequence[SubmissionResult]) -> str:
@@ -182,11 +135,6 @@ def csv_text(results: Sequence[SubmissionResult]) -> str:
                              "true" if row.passed else "false", csv_cell(clean(row.message)),
                              csv_cell(clean(row.flags))])
     return buffer.getvalue()
-
-
-def write_csv(results: Sequence[SubmissionResult], path: Path) -> None:
-    """Write ``grades.csv`` for ``results`` to a new file ``path``."""
-    _write_new(Path(path), csv_text(results))
 
 
 def summary(results: Sequence[SubmissionResult], *, timeout: int) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from coursekit.instructor.files import write_new
 from coursekit.instructor.student import student_edition
 
 RECORD = ".coursekit-workspace.json"
@@ -46,11 +47,6 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _write_new(path: Path, text: str) -> None:
-    with open(path, "x", encoding="utf-8") as handle:  # never replaces a file
-        handle.write(text)
-
-
 def sync_workspace(lessons: Sequence[Path], out: Path) -> list[Change]:
     """Bring the workspace ``out`` up to date with ``lessons`` without touching any file a
     student may have edited; return what was done, lesson by lesson."""
@@ -73,7 +69,7 @@ def sync_workspace(lessons: Sequence[Path], out: Path) -> list[Change]:
         target = out / name
         digest = _digest(text)
         if not target.exists():
-            _write_new(target, text)
+            write_new(target, text)
             record[name] = digest
             changes.append(Change(name, "added", target))
             continue
@@ -86,7 +82,7 @@ def sync_workspace(lessons: Sequence[Path], out: Path) -> list[Change]:
                 changes.append(Change(name, "updated", updated))
                 continue
             updated = _free_name(target)
-        _write_new(updated, text)
+        write_new(updated, text)
         changes.append(Change(name, "updated", updated))
     record_path.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
     return changes

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit.instructor.grade import Grader, SubmissionResult, grade_batch
+from coursekit.instructor.engines import grade_batch
+from coursekit.instructor.grade import Grader, SubmissionResult
 from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import load_syllabus
 from tests.instructor.leaks import assert_no_leaks

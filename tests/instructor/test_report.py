@@ -9,7 +9,6 @@ import pytest
 
 from coursekit.instructor.report import (
     Row,
-    RunFolder,
     SubmissionResult,
     clean,
     csv_cell,
@@ -18,6 +17,7 @@ from coursekit.instructor.report import (
     shown_name,
     summary,
 )
+from coursekit.instructor.runs import RunFolder, Task
 
 
 @pytest.mark.parametrize(
@@ -67,22 +67,21 @@ def test_reports_defuse_every_cell():
 
 
 def test_a_run_folder_is_new_and_never_writes_through_a_link(tmp_path):
-    first, second = RunFolder(tmp_path), RunFolder(tmp_path)
+    first, second = RunFolder.create(tmp_path, "f"), RunFolder.create(tmp_path, "f")
     assert first.path != second.path
-    first.add(0, _result("a.ipynb", "m"))
-    with pytest.raises(FileExistsError):
-        first.add(0, _result("b.ipynb", "m"))
+    task = Task(tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+    assert first.add(task, _result("a.ipynb", "m"))
+    assert not first.add(task, _result("b.ipynb", "m"))  # a result is written once
     target = tmp_path / "target.txt"
     target.write_text("keep")
     (second.path / "grades.csv").symlink_to(target)
-    with pytest.raises(OSError):
-        second.write_reports(timeout=5)
-    assert target.read_text() == "keep"
-    assert [r.submission for r in first.results()] == ["a.ipynb"]
+    second.write_reports([], timeout=5)  # the link is replaced, never followed
+    assert target.read_text() == "keep" and not (second.path / "grades.csv").is_symlink()
+    assert [r.submission for r in first.results([task])] == ["a.ipynb"]
 
 
 def test_out_may_not_be_a_link(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(ValueError, match="symbolic link"):
-        RunFolder(tmp_path / "link")
+        RunFolder.create(tmp_path / "link", "f")

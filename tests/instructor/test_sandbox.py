@@ -40,7 +40,8 @@ def test_no_sandbox_warns_and_still_judges_outside_the_submission(tmp_path, monk
     assert _grade(tmp_path, "--no-sandbox", "--jobs", "1") == 0
     captured = capsys.readouterr()
     assert "only for submissions you trust" in captured.err
-    assert "99_fake.ipynb: 99_fake.ipynb 3/3" in captured.out
+    (report,) = (tmp_path / "out").glob("grades-*/grades.md")
+    assert "| 99_fake.ipynb | 99_fake.ipynb | 3 / 3 |" in report.read_text("utf-8")
 
 
 def test_the_sandbox_command_has_no_network_and_a_read_only_system(tmp_path):

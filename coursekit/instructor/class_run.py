@@ -1,0 +1,184 @@
+"""Grading a class: a run folder filled by an engine, then reports, feedback and the gradebook.
+
+:func:`grade_class` grades what has no result yet in a run folder (a new one, a shared one of a
+sharded run, or one being resumed), one shard or all; when the run is whole it writes the
+class report (``grades.csv``, ``grades.md``), a feedback file per submission and the run's
+rows in the SQLite gradebook. :func:`merge_shards` does the last part for a sharded run once
+every shard has finished. :func:`reproduce` regrades files for an appeal with the inputs their
+recorded grading drew, and says whether each verdict came out the same.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from coursekit.instructor.engines import Engine
+from coursekit.instructor.feedback import write_feedback
+from coursekit.instructor.grade import Grader
+from coursekit.instructor.gradebook import record_run
+from coursekit.instructor.progress import Progress
+from coursekit.instructor.report import SubmissionResult, clean, md_cell, shown_name
+from coursekit.instructor.runs import RunFolder, Task, plan_tasks
+from coursekit.instructor.shards import Shard, finished_tasks, record_finished
+from coursekit.instructor.students import StudentMatcher
+
+
+@dataclass
+class ClassGrading:
+    """How a class is graded: the grader, the engine, who is who, where the gradebook is."""
+
+    grader: Grader
+    engine: Engine
+    engine_name: str = "local"
+    students: StudentMatcher = field(default_factory=StudentMatcher)
+    gradebook: Path | None = None
+    feedback: bool = True
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    progress: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def grade_class(how: ClassGrading, submissions: Sequence[tuple[Path, str]], *,
+                out: Path | None = None, run_dir: Path | None = None, resume: bool = False,
+                shard: Shard | None = None) -> RunFolder:
+    """Grade ``submissions`` into a run folder and, unless this is one shard of several, write
+    the class's report, feedback and gradebook rows; return the run folder.
+
+    The folder is ``run_dir`` when given (made if missing unless ``resume``), else a new one
+    under ``out``. Only tasks without a result there are graded. Interrupted (Ctrl-C), it
+    keeps what is done and says how to resume."""
+    tasks = plan_tasks(submissions)
+    if shard is not None:
+        tasks = [task for task in tasks if shard.holds(task)]
+    stamp = how.grader.fingerprint()
+    if run_dir is not None:
+        run = RunFolder.at(run_dir, stamp, must_exist=resume)
+    else:
+        run = RunFolder.create(out or Path("build"), stamp)
+    pending = [task for task in tasks if not run.has(task)]
+    progress = Progress(len(pending), stream=how.progress, skipped=len(tasks) - len(pending))
+    if len(pending) < len(tasks):
+        print(f"{run.path}: {len(tasks) - len(pending)} of {len(tasks)} submission(s) already "
+              f"graded; grading the {len(pending)} left", file=how.out, flush=True)
+
+    def done(task: Task, result: SubmissionResult) -> None:
+        try:
+            run.add(task, result)
+        except OSError as exc:  # a full disk: this one is graded again on resume
+            print(f"warning: could not record {clean(shown_name(task.name))!r} "
+                  f"({type(exc).__name__}); resume the run to grade it again",
+                  file=sys.stderr, flush=True)
+        progress.update(result)
+
+    try:
+        how.engine.run(how.grader, pending, done)
+    except KeyboardInterrupt:
+        progress.finish()
+        print(f"interrupted: {progress.done} of {len(pending)} graded in this session; "
+              f"resume with: coursekit grade --resume {run.path} ...", file=how.out, flush=True)
+        raise
+    progress.finish()
+    if shard is not None:
+        record_finished(run.path, shard, tasks)
+        print(f"shard {shard} finished: {len(tasks)} submission(s) in {run.path}; when every "
+              f"shard has, run: coursekit merge {run.path}", file=how.out, flush=True)
+        return run
+    finish(how, run, tasks)
+    return run
+
+
+def merge_shards(how: ClassGrading, run_dir: Path) -> RunFolder:
+    """Write the report, feedback and gradebook rows of a sharded run whose shards have all
+    finished (:class:`~coursekit.instructor.shards.ShardsIncomplete` otherwise)."""
+    count, tasks = finished_tasks(Path(run_dir))
+    run = RunFolder.at(run_dir, how.grader.fingerprint(), must_exist=True)
+    missing = [task.name for task in tasks if not run.has(task)]
+    if missing:
+        raise ValueError(f"{len(missing)} result(s) missing from {run.path} although their "
+                         f"shard finished (first: {missing[0]}): run that shard again")
+    finish(how, run, tasks)
+    print(f"merged {count} shard(s): {len(tasks)} submission(s)", file=how.out)
+    return run
+
+
+def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
+    """Report, feedback and gradebook rows for a whole run (every task has its result)."""
+    results = run.results(tasks)
+    students = {task.name: how.students.student(task.name) for task in tasks}
+    unmatched = {name: how.students.why_unmatched(name)
+                 for name, student in students.items() if student is None}
+    appendix = ""
+    if unmatched:
+        appendix = "\n## Not matched to a student\n\n" + "".join(
+            f"- {md_cell(shown_name(name))}: {md_cell(why)}\n" for name, why in unmatched.items())
+        print(f"warning: {len(unmatched)} submission(s) not matched to a student (graded, "
+              f"listed in grades.md and the gradebook): "
+              f"{', '.join(clean(shown_name(n)) for n in list(unmatched)[:5])}"
+              f"{' ...' if len(unmatched) > 5 else ''}", file=sys.stderr)
+    csv_path, md_path = run.write_reports(results, timeout=how.grader.timeout,
+                                          appendix=appendix)
+    print(f"wrote {csv_path} and {md_path}", file=how.out)
+    if how.feedback:
+        titles = {lesson.notebook: lesson.title for lesson in how.grader.syllabus.lessons}
+        written = write_feedback(run.path, tasks, results, students, titles)
+        print(f"wrote {len(written)} feedback file(s) in {run.path / 'feedback'}",
+              file=how.out)
+    if how.gradebook is not None:
+        record_run(how.gradebook, run.path, tasks, results, students, unmatched,
+                   engine=how.engine_name)
+        print(f"recorded the run in the gradebook {how.gradebook}", file=how.out)
+
+
+def reproduce(how: ClassGrading, submissions: Sequence[tuple[Path, str]], recorded: Path,
+              *, out: Path) -> tuple[RunFolder, list[str]]:
+    """Regrade ``submissions`` with the seeds their grading in the run folder ``recorded``
+    drew, into a new run folder under ``out``; return it and one line per submission saying
+    whether its verdict is the one recorded. A file changed since, or never graded there, is
+    refused by name (its line says so)."""
+    by_name: dict[str, list[SubmissionResult]] = {}
+    for path in sorted((Path(recorded) / "results").glob("*.json")):
+        if path.is_file() and not path.is_symlink():
+            result = SubmissionResult.from_json(path.read_text(encoding="utf-8"))
+            by_name.setdefault(result.submission, []).append(result)
+    lines: list[str] = []
+    tasks: list[Task] = []
+    before: dict[str, SubmissionResult] = {}
+    for task in plan_tasks(submissions):
+        shown = clean(shown_name(task.name))
+        same = [r for r in by_name.get(task.name, []) if r.sha256 == task.sha256 and r.seed]
+        if not same:
+            why = ("was changed since it was graded there" if task.name in by_name
+                   else "was not graded there")
+            lines.append(f"refused: {shown} {why}; nothing to reproduce")
+            continue
+        before[task.name] = same[0]
+        tasks.append(replace(task, seed=int(same[0].seed, 16)))
+    run = RunFolder.create(out, how.grader.fingerprint())
+    recorded_run = Path(recorded) / "run.json"
+    if recorded_run.is_file() and f'"{run.fingerprint}"' not in recorded_run.read_text("utf-8"):
+        lines.append(f"warning: the checks, lessons or syllabus changed since {recorded} was "
+                     "graded: a different verdict may come from that change")
+    results: dict[str, SubmissionResult] = {}
+
+    def done(task: Task, result: SubmissionResult) -> None:
+        run.add(task, result)
+        results[task.name] = result
+
+    how.engine.run(how.grader, tasks, done)
+    for task in tasks:
+        old, new = before[task.name], results[task.name]
+        verdicts = [(r.exercise, r.points, r.passed, r.message) for r in old.rows]
+        if verdicts == [(r.exercise, r.points, r.passed, r.message) for r in new.rows]:
+            lines.append(f"same verdict: {clean(shown_name(task.name))} "
+                         f"{new.points}/{new.max_points} (seed {new.seed})")
+        else:
+            changed = [r.exercise for r, o in zip(new.rows, old.rows, strict=False)
+                       if (r.points, r.passed, r.message) != (o.points, o.passed, o.message)]
+            lines.append(f"different verdict: {clean(shown_name(task.name))} "
+                         f"{old.points} -> {new.points} (exercises {', '.join(changed)})")
+    if tasks:
+        run.write_reports([results[task.name] for task in tasks], timeout=how.grader.timeout)
+    return run, lines

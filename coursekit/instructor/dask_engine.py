@@ -1,0 +1,131 @@
+"""The Dask engine: grading tasks on a Dask ``distributed`` cluster.
+
+A ``LocalCluster`` of worker processes on loopback when no address is given, or the scheduler
+at ``tcp://...`` of a cluster an instructor runs (dask-jobqueue on Slurm, dask-kubernetes).
+Each submission's bytes travel with its task, so workers need not see the submissions; they do
+need coursekit, bubblewrap and the lessons folder at the same path as here. Each worker builds
+its own grader once (:class:`GraderPlugin`) and runs the sandbox where it is. A worker that
+dies takes its running task with it and Dask gives the task to another worker; its result
+reaches ``done`` once. Imported only when ``--engine dask`` is asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
+
+from coursekit.instructor.engines import Done, failed, grade_bytes
+from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
+from coursekit.instructor.report import SubmissionResult
+from coursekit.instructor.runs import Task
+
+#: The name the grader's worker plugin is registered under.
+PLUGIN = "coursekit-grader"
+
+
+class GraderPlugin(WorkerPlugin):
+    """A Dask worker plugin: the worker's own prepared grader, closed with the worker."""
+
+    name = PLUGIN
+
+    def __init__(self, grader: Grader) -> None:
+        self.blueprint = grader
+        self.grader: Grader | None = None
+
+    def setup(self, worker: Any) -> None:
+        package_dir = self.blueprint.package_dir
+        if package_dir is not None and str(Path(package_dir).parent) not in sys.path:
+            sys.path.insert(0, str(Path(package_dir).parent))  # a check package kept outside
+        self.grader = replace(self.blueprint)
+        self.grader.prepare()
+
+    def teardown(self, worker: Any) -> None:
+        if self.grader is not None:
+            self.grader.close()
+
+
+def _grade_on_worker(name: str, raw: bytes, seed: int | None) -> str:
+    """A Dask task: grade one submission with the worker's grader; the result as JSON."""
+    plugin = get_worker().plugins[PLUGIN]
+    assert isinstance(plugin, GraderPlugin) and plugin.grader is not None
+    return grade_bytes(plugin.grader, name, raw, seed).to_json()
+
+
+@dataclass
+class DaskEngine:
+    """Tasks on a Dask cluster: ``scheduler`` (``tcp://host:port``), or a ``LocalCluster``
+    of ``workers`` processes (one thread each) on loopback when it is ``None``.
+
+    At most ``window`` submissions (default four per worker) are in flight at once, so the
+    client never holds a whole class's files in memory.
+    """
+
+    scheduler: str | None = None
+    workers: int = 2
+    window: int = 0
+
+    def run(self, grader: Grader, tasks: Sequence[Task], done: Done) -> None:
+        grader.prepare()  # instructor inputs are read here first: a broken lesson stops now
+        with contextlib.ExitStack() as stack:
+            if self.scheduler is None:
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None, memory_limit=0))
+                client = stack.enter_context(Client(cluster))
+            else:
+                client = stack.enter_context(Client(self.scheduler))
+            client.register_plugin(GraderPlugin(replace(grader)), name=PLUGIN)
+            window = self.window or 4 * max(1, len(client.scheduler_info()["workers"]))
+            token = secrets.token_hex(4)
+            pending: dict[str, Task] = {}
+            queue = iter(tasks)
+            running = as_completed()
+
+            def submit_next() -> None:
+                for task in queue:
+                    result = self._here(grader, task)
+                    if result is not None:  # unreadable or too large: answered here
+                        done(task, result)
+                        continue
+                    key = f"coursekit-grade-{token}-{task.key}"
+                    try:
+                        raw = Path(task.path).read_bytes()
+                    except OSError as exc:
+                        done(task, failed(task.name, f"the file could not be read "
+                                                     f"({type(exc).__name__})"))
+                        continue
+                    future = client.submit(_grade_on_worker, task.name, raw, task.seed,
+                                           key=key, pure=False)
+                    pending[future.key] = task
+                    running.add(future)
+                    return
+
+            for _ in range(window):
+                submit_next()
+            for future in running:
+                task = pending.pop(future.key)
+                if future.status == "finished":
+                    result = SubmissionResult.from_json(future.result())
+                else:  # the task failed on every worker that tried it
+                    error = future.exception()
+                    result = failed(task.name, f"{type(error).__name__}: {error}")
+                future.release()
+                done(task, result)
+                submit_next()
+
+    @staticmethod
+    def _here(grader: Grader, task: Task) -> SubmissionResult | None:
+        """The result of a task not worth sending (too large or unreadable), else None."""
+        try:
+            if Path(task.path).stat().st_size > SUBMISSION_LIMIT:
+                return grader.grade_file(task.path, task.name, seed=task.seed)
+            return None
+        except OSError as exc:
+            return failed(task.name, f"the file could not be read ({type(exc).__name__})")

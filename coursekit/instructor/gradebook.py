@@ -1,0 +1,140 @@
+"""The class gradebook: every graded run in one SQLite file (no server).
+
+Tables (``sqlite3 build/gradebook.sqlite .schema`` shows them):
+
+- ``runs``: one row per run folder, with the time its results were recorded and the engine;
+- ``submissions``: one row per graded file in a run: its student (``NULL`` when unmatched),
+  lesson, SHA-256, the seed its inputs were drawn from, points;
+- ``exercises``: one row per exercise of each submission: points, passed, message, flags;
+- ``unmatched``: submissions no student could be found for (also in ``submissions``);
+- views ``latest_scores`` and ``best_scores``: per student and lesson, the points of the latest
+  run and the best ever.
+
+Recording a run again (a resumed run, a merge run twice) replaces its rows, never doubles them.
+:func:`export_csv` writes what an LMS imports: one row per student, one column per lesson.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from pathlib import Path
+
+from coursekit.instructor.report import SubmissionResult, csv_cell, shown_name
+from coursekit.instructor.runs import Task
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY, folder TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    engine TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    run TEXT NOT NULL REFERENCES runs(run), key TEXT NOT NULL, submission TEXT NOT NULL,
+    student TEXT, lesson TEXT NOT NULL, sha256 TEXT NOT NULL, seed TEXT NOT NULL,
+    points INTEGER NOT NULL, max_points INTEGER NOT NULL, PRIMARY KEY (run, key));
+CREATE TABLE IF NOT EXISTS exercises (
+    run TEXT NOT NULL, key TEXT NOT NULL, exercise TEXT NOT NULL,
+    points INTEGER NOT NULL, max_points INTEGER NOT NULL, passed INTEGER NOT NULL,
+    message TEXT NOT NULL, flags TEXT NOT NULL, PRIMARY KEY (run, key, exercise));
+CREATE TABLE IF NOT EXISTS unmatched (
+    run TEXT NOT NULL, submission TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE VIEW IF NOT EXISTS lesson_scores AS
+    SELECT s.student, s.lesson, s.run, r.recorded_at, s.points, s.max_points
+    FROM submissions AS s JOIN runs AS r USING (run)
+    WHERE s.student IS NOT NULL AND s.lesson != '';
+CREATE VIEW IF NOT EXISTS latest_scores AS
+    SELECT student, lesson, MAX(points) AS points, max_points, recorded_at
+    FROM lesson_scores AS l
+    WHERE recorded_at = (SELECT MAX(recorded_at) FROM lesson_scores AS m
+                         WHERE m.student = l.student AND m.lesson = l.lesson)
+    GROUP BY student, lesson;
+CREATE VIEW IF NOT EXISTS best_scores AS
+    SELECT student, lesson, MAX(points) AS points, max_points
+    FROM lesson_scores GROUP BY student, lesson;
+"""
+
+SCORES = ("latest", "best")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path = Path(path)
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link; give the gradebook's real path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=60)
+    connection.executescript(SCHEMA)
+    return connection
+
+
+def record_run(path: Path, run: Path, tasks: Sequence[Task],
+               results: Sequence[SubmissionResult], students: Mapping[str, str | None],
+               unmatched: Mapping[str, str], *, engine: str) -> None:
+    """Put a finished run's results into the gradebook at ``path`` (made if missing), in one
+    transaction: the gradebook holds the whole run or none of it."""
+    run_id = Path(run).name
+    nanoseconds = time.time_ns()
+    now = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(nanoseconds // 10**9))
+           + f".{nanoseconds % 10**9:09d}Z")
+    with closing(_connect(path)) as db, db:
+        for table in ("exercises", "submissions", "unmatched"):
+            db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))  # noqa: S608
+        db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+                   (run_id, str(Path(run).resolve()), now, engine))
+        for task, result in zip(tasks, results, strict=True):
+            student = students.get(task.name)
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (run_id, task.key, shown_name(task.name),
+                        None if student is None else _text(student), _text(result.lesson),
+                        result.sha256 or task.sha256, result.seed, result.points,
+                        result.max_points))
+            for row in result.rows:
+                db.execute("INSERT OR REPLACE INTO exercises VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (run_id, task.key, _text(row.exercise), row.points, row.max_points,
+                            int(row.passed), _text(row.message), _text(row.flags)))
+        for name, reason in unmatched.items():
+            db.execute("INSERT INTO unmatched VALUES (?, ?, ?)",
+                       (run_id, shown_name(name), _text(reason)))
+
+
+def _text(text: str) -> str:
+    """``text`` as SQLite can store it (undecodable bytes of a file name escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def scores(path: Path, *, score: str = "latest") -> dict[str, dict[str, tuple[int, int]]]:
+    """student -> lesson -> (points, max points), from the latest run or the best one."""
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+    with closing(_connect(path)) as db:
+        rows = db.execute(f"SELECT student, lesson, points, max_points FROM {score}_scores "
+                          "ORDER BY student, lesson").fetchall()
+    table: dict[str, dict[str, tuple[int, int]]] = {}
+    for student, lesson, points, max_points in rows:
+        table.setdefault(student, {})[lesson] = (int(points), int(max_points))
+    return table
+
+
+def unmatched_submissions(path: Path) -> list[tuple[str, str, str]]:
+    """``(run, submission, reason)`` of every submission no student was found for."""
+    with closing(_connect(path)) as db:
+        return [tuple(row) for row in db.execute(
+            "SELECT run, submission, reason FROM unmatched ORDER BY run, submission")]
+
+
+def export_csv(path: Path, lessons: Sequence[str], *, score: str = "latest") -> str:
+    """The LMS export: a header ``student, <lesson>..., total``, then one row per student with
+    the points of each lesson (empty where nothing was handed in) and their sum."""
+    table = scores(path, score=score)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", *(lesson.removesuffix(".ipynb") for lesson in lessons),
+                     "total"])
+    for student in sorted(table):
+        cells = [table[student].get(lesson) for lesson in lessons]
+        total = sum(cell[0] for cell in cells if cell is not None)
+        writer.writerow([csv_cell(shown_name(student)),
+                         *("" if cell is None else cell[0] for cell in cells), total])
+    return buffer.getvalue()

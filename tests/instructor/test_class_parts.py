@@ -1,0 +1,196 @@
+"""The parts of class grading that need no sandbox: shards, students, the gradebook, feedback,
+progress, batch scripts and the run folder's refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from coursekit.instructor.batch_scripts import k8s_job, slurm_script
+from coursekit.instructor.feedback import feedback_text, write_feedback
+from coursekit.instructor.gradebook import export_csv, record_run, scores, unmatched_submissions
+from coursekit.instructor.progress import Progress
+from coursekit.instructor.report import Row, SubmissionResult
+from coursekit.instructor.runs import RunFolder, Task
+from coursekit.instructor.shards import (
+    Shard,
+    ShardsIncomplete,
+    finished_tasks,
+    parse_shard,
+    record_finished,
+    shard_of,
+)
+from coursekit.instructor.students import StudentMatcher
+
+
+def _task(name: str, content: str = "x") -> Task:
+    import hashlib
+
+    return Task(Path("/nowhere") / name, name, hashlib.sha256(content.encode()).hexdigest())
+
+
+def _result(name: str, lesson: str, points: list[int], message: str = "ok",
+            flags: str = "") -> SubmissionResult:
+    rows = [Row(name, lesson, f"e{i}", p, 2, p == 2, message, flags)
+            for i, p in enumerate(points)]
+    return SubmissionResult(name, lesson, "cells", rows, sha256="ab" * 32, seed="1f")
+
+
+@pytest.mark.parametrize("text", ["3", "3/3", "-1/4", "a/b", "1/0", "2 of 4"])
+def test_a_bad_shard_is_refused_with_the_expected_form(text):
+    with pytest.raises(ValueError, match="K/N"):
+        parse_shard(text)
+
+
+def test_every_submission_falls_in_one_stable_shard():
+    names = [f"student{i}/0{i % 9 + 1}_lesson.ipynb" for i in range(400)]
+    shards = [Shard(k, 8) for k in range(8)]
+    owners = [[s.index for s in shards if s.holds(_task(name))] for name in names]
+    assert all(len(found) == 1 for found in owners)
+    assert [shard_of(name, 8) for name in names] == [found[0] for found in owners]
+    sizes = [sum(found == [k] for found in owners) for k in range(8)]
+    assert min(sizes) > 25  # spread, not piled on one shard
+    assert shard_of("alice/01_x.ipynb", 8) == shard_of("alice/01_x.ipynb", 8)
+
+
+def test_merge_refuses_a_missing_shard_naming_it(tmp_path):
+    tasks = [_task(f"s{i}/01_a.ipynb") for i in range(20)]
+    for k in (0, 2):
+        record_finished(tmp_path, Shard(k, 3), [t for t in tasks if shard_of(t.name, 3) == k])
+    with pytest.raises(ShardsIncomplete, match=r"shard\(s\) 1/3 have not finished"):
+        finished_tasks(tmp_path)
+    record_finished(tmp_path, Shard(1, 3), [t for t in tasks if shard_of(t.name, 3) == 1])
+    count, found = finished_tasks(tmp_path)
+    assert count == 3 and sorted(t.name for t in found) == sorted(t.name for t in tasks)
+
+
+def test_merge_refuses_mixed_splits_and_a_doubled_submission(tmp_path):
+    tasks = [_task(f"s{i}/01_a.ipynb") for i in range(10)]
+    record_finished(tmp_path, Shard(0, 1), tasks)
+    record_finished(tmp_path, Shard(0, 2), [t for t in tasks if shard_of(t.name, 2) == 0])
+    with pytest.raises(ShardsIncomplete, match="different splits"):
+        finished_tasks(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    record_finished(other, Shard(0, 2), [t for t in tasks if shard_of(t.name, 2) == 0])
+    record_finished(other, Shard(1, 2), [t for t in tasks if shard_of(t.name, 2) == 1])
+    marker = other / "shards" / "1-of-2.json"
+    record = json.loads(marker.read_text())
+    stolen = next(t for t in tasks if shard_of(t.name, 2) == 0)
+    record["tasks"].append({"name": stolen.name, "sha256": stolen.sha256, "path": "/x"})
+    marker.write_text(json.dumps(record))
+    with pytest.raises(ShardsIncomplete, match=f"{stolen.name} was graded by shard 0/2 and"):
+        finished_tasks(other)
+
+
+def test_students_come_from_folders_or_a_pattern():
+    folders = StudentMatcher()
+    assert folders.student("alice/01_gradient_descent.ipynb") == "alice"
+    assert folders.student("alice/week1/01_gradient_descent.ipynb") == "alice"
+    assert folders.student("01_gradient_descent.ipynb") is None
+    assert "folder per student" in folders.why_unmatched("01_gradient_descent.ipynb")
+    lms = StudentMatcher(r"^(?P<student>[a-z]+)_\d+_")
+    assert lms.student("smithj_4411_01_gradient_descent.ipynb") == "smithj"
+    assert lms.student("01_gradient_descent.ipynb") is None
+    with pytest.raises(ValueError, match="group named student"):
+        StudentMatcher(r"^([a-z]+)_")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        StudentMatcher(r"(?P<student>[a-z")
+
+
+def test_the_gradebook_keeps_latest_and_best_and_never_doubles_a_run(tmp_path):
+    book = tmp_path / "gradebook.sqlite"
+    tasks = [_task("alice/01_a.ipynb"), _task("bob/01_a.ipynb"), _task("loose.ipynb")]
+    students = {"alice/01_a.ipynb": "alice", "bob/01_a.ipynb": "bob", "loose.ipynb": None}
+    first = [_result(t.name, "01_a.ipynb", [2, 2]) for t in tasks]
+    record_run(book, tmp_path / "run1", tasks, first, students,
+               {"loose.ipynb": "no folder"}, engine="local")
+    record_run(book, tmp_path / "run1", tasks, first, students,
+               {"loose.ipynb": "no folder"}, engine="local")  # recorded twice: no double
+    later = [_task("alice/01_a.ipynb", "changed")]
+    record_run(book, tmp_path / "run2", later, [_result(later[0].name, "01_a.ipynb", [2, 0])],
+               {later[0].name: "alice"}, {}, engine="dask")
+    assert scores(book, score="latest")["alice"]["01_a.ipynb"] == (2, 4)
+    assert scores(book, score="best")["alice"]["01_a.ipynb"] == (4, 4)
+    assert scores(book)["bob"]["01_a.ipynb"] == (4, 4)
+    with sqlite3.connect(book) as db:
+        assert db.execute("SELECT COUNT(*) FROM submissions").fetchone() == (4,)
+        assert db.execute("SELECT COUNT(*) FROM exercises").fetchone() == (8,)
+    assert unmatched_submissions(book) == [("run1", "loose.ipynb", "no folder")]
+    lines = export_csv(book, ["01_a.ipynb", "02_b.ipynb"]).splitlines()
+    assert lines == ["student,01_a,02_b,total", "alice,2,,2", "bob,4,,4"]
+    assert export_csv(book, ["01_a.ipynb"], score="best").splitlines()[1] == "alice,4,4"
+
+
+def test_a_hostile_student_name_cannot_inject_into_the_lms_export(tmp_path):
+    book = tmp_path / "gradebook.sqlite"
+    name = "=HYPERLINK(\"http://x\")\udcff/01_a.ipynb"
+    task = _task(name)
+    record_run(book, tmp_path / "run1", [task], [_result(name, "01_a.ipynb", [2])],
+               {name: StudentMatcher().student(name)}, {}, engine="local")
+    row = export_csv(book, ["01_a.ipynb"]).splitlines()[1]
+    assert row.startswith("'=HYPERLINK") or row.startswith("\"'=HYPERLINK")
+
+
+def test_feedback_names_the_student_points_messages_and_flags(tmp_path):
+    result = _result("alice/01_a.ipynb", "01_a.ipynb", [2, 0], message="| <b>x</b> ` [l](u)",
+                     flags="copies coursekit.scratch.Dense")
+    text = feedback_text(result, student="alice", title="01 · A lesson", run="grades-1")
+    assert "Student: alice" in text and "**2 / 4**" in text
+    assert "| ✘ e1 | 0 / 2 |" in text and "<b>" not in text and "\\|" in text
+    assert "copies coursekit.scratch.Dense" in text and "`1f`" in text
+    tasks = [_task("alice/01_a.ipynb"), _task("../../etc/passwd"), _task("alice/01_a.ipynb", "2")]
+    students = {"alice/01_a.ipynb": "alice", "../../etc/passwd": None}
+    paths = write_feedback(tmp_path, tasks, [result] * 3, students, {})
+    assert all(tmp_path / "feedback" in p.parents for p in paths)
+    assert len(set(paths)) == 3 and paths[1].parent.name == "_unmatched"
+
+
+def test_progress_redraws_on_a_terminal_and_prints_quiet_lines_elsewhere():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    log, terminal = io.StringIO(), Terminal()
+    for stream in (log, terminal):
+        progress = Progress(40, stream=stream)
+        for i in range(40):
+            progress.update(_result(f"s{i}.ipynb", "" if i == 3 else "01_a.ipynb", [2]))
+        progress.finish()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("[####################] 40/40 graded, 1 failed")
+    assert "left" in lines[0] and "/min" in lines[0]
+    assert terminal.getvalue().count("\r") == 40 and terminal.getvalue().endswith("\n")
+
+
+def test_a_run_folder_refuses_other_checks_and_a_missing_run(tmp_path):
+    run = RunFolder.create(tmp_path, "one")
+    with pytest.raises(ValueError, match="other checks, lessons"):
+        RunFolder.at(run.path, "two", must_exist=True)
+    assert RunFolder.at(run.path, "one", must_exist=True).path == run.path
+    with pytest.raises(ValueError, match="nothing to resume"):
+        RunFolder.at(tmp_path / "never", "one", must_exist=True)
+
+
+def test_batch_scripts_run_the_shard_command_with_the_schedulers_index(tmp_path):
+    args = ["--lessons", "notebooks", "--jobs", "2", "--", "subs dir"]
+    slurm = slurm_script(8, 3, tmp_path / "run", args, course=tmp_path, python="/py/python")
+    assert "#SBATCH --array=0-7%3" in slurm and "#SBATCH --cpus-per-task=2" in slurm
+    grade = next(line for line in slurm.splitlines() if line.endswith("# coursekit: grade"))
+    assert '--shard "${SLURM_ARRAY_TASK_ID}/8"' in grade and "'subs dir'" in grade
+    assert "coursekit merge" in slurm
+    job = yaml.safe_load(k8s_job(8, 3, tmp_path / "run", args, course=tmp_path,
+                                 python="/py/python", image="img:1", claim="c",
+                                 mount=Path("/class")))
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (8, 3)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "img:1"
+    assert '--shard "${JOB_COMPLETION_INDEX}/8"' in container["command"][-1]
+    with pytest.raises(ValueError, match="at least 1"):
+        slurm_script(0, 1, tmp_path, args, course=tmp_path, python="p")
