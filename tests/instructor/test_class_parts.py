@@ -163,7 +163,8 @@ def test_progress_redraws_on_a_terminal_and_prints_quiet_lines_elsewhere():
             progress.update(_result(f"s{i}.ipynb", "" if i == 3 else "01_a.ipynb", [2]))
         progress.finish()
     lines = log.getvalue().splitlines()
-    assert len(lines) == 10 and lines[-1].startswith("[####################] 40/40 graded, 1 failed")
+    assert len(lines) == 10
+    assert lines[-1].startswith("[####################] 40/40 graded, 1 failed")
     assert "left" in lines[0] and "/min" in lines[0]
     assert terminal.getvalue().count("\r") == 40 and terminal.getvalue().endswith("\n")
 
