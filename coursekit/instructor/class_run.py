@@ -114,8 +114,9 @@ def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
     if unmatched:
         appendix = "\n## Not matched to a student\n\n" + "".join(
             f"- {md_cell(shown_name(name))}: {md_cell(why)}\n" for name, why in unmatched.items())
+        where = "grades.md and the gradebook" if how.gradebook else "grades.md"
         print(f"warning: {len(unmatched)} submission(s) not matched to a student (graded, "
-              f"listed in grades.md and the gradebook): "
+              f"listed in {where}): "
               f"{', '.join(clean(shown_name(n)) for n in list(unmatched)[:5])}"
               f"{' ...' if len(unmatched) > 5 else ''}", file=sys.stderr)
     csv_path, md_path = run.write_reports(results, timeout=how.grader.timeout,

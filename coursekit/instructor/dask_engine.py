@@ -26,14 +26,18 @@ from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
 from coursekit.instructor.report import SubmissionResult
 from coursekit.instructor.runs import Task
 
-#: The name the grader's worker plugin is registered under.
+#: The worker plugin's name starts so; the grader's fingerprint ends it, so a cluster that
+#: graded with the same checks before keeps its workers' graders, and other checks get new ones.
 PLUGIN = "coursekit-grader"
 
 
 class GraderPlugin(WorkerPlugin):
-    """A Dask worker plugin: the worker's own prepared grader, closed with the worker."""
+    """A Dask worker plugin: the worker's own prepared grader, closed with the worker.
 
-    name = PLUGIN
+    Idempotent: registered again under the same name (the same grader fingerprint), workers
+    that have it keep it, and workers that join later get it."""
+
+    idempotent = True
 
     def __init__(self, grader: Grader) -> None:
         self.blueprint = grader
@@ -44,16 +48,18 @@ class GraderPlugin(WorkerPlugin):
         if package_dir is not None and str(Path(package_dir).parent) not in sys.path:
             sys.path.insert(0, str(Path(package_dir).parent))  # a check package kept outside
         self.grader = replace(self.blueprint)
-        self.grader.prepare()
+        # The view of coursekit now; each lesson's plan when its first submission comes (the
+        # client has read and checked every plan before anything was sent).
+        self.grader.prepare(lessons=())
 
     def teardown(self, worker: Any) -> None:
         if self.grader is not None:
             self.grader.close()
 
 
-def _grade_on_worker(name: str, raw: bytes, seed: int | None) -> str:
+def _grade_on_worker(plugin_name: str, name: str, raw: bytes, seed: int | None) -> str:
     """A Dask task: grade one submission with the worker's grader; the result as JSON."""
-    plugin = get_worker().plugins[PLUGIN]
+    plugin = get_worker().plugins[plugin_name]
     assert isinstance(plugin, GraderPlugin) and plugin.grader is not None
     return grade_bytes(plugin.grader, name, raw, seed).to_json()
 
@@ -81,7 +87,8 @@ class DaskEngine:
                 client = stack.enter_context(Client(cluster))
             else:
                 client = stack.enter_context(Client(self.scheduler))
-            client.register_plugin(GraderPlugin(replace(grader)), name=PLUGIN)
+            plugin = f"{PLUGIN}-{grader.fingerprint()[:16]}"
+            client.register_plugin(GraderPlugin(replace(grader)), name=plugin)
             window = self.window or 4 * max(1, len(client.scheduler_info()["workers"]))
             token = secrets.token_hex(4)
             pending: dict[str, Task] = {}
@@ -101,7 +108,7 @@ class DaskEngine:
                         done(task, failed(task.name, f"the file could not be read "
                                                      f"({type(exc).__name__})"))
                         continue
-                    future = client.submit(_grade_on_worker, task.name, raw, task.seed,
+                    future = client.submit(_grade_on_worker, plugin, task.name, raw, task.seed,
                                            key=key, pure=False)
                     pending[future.key] = task
                     running.add(future)
