@@ -66,7 +66,7 @@ ifeq ($(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),)
 LAB_FLAGS += --no-browser
 endif
 
-.PHONY: help lab test test-slow test-all unit nbval nbval-variants execute lint sync student grade bench html e2e lock clean distclean
+.PHONY: help lab test test-slow test-all unit nbval nbval-variants execute lint sync student grade bench bench-tests html e2e lock clean distclean
 
 help:
 	@echo "make lab       start JupyterLab on your workspace of student editions (sets up .venv"
@@ -81,7 +81,9 @@ help:
 	@echo "make sync      write syllabus.toml's points, nbgrader metadata and the README map"
 	@echo "make student   write student editions to build/student/"
 	@echo "make grade SUBMISSIONS=dir   grade a folder of submitted notebooks"
-	@echo "make bench     benchmarks (coursekit.scratch, every lesson, make test's phases)"
+	@echo "make bench     benchmarks: lessons, coursekit.scratch, grading a class (about 10 min;"
+	@echo "               ONLY=class-grading for one, QUICK=1 for small batches)"
+	@echo "make bench-tests  how long make test's phases and make test-slow take"
 	@echo "make html      the student site in build/html/: lessons with their outputs, exercises"
 	@echo "               as stubs, no solution (EDITION=instructor: build/html-instructor/)"
 	@echo "make e2e       run a lesson in JupyterLab in headless Chromium (E2E_LESSONS=all for every one)"
@@ -167,11 +169,15 @@ grade: $(STAMP)
 	@bash tools/install_bubblewrap.sh
 	$(BIN)/python -m coursekit grade --out build $(SUBMISSIONS)
 
+# Every benchmark, each reporting even when another misses a goal (ONLY=class-grading for one,
+# QUICK=1 for the smallest batches); the exit status says whether any failed or missed.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/course.py
-	$(BIN)/python benchmarks/grading.py
-	$(BIN)/python benchmarks/regularization.py
-	$(BIN)/python benchmarks/conv.py
+	@bash tools/install_bubblewrap.sh
+	$(BIN)/python benchmarks/all.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick)
+
+# make test's phases and make test-slow, timed (about 20 min on 2 cores).
+bench-tests: $(STAMP)
+	$(BIN)/python benchmarks/test_suites.py
 
 html: $(STAMP)
 	$(BIN)/python tools/course_html.py --edition $(EDITION)
