@@ -117,21 +117,22 @@ UNIT_FLAGS := -n 2 --dist loadgroup
 # both (.ci/run); make test-all does too. Each target runs all its pytest runs and fails if
 # any fails.
 test: $(STAMP)
-	@bash tools/install_bubblewrap.sh
+	@bash tools/install_optional.sh bwrap bubblewrap
 	@status=0; \
 	$(BIN)/python -m pytest $(UNIT_FLAGS) -m "not slow" tests || status=1; \
 	$(BIN)/python -m pytest -p no:randomly -n 2 --dist loadfile $(NBVAL_FLAGS) $(LESSONS) || status=1; \
 	exit $$status
 
 test-slow: $(STAMP)
-	@bash tools/install_bubblewrap.sh
+	@bash tools/install_optional.sh bwrap bubblewrap
+	@bash tools/install_optional.sh slurmctld slurm-wlm munge
 	$(BIN)/python -m pytest $(UNIT_FLAGS) -m slow tests
 
 test-all:
 	@status=0; $(MAKE) test || status=1; $(MAKE) test-slow || status=1; exit $$status
 
 unit: $(STAMP)
-	@bash tools/install_bubblewrap.sh
+	@bash tools/install_optional.sh bwrap bubblewrap
 	$(BIN)/python -m pytest $(UNIT_FLAGS) -m "not slow" tests
 
 nbval: $(STAMP)
@@ -166,13 +167,13 @@ student: sync
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of notebooks>"; exit 2; }
-	@bash tools/install_bubblewrap.sh
+	@bash tools/install_optional.sh bwrap bubblewrap
 	$(BIN)/python -m coursekit grade --out build $(SUBMISSIONS)
 
 # Every benchmark, each reporting even when another misses a goal (ONLY=class-grading for one,
 # QUICK=1 for the smallest batches); the exit status says whether any failed or missed.
 bench: $(STAMP)
-	@bash tools/install_bubblewrap.sh
+	@bash tools/install_optional.sh bwrap bubblewrap
 	$(BIN)/python benchmarks/all.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick)
 
 # make test's phases and make test-slow, timed (about 20 min on 2 cores).
