@@ -19,8 +19,8 @@ def could_not_grade(result: SubmissionResult) -> bool:
     a grader failure): what the progress line counts as failed."""
     if not result.lesson:
         return True
-    return any(row.message.startswith("grading failed") or "nothing could be run" in row.message
-               for row in result.rows)
+    return result.grader_failed or any("nothing could be run" in row.message
+                                       for row in result.rows)
 
 
 @dataclass

@@ -98,6 +98,12 @@ class SubmissionResult:
     seed: str = ""
 
     @property
+    def grader_failed(self) -> bool:
+        """Whether the grader itself failed on this submission (a bug, a lost worker): such a
+        result is reported, and graded again when its run is resumed."""
+        return any(row.message.startswith("grading failed") for row in self.rows)
+
+    @property
     def points(self) -> int:
         """Points earned."""
         return sum(row.points for row in self.rows)

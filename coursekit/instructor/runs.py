@@ -146,15 +146,21 @@ class RunFolder:
         return self.path / "results" / f"{key}.json"
 
     def has(self, task: Task) -> bool:
-        """Whether ``task`` has a result here."""
-        return self._result_path(task.key).is_file()
+        """Whether ``task`` has a result here (one where the grader itself failed does not
+        count: resuming grades it again)."""
+        result = self.result(task)
+        return result is not None and not result.grader_failed
 
     def add(self, task: Task, result: SubmissionResult) -> bool:
-        """Write ``task``'s result; ``False`` (and nothing written) if it already had one."""
+        """Write ``task``'s result; ``False`` (and nothing written) if it already had one,
+        other than a grader failure, which a new result replaces."""
+        path = self._result_path(task.key)
         try:
-            write_new(self._result_path(task.key), result.to_json())
+            write_new(path, result.to_json())
         except FileExistsError:
-            return False
+            if self.has(task):
+                return False
+            write_replacing(path, result.to_json())
         return True
 
     def result(self, task: Task) -> SubmissionResult | None:

@@ -178,6 +178,17 @@ def test_a_run_folder_refuses_other_checks_and_a_missing_run(tmp_path):
         RunFolder.at(tmp_path / "never", "one", must_exist=True)
 
 
+def test_a_result_the_grader_failed_on_is_graded_again_on_resume(tmp_path):
+    run = RunFolder.create(tmp_path, "one")
+    task = _task("alice/01_a.ipynb")
+    lost = SubmissionResult(task.name, "", "nothing", [Row(
+        task.name, "", "", 0, 0, False, "grading failed: KilledWorker: lost 3 times")])
+    assert run.add(task, lost) and not run.has(task)
+    assert run.add(task, _result(task.name, "01_a.ipynb", [2])) and run.has(task)
+    assert not run.add(task, _result(task.name, "01_a.ipynb", [0]))
+    assert run.results([task])[0].points == 2
+
+
 def test_batch_scripts_run_the_shard_command_with_the_schedulers_index(tmp_path):
     args = ["--lessons", "notebooks", "--jobs", "2", "--", "subs dir"]
     slurm = slurm_script(8, 3, tmp_path / "run", args, course=tmp_path, python="/py/python")
