@@ -10,6 +10,7 @@ recorded grading drew, and says whether each verdict came out the same.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,12 +19,13 @@ from typing import TextIO
 
 from coursekit.instructor.engines import Engine
 from coursekit.instructor.feedback import write_feedback
-from coursekit.instructor.grade import Grader
+from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
 from coursekit.instructor.gradebook import record_run
 from coursekit.instructor.progress import Progress
 from coursekit.instructor.report import SubmissionResult, clean, md_cell, shown_name
 from coursekit.instructor.runs import RunFolder, Task, plan_tasks
 from coursekit.instructor.shards import Shard, finished_tasks, record_finished
+from coursekit.instructor.similarity import own_code, similarity_flags, starter_cells
 from coursekit.instructor.students import StudentMatcher
 
 
@@ -119,7 +121,13 @@ def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
               f"listed in {where}): "
               f"{', '.join(clean(shown_name(n)) for n in list(unmatched)[:5])}"
               f"{' ...' if len(unmatched) > 5 else ''}", file=sys.stderr)
-    csv_path, md_path = run.write_reports(results, timeout=how.grader.timeout,
+    similar = classmates_alike(how, tasks, results)
+    flagged = [_with_flag(result, similar.get(task.name, ""))
+               for task, result in zip(tasks, results, strict=True)]
+    if similar:
+        print(f"{len(similar)} submission(s) flagged as similar to a classmate's (the flags "
+              "column)", file=how.out)
+    csv_path, md_path = run.write_reports(flagged, timeout=how.grader.timeout,
                                           appendix=appendix)
     print(f"wrote {csv_path} and {md_path}", file=how.out)
     if how.feedback:
@@ -128,9 +136,51 @@ def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
         print(f"wrote {len(written)} feedback file(s) in {run.path / 'feedback'}",
               file=how.out)
     if how.gradebook is not None:
-        record_run(how.gradebook, run.path, tasks, results, students, unmatched,
+        record_run(how.gradebook, run.path, tasks, flagged, students, unmatched,
                    engine=how.engine_name)
         print(f"recorded the run in the gradebook {how.gradebook}", file=how.out)
+
+
+def classmates_alike(how: ClassGrading, tasks: Sequence[Task],
+                     results: Sequence[SubmissionResult]) -> dict[str, str]:
+    """Submission name -> its similarity flag, comparing the submissions of each lesson with
+    each other (:mod:`coursekit.instructor.similarity`); a file changed since it was graded,
+    or too large to grade, is left out."""
+    import nbformat
+
+    from coursekit.instructor.student import student_edition
+
+    by_lesson: dict[str, list[Task]] = {}
+    for task, result in zip(tasks, results, strict=True):
+        if result.lesson:
+            by_lesson.setdefault(result.lesson, []).append(task)
+    flags: dict[str, str] = {}
+    for lesson, members in by_lesson.items():
+        if len(members) < 2:
+            continue
+        path = Path(how.grader.lessons_dir) / lesson
+        edition = student_edition(nbformat.read(path, as_version=4), path=str(path))
+        starter = starter_cells(edition)
+        codes = {}
+        for task in members:
+            try:
+                if Path(task.path).stat().st_size > SUBMISSION_LIMIT:
+                    continue
+                raw = Path(task.path).read_bytes()
+            except OSError:
+                continue
+            if hashlib.sha256(raw).hexdigest() == task.sha256:
+                codes[task.name] = own_code(raw, starter)
+        flags.update(similarity_flags(codes, starter))
+    return flags
+
+
+def _with_flag(result: SubmissionResult, flag: str) -> SubmissionResult:
+    if not flag:
+        return result
+    rows = [replace(row, flags="; ".join(part for part in (row.flags, flag) if part))
+            for row in result.rows]
+    return replace(result, rows=rows)
 
 
 def reproduce(how: ClassGrading, submissions: Sequence[tuple[Path, str]], recorded: Path,

@@ -210,6 +210,27 @@ def test_shards_run_as_slurm_and_kubernetes_would_run_them_then_merge(course, tm
         assert len(list((run / "feedback").rglob("*.md"))) == 10
 
 
+def test_classmates_who_copied_are_flagged_in_the_report_not_in_their_feedback(course,
+                                                                                tmp_path):
+    from tests.instructor.test_similarity import INDEPENDENT, ORIGINAL, RENAMED
+
+    for student, extra in (("alice", ORIGINAL), ("bob", RENAMED), ("carol", INDEPENDENT)):
+        nb = _notebooks()["full"]
+        nb.cells.insert(2, nbformat.v4.new_code_cell("import numpy as np\n" + extra))
+        path = tmp_path / "subs" / student / "99_fake.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(nbformat.writes(nb), "utf-8")
+    assert main(["grade", "--jobs", "2", *_options(course, tmp_path / "out"),
+                 str(tmp_path / "subs")]) == 0
+    run = _run_folder(tmp_path / "out")
+    with open(run / "grades.csv", newline="", encoding="utf-8") as handle:
+        flags = {row["submission"]: row["flags"] for row in csv.DictReader(handle)}
+    assert flags["alice/99_fake.ipynb"].startswith("similar to bob/99_fake.ipynb")
+    assert flags["bob/99_fake.ipynb"].startswith("similar to alice/99_fake.ipynb")
+    assert flags["carol/99_fake.ipynb"] == ""
+    assert "similar to" not in (run / "feedback" / "alice" / "99_fake.md").read_text("utf-8")
+
+
 def _message(run: Path) -> str:
     with open(run / "grades.csv", newline="", encoding="utf-8") as handle:
         return next(row["message"] for row in csv.DictReader(handle)

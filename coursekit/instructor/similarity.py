@@ -1,0 +1,134 @@
+"""Submissions of one lesson compared with each other: copies between classmates flagged.
+
+What each student wrote (every code cell of the submission that is not, character for
+character, a cell of the student edition everyone started from) becomes a stream of
+normalised tokens: identifiers become ``V``, numbers ``N``, comments and layout go, keywords
+and operators stay, so renaming variables, re-wording comments or re-spacing changes nothing.
+Its fingerprints are the hashes of every ``K`` consecutive tokens, thinned by winnowing
+(Schleimer, Wilkerson and Aiken, 2003, the method of MOSS): the smallest hash of every window
+of ``W`` consecutive hashes, which keeps any copied run of ``K + W - 1`` tokens or more visible.
+
+Two submissions are flagged, both of them, each naming the other, when at least
+:data:`MIN_SHARED` fingerprints are shared and those make :data:`THRESHOLD` of the smaller
+one's. Fingerprints of the student edition (the starter code) never count, nor those that
+more than :data:`COMMON_SHARE` of the class have (the one obvious way to write a line):
+honest students who write the same short solution are not flagged. Pairs are found through an
+index from fingerprint to submissions, so the cost grows with the fingerprints the class has
+(each capped at the common share), not with the square of the class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+from typing import Any
+
+#: Tokens per fingerprint (K) and the winnowing window (W).
+K, W = 12, 8
+#: Flag a pair sharing at least this many fingerprints, this share of the smaller one's.
+MIN_SHARED, THRESHOLD = 12, 0.7
+#: A fingerprint more than this share of the class has is common code, not evidence.
+COMMON_SHARE = 0.2
+#: What is compared of one submission (characters of its own code); more is cut here.
+CODE_LIMIT = 1_000_000
+
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\S")
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def tokens(code: str) -> list[str]:
+    """``code`` as normalised tokens (identifiers ``V``, numbers ``N``, keywords and symbols
+    kept)."""
+    out = []
+    for token in _TOKEN.findall(_COMMENT.sub("", code)):
+        if token[0].isdigit():
+            out.append("N")
+        elif token[0].isalpha() or token[0] == "_":
+            out.append(token if keyword.iskeyword(token) else "V")
+        else:
+            out.append(token)
+    return out
+
+
+def fingerprints(code: str) -> set[int]:
+    """The winnowed fingerprints of ``code``."""
+    stream = tokens(code)
+    hashes = [int.from_bytes(hashlib.blake2b(" ".join(stream[i:i + K]).encode(),
+                                             digest_size=8).digest(), "big")
+              for i in range(len(stream) - K + 1)]
+    if len(hashes) <= W:
+        return set(hashes)
+    chosen = set()
+    for start in range(len(hashes) - W + 1):
+        window = hashes[start:start + W]
+        chosen.add(min(window))
+    return chosen
+
+
+def own_code(raw: bytes, starter: set[str]) -> str:
+    """Every code cell of a submission's file that is not one of the ``starter`` cells (its
+    text as given); ``""`` for a file that is not a notebook."""
+    try:
+        cells = json.loads(raw.decode("utf-8")).get("cells", [])
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return ""
+    parts = []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        if text.strip() not in starter:
+            parts.append(text)
+    return "\n".join(parts)[:CODE_LIMIT]
+
+
+def starter_cells(student_edition: Mapping[str, Any]) -> set[str]:
+    """The code cells' texts of the edition students start from."""
+    found = set()
+    for cell in student_edition.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            found.add(("".join(source) if isinstance(source, list) else str(source)).strip())
+    return found
+
+
+def similar_pairs(prints: Mapping[str, set[int]], starter: set[int]
+                  ) -> list[tuple[str, str, float, int]]:
+    """``(a, b, share, shared)`` for every pair over the limits, most similar first."""
+    index: dict[int, list[str]] = defaultdict(list)
+    for name, found in prints.items():
+        for value in found - starter:
+            index[value].append(name)
+    common = max(2, int(COMMON_SHARE * len(prints)))
+    shared: Counter[tuple[str, str]] = Counter()
+    for names in index.values():
+        if 2 <= len(names) <= common:
+            shared.update(combinations(sorted(names), 2))
+    pairs = []
+    for (a, b), count in shared.items():
+        smaller = min(len(prints[a] - starter), len(prints[b] - starter))
+        share = count / smaller if smaller else 0.0
+        if count >= MIN_SHARED and share >= THRESHOLD:
+            pairs.append((a, b, share, count))
+    return sorted(pairs, key=lambda pair: (-pair[2], pair[0], pair[1]))
+
+
+def similarity_flags(codes: Mapping[str, str], starter_code: Iterable[str]) -> dict[str, str]:
+    """Submission name -> ``similar to <classmate> (N% of fingerprints shared); ...`` for
+    every submission in a flagged pair, the most similar classmates first (at most three)."""
+    prints = {name: fingerprints(code) for name, code in codes.items()}
+    starter: set[int] = set()
+    for code in starter_code:
+        starter |= fingerprints(code)
+    partners: dict[str, list[str]] = defaultdict(list)
+    for a, b, share, _ in similar_pairs(prints, starter):
+        partners[a].append(f"similar to {b} ({share:.0%} of fingerprints shared)")
+        partners[b].append(f"similar to {a} ({share:.0%} of fingerprints shared)")
+    return {name: "; ".join(found[:3]) + ("; ..." if len(found) > 3 else "")
+            for name, found in partners.items()}
