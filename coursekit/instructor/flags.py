@@ -1,9 +1,18 @@
-"""Copy flags: solution cells that use the checks or the coursekit piece doing the same job.
+"""Copy flags: code that uses the checks or the coursekit piece doing an exercise's job.
 
 Copying cannot be prevented (later lessons import coursekit's reference implementations), so
-it is flagged for the instructor instead of hidden.
+it is flagged for the instructor instead of hidden. Every code cell of the submission is read,
+whole: its solution cells, and any other cell that is not one of the instructor's own (an
+extra cell, an edited teaching cell), where a name the instructor's cells use is no evidence.
+Flagged: importing the check package, running code dynamically, looking a name of coursekit up
+by a string (``getattr(scratch, "MS" + "E")``, ``vars(scratch)``, ``"coursekit..."``), and
+naming the piece that implements the exercise (``scratch.Dense`` in a Dense exercise; for a
+method such as ``Value.backward``, calling ``.backward()`` on an argument the function was
+given, as ``backward(root)`` calling ``root.backward()`` does). IPython
+magics and shell lines are removed first (``x = %pwd`` included); a cell that is still not
+Python is flagged as not analysed, never skipped.
 
-The solution cells are the submission's, and parsing them can be made to cost minutes (deep
+The cells are the submission's, and parsing them can be made to cost minutes (deep
 attribute chains, huge cells), so the analysis runs in a child process under a budget: the
 text it is given (:data:`FLAG_INPUT_LIMIT`), CPU seconds and memory (resource limits the
 child sets on itself before it reads anything) and wall-clock seconds (the parent kills it).
@@ -16,8 +25,11 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,14 +37,17 @@ if TYPE_CHECKING:
 
     from coursekit.instructor.plan import LessonPlan
 
-#: Largest solution cell the copy flags look into.
-FLAG_SOURCE_LIMIT = 200_000
-#: The analysis's budget: solution text in all, CPU seconds, wall seconds, memory.
+#: The analysis's budget: the submission's code in all, CPU seconds, wall seconds, memory.
 FLAG_INPUT_LIMIT = 4 * 1024**2
 FLAG_CPU_SECONDS = 10
 FLAG_WALL_SECONDS = 60
 FLAG_MEMORY_BYTES = 2 * 1024**3
 NOT_ANALYSED = "not analysed: too large/slow"
+UNPARSABLE = "not analysed: not Python once magics are removed"
+ELSEWHERE = " (outside its solution cell)"
+#: Calls that look a name up by a string computed at run time.
+_LOOK_UPS = {"getattr", "vars", "hasattr", "__import__"}
+_MAGIC_VALUE = re.compile(r"^(\s*[\w\s,.\[\]()*]+?=\s*)[%!].*$")
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -44,30 +59,81 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _reasons(source: str, pieces: list[str], package: str) -> list[str] | None:
-    """Why ``source`` is flagged; None when it could not be analysed within the memory or
-    recursion budget."""
-    # Magics and shell lines blanked cheaply (IPython's own transform is slow on
-    # hostile cells), so the rest parses as Python.
-    plain = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                      for line in source.splitlines())
+@dataclass
+class Facts:
+    """What one cell uses: dotted names, methods called on a function's own arguments (the
+    objects an exercise hands over), names bound to coursekit by its imports, what it looks
+    up dynamically."""
+
+    names: set[str] = field(default_factory=set)
+    methods: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)
+    looked_up: set[str] = field(default_factory=set)
+    strings: bool = False
+
+
+def facts(source: str) -> Facts | str | None:
+    """The :class:`Facts` of a cell; :data:`UNPARSABLE` when it is not Python once IPython's
+    magics and shell lines are removed; ``None`` over the memory or recursion budget."""
+    lines = []
+    for line in source.splitlines():
+        if line.lstrip().startswith(("%", "!")):
+            line = ""
+        lines.append(_MAGIC_VALUE.sub(r"\1None", line))
     try:
-        tree = ast.parse(plain)
+        tree = ast.parse("\n".join(lines))
     except (RecursionError, MemoryError):
         return None
     except (SyntaxError, ValueError):
-        return []
-    names: set[str] = set()
+        return UNPARSABLE
+    found = Facts()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            for alias in node.names:
+                found.names.add(alias.name)
+                if alias.name.split(".")[0] == "coursekit":
+                    found.aliases[alias.asname or "coursekit"] = \
+                        alias.name if alias.asname else "coursekit"
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-            names.add(node.module)
+            found.names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            found.names.add(node.module)
+            if node.module.split(".")[0] == "coursekit":
+                found.aliases.update({alias.asname or alias.name: f"{node.module}.{alias.name}"
+                                      for alias in node.names})
         elif isinstance(node, ast.Attribute | ast.Name):
             dotted = _dotted(node)
             if dotted:
-                names.add(dotted)
+                found.names.add(dotted)
+            if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__"):
+                found.looked_up.add((_dotted(node.value) or "").split(".")[0])
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            given = {a.arg for a in (*node.args.posonlyargs, *node.args.args,
+                                     *node.args.kwonlyargs)} - {"self", "cls"}
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
+                        and isinstance(inner.func.value, ast.Name) \
+                        and inner.func.value.id in given:
+                    found.methods.add(inner.func.attr)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in _LOOK_UPS and node.args:
+                found.looked_up.add((_dotted(node.args[0]) or "").split(".")[0])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.strings |= bool(re.match(r"coursekit(\.|$)", node.value))
+    return found
+
+
+def _reasons(cell: Facts, pieces: list[str], package: str, aliases: dict[str, str],
+             given: set[str]) -> list[str]:
+    """Why a cell with these facts is flagged for an exercise done by ``pieces``; names the
+    instructor's own cells use (``given``) are no evidence. A name reached through an alias
+    of coursekit (``P.train_epoch`` after ``import coursekit.pytorch as P``) counts as its
+    full name too."""
+    names = cell.names - given
+    for name in list(names):
+        root, _, rest = name.partition(".")
+        if root in aliases:
+            names.add(f"{aliases[root]}.{rest}" if rest else aliases[root])
     reasons = []
     if any(n == package or n.startswith(package + ".")
            or (n.startswith("check.") and "reference" in n) for n in names):
@@ -75,26 +141,55 @@ def _reasons(source: str, pieces: list[str], package: str) -> list[str] | None:
     if names & {"importlib", "importlib.import_module", "__import__", "exec", "eval",
                 "compile"}:
         reasons.append("imports or runs code dynamically")
+    if cell.looked_up & set(aliases) or cell.strings:
+        reasons.append("looks coursekit names up dynamically")
     for piece in pieces:
         parts = piece.split(".")
+        method = len(parts) > 2 and parts[-2][:1].isupper() and parts[-1] not in given
         tails = {".".join(parts[i:]) for i in range(len(parts) - 1)}
-        if names & tails or any(n.endswith("." + tail) for n in names for tail in tails):
+        if method:  # the class whose method does the work: making one is using it
+            tails |= {".".join(parts[i:-1]) for i in range(len(parts) - 2)}
+        if names & tails or any(n.endswith("." + tail) for n in names for tail in tails) \
+                or (method and parts[-1] in cell.methods):
             reasons.append(f"uses {piece}")
     return reasons
 
 
 def analyse(solutions: list[tuple[str, str]], implemented: dict[str, list[str]],
-            package: str) -> dict[str, str]:
+            package: str, others: Sequence[str] = (), given: Sequence[str] = ()
+            ) -> dict[str, str]:
     """Exercise id -> flag, from ``(exercise, solution source)`` pairs (every solution cell
-    of an exercise counts) and each exercise's ``implemented_by`` pieces. No budget: see
+    of an exercise counts), the submission's ``other`` code cells that are not the
+    instructor's (``given``), and each exercise's ``implemented_by`` pieces. No budget: see
     :func:`solution_flags`."""
     flags: dict[str, str] = {}
-    for exercise, source in solutions:
-        reasons = _reasons(source, implemented.get(exercise, []), package)
-        if reasons is None or reasons:
-            found = [*flags.get(exercise, "").split("; "), *(reasons or [NOT_ANALYSED])]
-            flags[exercise] = "; ".join(dict.fromkeys(r for r in found if r))
-    return flags
+
+    def add(exercise: str, reasons: list[str]) -> None:
+        found = [*flags.get(exercise, "").split("; "), *reasons]
+        flags[exercise] = "; ".join(dict.fromkeys(r for r in found if r))
+
+    given_facts = [f for f in map(facts, given) if isinstance(f, Facts)]
+    given_names = set().union(*(f.names | f.methods for f in given_facts))
+    cells: list[tuple[str | None, Facts | str | None]] = [
+        (exercise, facts(source)) for exercise, source in solutions]
+    cells += [(None, facts(source)) for source in others]
+    aliases: dict[str, str] = {}
+    for known in [*given_facts, *(f for _, f in cells if isinstance(f, Facts))]:
+        aliases.update(known.aliases)
+    for exercise, found in cells:
+        targets = [exercise] if exercise is not None else list(implemented)
+        for target in targets:
+            if not isinstance(found, Facts):
+                reasons = [NOT_ANALYSED if found is None else UNPARSABLE]
+            elif exercise is not None:
+                reasons = _reasons(found, implemented.get(target, []), package, aliases, set())
+            else:
+                reasons = _reasons(found, implemented.get(target, []), package, aliases,
+                                   given_names)
+            if exercise is None:
+                reasons = [reason + ELSEWHERE for reason in reasons]
+            add(target, reasons)
+    return {key: value for key, value in flags.items() if value}
 
 
 def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str, str]:
@@ -108,18 +203,26 @@ def solution_flags(nb: NotebookNode, plan: LessonPlan, package: str) -> dict[str
     from coursekit.instructor.cells import cell_source, role_by_id, role_by_metadata
 
     by_id = {item.id: item for item in plan.exercises}
+    given = set(plan.given)
     solutions: list[tuple[str, str]] = []
+    others: list[str] = []
     for cell in nb.cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
         tagged = [found for found in (role_by_id(cell, set(by_id)), role_by_metadata(cell))
-                  if found is not None and found[0] in by_id and found[1] == "solution"]
-        if tagged:
-            solutions.append((tagged[0][0], cell_source(cell)[:FLAG_SOURCE_LIMIT]))
-    if not solutions:
+                  if found is not None and found[0] in by_id]
+        source = cell_source(cell)
+        if any(role == "solution" for _, role in tagged):
+            exercise = next(e for e, role in tagged if role == "solution")
+            solutions.append((exercise, source))
+        elif not tagged and source.strip() not in given:
+            others.append(source)  # check and hidden cells never run; the given ones are ours
+    if not solutions and not others:
         return {}
     implemented = {key: list(item.exercise.implemented_by) for key, item in by_id.items()}
-    payload = json.dumps({"solutions": solutions, "implemented": implemented,
-                          "package": package})
-    over = {exercise: NOT_ANALYSED for exercise, _ in solutions}
+    payload = json.dumps({"solutions": solutions, "others": others, "given": sorted(given),
+                          "implemented": implemented, "package": package})
+    over = {exercise: NOT_ANALYSED for exercise in by_id}
     if len(payload) > FLAG_INPUT_LIMIT:
         return over
     try:
@@ -146,7 +249,9 @@ def _child(argv: list[str]) -> int:
         resource.setrlimit(which, value)
     data: Any = json.loads(sys.stdin.buffer.read(FLAG_INPUT_LIMIT + 1))
     solutions = [(str(exercise), str(source)) for exercise, source in data["solutions"]]
-    sys.stdout.write(json.dumps(analyse(solutions, data["implemented"], data["package"])))
+    sys.stdout.write(json.dumps(analyse(solutions, data["implemented"], data["package"],
+                                        [str(x) for x in data["others"]],
+                                        [str(x) for x in data["given"]])))
     return 0
 
 

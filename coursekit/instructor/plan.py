@@ -55,6 +55,9 @@ class LessonPlan:
 
     lesson: Lesson
     exercises: tuple[ExercisePlan, ...]
+    #: The instructor's code cells that are not solutions (set-up, teaching, checks), as
+    #: text: what every submission holds that is not the student's own work.
+    given: tuple[str, ...] = ()
 
 
 def python_source(source: str) -> str:
@@ -129,7 +132,10 @@ def lesson_plan(lesson: Lesson, notebook: Path, *, package: str = "coursekit.che
         if not callable(getattr(module, function, None)):
             raise LessonFormatError(f"{where}: {module.__name__} has no check {function}()")
         plans.append(ExercisePlan(item.id, item.points, exercise, args, kwargs))
-    return LessonPlan(lesson, tuple(plans))
+    solutions = {index for entry in found.values() for index in entry.solution}
+    given = tuple(cell_source(cell).strip() for index, cell in enumerate(nb.cells)
+                  if cell.get("cell_type") == "code" and index not in solutions)
+    return LessonPlan(lesson, tuple(plans), given)
 
 
 def match_lesson(

@@ -62,9 +62,8 @@ def test_a_solution_too_slow_to_analyse_is_flagged_not_passed(tmp_path, monkeypa
 
 
 def test_a_solution_too_large_to_analyse_is_flagged_at_once(tmp_path):
-    padding = "# " + "x" * (flags.FLAG_SOURCE_LIMIT - 3)
-    extra = [_solution_cell(padding) for _ in range(flags.FLAG_INPUT_LIMIT
-                                                    // flags.FLAG_SOURCE_LIMIT + 1)]
+    padding = "# " + "x" * 199_997
+    extra = [_solution_cell(padding) for _ in range(flags.FLAG_INPUT_LIMIT // 200_000 + 1)]
     found, seconds = _flags(tmp_path, extra=extra)
     assert found == {"99-double": flags.NOT_ANALYSED, "99-square": flags.NOT_ANALYSED}
     assert seconds < 5
@@ -84,3 +83,99 @@ def test_a_submission_cannot_stall_grading_through_the_flagger(tmp_path):
     assert graded["99-double"][2] == flags.NOT_ANALYSED
     assert graded["99-square"][:2] == (2, "5 cases")  # graded as usual
     assert seconds < flags.FLAG_WALL_SECONDS + 60
+
+
+COPY = "from fakechecks.lesson99 import reference_double"
+
+
+@pytest.mark.parametrize(("solution", "extra", "expected"), [
+    # a magic assignment that made the parse fail and the cell be skipped
+    ("x = %pwd\n    " + COPY + " as double", (), "uses fakechecks"),
+    # the copy after 220 kB of comments (only the first 200,000 characters were read)
+    ("#" + " padding" * 27_500 + "\n    " + COPY + " as double", (), "uses fakechecks"),
+    # a coursekit name looked up by a string built at run time
+    ("from coursekit import scratch\n    return getattr(scratch, 'MS' + 'E')()(x, 0)", (),
+     "looks coursekit names up dynamically"),
+    ("import sys\n    return sys.modules['coursekit.' + 'scratch']", (),
+     "looks coursekit names up dynamically"),
+    # the copy in an extra, untagged cell that redefines the function after the solution
+    (None, (new_code_cell(COPY + " as double"),), "uses fakechecks (outside its solution cell)"),
+])
+def test_copies_the_red_team_hid_are_flagged(tmp_path, solution, extra, expected):
+    found, _ = _flags(tmp_path, extra=extra, solution=None if solution is None else
+                      "def double(x):\n    " + solution)
+    assert expected in found.get("99-double", ""), found
+
+
+def test_honest_extra_cells_and_the_instructors_own_cells_are_not_flagged(tmp_path):
+    extra = (new_code_cell("print(double(3), square(4))  # trying it out"),
+             new_code_cell("%timeit double(3)"))
+    assert _flags(tmp_path, extra=extra)[0] == {}
+
+
+def test_calling_the_method_that_does_the_exercise_is_flagged_but_self_is_not():
+    implemented = {"05-backward": ["coursekit.autograd.Value.backward"]}
+    copied = flags.analyse([("05-backward", "def backward(root):\n    root.backward()")],
+                           implemented, "coursekit.checks")
+    assert copied == {"05-backward": "uses coursekit.autograd.Value.backward"}
+    own = flags.analyse([("05-backward", "def backward(root):\n    for v in order(root):\n"
+                                         "        v._backward()\n    self.backward()")],
+                        implemented, "coursekit.checks")
+    assert own == {}
+
+
+def test_a_piece_reached_through_an_alias_is_flagged():
+    implemented = {"06-train-epoch": ["coursekit.pytorch.train_epoch"]}
+    for source in ("import coursekit.pytorch as P\nP.train_epoch(model, loader, opt)",
+                   "from coursekit import pytorch as tp\ntp.train_epoch(model, loader, opt)"):
+        found = flags.analyse([("06-train-epoch", source)], implemented, "coursekit.checks")
+        assert found == {"06-train-epoch": "uses coursekit.pytorch.train_epoch"}, source
+
+
+def test_a_cell_that_is_not_python_is_flagged_as_not_analysed():
+    found = flags.analyse([], {"99-double": []}, "fakechecks", others=["def (:"])
+    assert found == {"99-double": flags.UNPARSABLE + flags.ELSEWHERE}
+
+
+def _honest_versions() -> list[tuple[str, str, str]]:
+    """(exercise, its lesson, source) of every valid version that is a named function or a
+    solution cell's text, from each lesson's tests (a version that calls coursekit on purpose
+    is flagged, rightly)."""
+    import importlib
+    import inspect
+    import types
+
+    found = []
+    for name in ("VALID_VERSIONS",):
+        for number in LESSON_NUMBERS:
+            tests = importlib.import_module(f"tests.checks.test_lesson{number}")
+            for exercise, versions in getattr(tests, name, {}).items():
+                for version in versions if isinstance(versions, list) else [versions]:
+                    for item in version if isinstance(version, tuple) else (version,):
+                        if isinstance(item, str):
+                            found.append((exercise, number, item))
+                        elif isinstance(item, types.FunctionType | type) \
+                                and item.__name__ != "<lambda>":
+                            try:
+                                found.append((exercise, number, inspect.getsource(item)))
+                            except (OSError, TypeError):
+                                pass
+    return found
+
+
+LESSON_NUMBERS = [f"{n:02d}" for n in range(1, 14)]
+
+
+def test_no_valid_version_of_any_lesson_is_flagged_for_what_it_does_not_use():
+    import importlib
+    import textwrap
+
+    flagged = []
+    for exercise, number, source in _honest_versions():
+        check = importlib.import_module(f"coursekit.checks.lesson{number}").EXERCISES[exercise]
+        found = flags.analyse([(exercise, textwrap.dedent(source))],
+                              {exercise: list(check.implemented_by)}, "coursekit.checks")
+        uses = ("coursekit", "scratch.", "check.", "autograd.", "pytorch.", "torch_ref.")
+        if found and not any(word in source for word in uses):
+            flagged.append((exercise, found, source[:80]))
+    assert not flagged, flagged
