@@ -93,7 +93,7 @@ def _warm(workers: int, submissions: list[tuple[Path, str]], out: Path) -> tuple
     from coursekit.instructor.dask_engine import DaskEngine
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None, memory_limit=0) as cluster:
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=0) as cluster:
         engine = DaskEngine(scheduler=cluster.scheduler_address)
         _time(engine, submissions[:workers], out / "warm-up")
         return _time(engine, submissions, out / "timed")

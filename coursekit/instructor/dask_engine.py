@@ -83,7 +83,7 @@ class DaskEngine:
             if self.scheduler is None:
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None, memory_limit=0))
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=0))
                 client = stack.enter_context(Client(cluster))
             else:
                 client = stack.enter_context(Client(self.scheduler))

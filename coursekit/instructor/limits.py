@@ -29,18 +29,25 @@ def own_processes(uid: int | None = None) -> int:
 
 
 class Cgroups:
-    """Control groups capping one run's processes and memory (tmpfs pages included), where
-    the grader may make them (root with writable cgroup v1 controllers, or cgroup v2 with
-    them enabled); elsewhere RLIMIT_NPROC and RLIMIT_AS are the caps."""
+    """Control groups capping one run's processes, memory (tmpfs pages included) and CPU,
+    where the grader may make them (root with writable cgroup v1 controllers); elsewhere
+    RLIMIT_NPROC and RLIMIT_AS cap processes and memory, and CPU is not shared out.
 
-    def __init__(self, processes: int, memory_bytes: int) -> None:
+    The CPU group gives the run at most ``cpus`` processors (a CFS quota) and the same weight
+    as every other run (``cpu.shares``), however many processes it starts: a submission that
+    keeps 56 processes busy takes its own share, not its classmates'."""
+
+    def __init__(self, processes: int, memory_bytes: int, cpus: float = 1.0) -> None:
         self.paths: list[Path] = []
         if os.geteuid() != 0:
             return
         name = f"coursekit-grade-{os.getpid()}-{time.monotonic_ns()}"
+        period = 100_000
         for controller, limits in (
                 ("pids", {"pids.max": str(processes)}),
-                ("memory", {"memory.limit_in_bytes": str(memory_bytes)})):
+                ("memory", {"memory.limit_in_bytes": str(memory_bytes)}),
+                ("cpu", {"cpu.shares": "1024", "cpu.cfs_period_us": str(period),
+                         "cpu.cfs_quota_us": str(max(1000, int(cpus * period)))})):
             parent = self._v1_parent(controller)
             if parent is None:
                 continue
@@ -72,6 +79,11 @@ class Cgroups:
         return None
 
     @property
+    def shares_cpu(self) -> bool:
+        """Whether a cpu group gives the run its share of the processors."""
+        return any("cpu" in path.parts for path in self.paths)
+
+    @property
     def caps_processes(self) -> bool:
         """Whether a pids group caps the run's processes."""
         return any("pids" in path.parts for path in self.paths)
@@ -101,7 +113,8 @@ def clean_leftovers() -> None:
     temporary folders (their names carry the dead grader's process id)."""
     import tempfile
 
-    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory")):
+    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory"),
+                 Path("/sys/fs/cgroup/cpu")):
         parent = Cgroups._v1_parent(root.name)
         for folder in (parent.glob("coursekit-grade-*") if parent else []):
             if _dead(folder.name.split("-")[2]):

@@ -53,6 +53,8 @@ class Limits:
     processes: int = 64
     output_bytes: int = 1024**2
     file_bytes: int = 256 * 1024**2
+    #: Processors the run may use at most, whatever it starts (a cgroup's CFS quota).
+    cpus: float = 1.0
 
 
 @dataclass
@@ -289,7 +291,7 @@ def run(scratch: Path, view: Path, limits: Limits, *, steps: int,
     read_fd, write_fd = os.pipe()
     argv = command(scratch=scratch, view=view, sandboxed=sandboxed, status_fd=write_fd)
     env = None if sandboxed else _environment(sandboxed=False, view=view, scratch=scratch)
-    cgroup = Cgroups(limits.processes, limits.memory_bytes)
+    cgroup = Cgroups(limits.processes, limits.memory_bytes, limits.cpus)
     nproc = _nproc(limits, cgroup, dropping=sandboxed and os.geteuid() == 0)
     if sandboxed and os.geteuid() == 0:
         _hand_over(scratch)

@@ -85,7 +85,7 @@ def test_a_dask_cluster_that_loses_a_worker_grades_every_submission_once(course,
     expected = _class(tmp_path / "subs", 60)
     run = tmp_path / "run"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit=0) as cluster, \
+                      dashboard_address="127.0.0.1:0", memory_limit=0) as cluster, \
             Client(cluster) as client:
         workers = client.run(os.getpid)
         status: list[int] = []

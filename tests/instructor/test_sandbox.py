@@ -11,6 +11,7 @@ import pytest
 
 from coursekit.__main__ import main
 from coursekit.instructor import sandbox
+from coursekit.instructor.limits import Cgroups
 from tests.instructor import fake_lesson
 from tests.instructor.sandboxed import grade_one
 
@@ -202,3 +203,46 @@ def test_a_cell_cannot_lift_its_own_time_limit_through_the_status_channel(tmp_pa
     assert graded["99-double"][1].startswith(
         "not checked: the run wrote to the grader's status channel"), graded
     assert seconds < 25  # the 30 s cell was stopped: at its first forged line
+
+
+HOG = """import subprocess, sys, time
+hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(40)]
+time.sleep(25)
+def double(x):
+    return 2 * x"""
+
+#: About 1.5 s of one processor here: 10 s is plenty on a fair share, far too little on
+#: 2/41 of two processors.
+BUSY = """_ = sum(i * i for i in range(3 * 10**7))
+def double(x):
+    return 2 * x"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap is not installed")
+def test_a_classmate_keeping_forty_processes_busy_takes_only_its_own_share(tmp_path):
+    if os.geteuid() != 0 or Cgroups._v1_parent("cpu") is None:
+        pytest.skip("CPU shares are cgroups the grader makes as root with a writable cpu "
+                    "controller; elsewhere the README says they are not shared out")
+    hog: dict = {}
+    thread = threading.Thread(target=lambda: hog.update(grade_one(
+        tmp_path / "hog", {"99-double-solution": HOG}, timeout=40, notebook_seconds=60)[0]))
+    thread.start()
+    time.sleep(6)  # the hog's processes are running now
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"while True" in (entry / "cmdline").read_bytes():
+                groups |= {line.split(":", 2)[2] for line in
+                           (entry / "cgroup").read_text().splitlines()
+                           if line.split(":")[1] == "cpu"}
+        except OSError:
+            continue
+    (group,) = groups  # all forty in one group of their own, at most one processor
+    assert group.startswith("/coursekit-grade-")
+    quota = Path("/sys/fs/cgroup/cpu") / group.lstrip("/") / "cpu.cfs_quota_us"
+    assert int(quota.read_text()) == 100_000
+    honest, seconds = grade_one(tmp_path / "honest", {"99-double-solution": BUSY}, timeout=10)
+    thread.join()
+    assert honest["99-double"][0] == 1 and honest["99-square"][0] == 2, (honest, seconds)
+    assert hog["99-double"][0] == 1  # the hog is graded too, on its own share
