@@ -35,7 +35,7 @@ from coursekit.exercise.wire import decode, encode
 from coursekit.instructor import sandbox
 from coursekit.instructor.cells import cell_source, role_by_id, role_by_metadata
 from coursekit.instructor.flags import solution_flags
-from coursekit.instructor.limits import clean_leftovers
+from coursekit.instructor.limits import ScratchDisk, clean_leftovers
 from coursekit.instructor.plan import (
     ExercisePlan,
     LessonPlan,
@@ -192,9 +192,13 @@ class Grader:
         steps, notes = _steps(nb, plan)
         verdicts: dict[str, tuple[bool, str]] = {}
         tmp = Path(tempfile.mkdtemp(prefix=f"coursekit-submission-pid{os.getpid()}-"))
+        limits = self.limits or sandbox.Limits()
+        limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
+        scratch = tmp / "run"
+        scratch.mkdir()
+        disk = ScratchDisk(scratch, limits.disk_bytes if self.sandboxed else 0)
         try:
-            scratch = tmp / "run"
-            shutil.copytree(self._root / "assets", scratch)
+            shutil.copytree(self._root / "assets", scratch, dirs_exist_ok=True)
             (scratch / "inputs").mkdir()
             for exercise_id, data in inputs.items():
                 text, arrays = encode(data)
@@ -202,12 +206,11 @@ class Grader:
                 (scratch / "inputs" / f"{exercise_id}.npz").write_bytes(arrays)
             spec = {"cell_timeout": self.timeout, "steps": steps}
             (scratch / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-            limits = self.limits or sandbox.Limits()
-            limits = sandbox.Limits(**{**limits.__dict__, "cell_seconds": float(self.timeout)})
             report = sandbox.run(scratch, self._root / "view", limits, steps=len(steps),
                                  sandboxed=self.sandboxed)
             probes = {item.id: _read(scratch, item.id) for item in plan.exercises}
         finally:
+            disk.release()
             remove_scratch(tmp)
         for item in plan.exercises:
             if report.forged:  # a forged step line voids the run: its probes are suspect

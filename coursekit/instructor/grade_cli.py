@@ -36,7 +36,8 @@ def _grader(args: argparse.Namespace) -> Grader:
         sys.path.insert(0, str(package_dir.parent))
     limits = Limits(cell_seconds=float(args.timeout),
                     notebook_seconds=float(args.notebook_timeout),
-                    memory_bytes=int(args.memory * 1024**3), cpus=args.cpus)
+                    memory_bytes=int(args.memory * 1024**3), cpus=args.cpus,
+                    disk_bytes=int(args.disk * 1024**3))
     return Grader(load_syllabus(args.syllabus), args.lessons.resolve(), timeout=args.timeout,
                   package=args.check_package, package_dir=package_dir,
                   sandboxed=not args.no_sandbox, limits=limits)
@@ -132,7 +133,8 @@ def _passed_on(args: argparse.Namespace) -> list[str]:
     """The grading options a batch script passes to every shard (and to the merge)."""
     passed = ["--lessons", str(args.lessons), "--syllabus", str(args.syllabus),
               "--timeout", str(args.timeout), "--notebook-timeout", str(args.notebook_timeout),
-              "--memory", str(args.memory), "--cpus", str(args.cpus), "--jobs", str(args.jobs),
+              "--memory", str(args.memory), "--cpus", str(args.cpus), "--disk", str(args.disk),
+              "--jobs", str(args.jobs),
               "--check-package", args.check_package, "--out", str(args.out)]
     if args.check_dir is not None:
         passed += ["--check-dir", str(args.check_dir)]
@@ -152,6 +154,8 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per submission in all (default 600)")
     parser.add_argument("--memory", type=float, default=2.0,
                         help="GiB of memory per submission (default 2)")
+    parser.add_argument("--disk", type=float, default=1.0,
+                        help="GiB a submission's scratch folder may hold in all (default 1)")
     parser.add_argument("--cpus", type=float, default=1.0,
                         help="processors each submission may use at most (default 1)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,

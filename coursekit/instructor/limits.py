@@ -104,6 +104,42 @@ class Cgroups:
                     time.sleep(0.1)
 
 
+class ScratchDisk:
+    """A size-capped file system for one run's scratch folder: a tmpfs of ``size`` bytes
+    mounted over the (empty) folder when the grader is root and may mount, so a submission
+    can fill only that much, in all its files together (its pages also count toward the
+    run's memory group). Elsewhere, or with ``size`` 0, nothing is mounted and each file is
+    still capped (RLIMIT_FSIZE)."""
+
+    def __init__(self, folder: Path, size: int) -> None:
+        self.folder = Path(folder)
+        self.mounted = False
+        if size <= 0 or os.geteuid() != 0 or not os.path.exists("/proc/mounts"):
+            return
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,nosuid,nodev",
+             "coursekit-scratch", str(self.folder)], capture_output=True, check=False)
+        self.mounted = done.returncode == 0
+
+    def release(self) -> None:
+        """Unmount it (lazily: a process still inside cannot keep it)."""
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.folder)], capture_output=True, check=False)
+            self.mounted = False
+
+
+def _mounted_under(folder: Path) -> list[str]:
+    """Mount points at or below ``folder`` (from /proc/mounts), deepest first."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = str(folder)
+    points = [line.split()[1] for line in lines if len(line.split()) > 1]
+    return sorted((p for p in points if p == prefix or p.startswith(prefix + "/")),
+                  key=len, reverse=True)
+
+
 def _dead(pid_text: str) -> bool:
     return pid_text.isdigit() and not os.path.exists(f"/proc/{pid_text}")
 
@@ -124,4 +160,6 @@ def clean_leftovers() -> None:
                     pass
     for folder in Path(tempfile.gettempdir()).glob("coursekit-*-pid*-*"):
         if _dead(folder.name.split("-pid")[1].split("-")[0]) and not folder.is_symlink():
+            for point in _mounted_under(folder):  # a killed grader's scratch file system
+                subprocess.run(["umount", "-l", point], capture_output=True, check=False)
             subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False)

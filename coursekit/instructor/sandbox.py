@@ -55,6 +55,8 @@ class Limits:
     file_bytes: int = 256 * 1024**2
     #: Processors the run may use at most, whatever it starts (a cgroup's CFS quota).
     cpus: float = 1.0
+    #: Bytes its scratch folder may hold in all (a size-capped file system over it).
+    disk_bytes: int = 1024**3
 
 
 @dataclass

@@ -17,8 +17,8 @@ from tests.instructor import fake_lesson
 
 
 def grade_one(tmp_path: Path, edits: dict[str, str], *, timeout: int = 5,
-              notebook_seconds: float = 60.0, extra_cells: tuple[NotebookNode, ...] = ()
-              ) -> tuple[dict[str, tuple[int, str, str]], float]:
+              notebook_seconds: float = 60.0, extra_cells: tuple[NotebookNode, ...] = (),
+              disk_bytes: int = 1024**3) -> tuple[dict[str, tuple[int, str, str]], float]:
     """``exercise -> (points, message, flags)`` of the instructor notebook with ``edits``
     (cell id -> new source) and ``extra_cells`` after the first solution cell, and the
     seconds grading it took."""
@@ -34,7 +34,8 @@ def grade_one(tmp_path: Path, edits: dict[str, str], *, timeout: int = 5,
     path.write_text(nbformat.writes(nb), encoding="utf-8")
     grader = Grader(load_syllabus(syllabus), lessons, timeout=timeout,
                     package=fake_lesson.PACKAGE, package_dir=lessons / fake_lesson.PACKAGE,
-                    limits=sandbox.Limits(notebook_seconds=notebook_seconds))
+                    limits=sandbox.Limits(notebook_seconds=notebook_seconds,
+                                          disk_bytes=disk_bytes))
     try:
         started = time.monotonic()
         result = grader.grade_file(path, path.name)

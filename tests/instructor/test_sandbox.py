@@ -246,3 +246,30 @@ def test_a_classmate_keeping_forty_processes_busy_takes_only_its_own_share(tmp_p
     thread.join()
     assert honest["99-double"][0] == 1 and honest["99-square"][0] == 2, (honest, seconds)
     assert hog["99-double"][0] == 1  # the hog is graded too, on its own share
+
+
+FILL = """import os
+written = 0
+try:
+    for i in range(8):  # 240 MiB in files of 30 MiB, each under the per-file cap
+        with open(f"fill{i}.bin", "wb") as handle:
+            handle.write(b"x" * (30 * 1024**2))
+        written += 30 * 1024**2
+except OSError:  # the disk is full: make room again for the checks' own files
+    os.remove(f"fill{i}.bin")
+def double(x):
+    return 2 * x if written < 100 * 1024**2 else 0.0"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sandbox.bubblewrap() is None, reason="bubblewrap is not installed")
+def test_a_submission_cannot_fill_more_scratch_than_its_quota(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the scratch quota is a file system the grader mounts as root; as a "
+                    "normal user only each file is capped, as the README says")
+    graded, _ = grade_one(tmp_path, {"99-double-solution": FILL}, timeout=30,
+                          disk_bytes=64 * 1024**2)
+    assert graded["99-double"][0] == 1, graded  # it stopped at 60 MiB: the quota held
+    assert graded["99-square"][0] == 2
+    assert not [line for line in Path("/proc/mounts").read_text().splitlines()
+                if "coursekit-scratch" in line]  # unmounted after the run
