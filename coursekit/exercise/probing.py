@@ -154,13 +154,57 @@ def attempt_keeping(fn: Any, args: Sequence[Any], names: Sequence[str], *,
     """
     if not callable(fn):
         return attempt(fn)
-    before = copies_of(args, names)
+    guarded_args = [read_only(arg) if name and name not in may_become_result else arg
+                    for arg, name in zip(args, names, strict=True)]
+    before = copies_of(guarded_args, names)  # what NumPy cannot guard (tensors, dict keys)
     try:
-        result = fn(*args, **(kwargs or {}))
+        result = fn(*guarded_args, **(kwargs or {}))
+    except ValueError as exc:
+        if not _read_only_write(exc):
+            return raised(exc)
+        # It wrote into an argument it was given read-only: a fail whatever else happens.
+        # Which one: call it again with one such argument read-only at a time.
+        guarded = [i for i, name in enumerate(names) if name and name not in may_become_result
+                   and isinstance(args[i], np.ndarray | dict)]
+        culprits = [names[i] for i in guarded if _writes_into(fn, args, i, kwargs)]
+        culprits = culprits or [names[i] for i in guarded]
+        return {"kind": "changed", "names": culprits, "result": raised(exc)}
     except Exception as exc:  # the student's bug, reported as data
         return raised(exc)
-    return kept(describe_value(result), args, names, before, result=result,
+    return kept(describe_value(result), guarded_args, names, before, result=result,
                 may_become_result=may_become_result)
+
+
+def read_only(value: Any) -> Any:
+    """``value`` with every NumPy array in it (itself, or a dict's values) moved onto
+    immutable memory: writing into it raises ``ValueError`` and NumPy refuses to make it
+    writable again, so a function that changes an argument in place fails by what it does,
+    not by what an instrument in its process reports (an object array stays as it was)."""
+    if isinstance(value, dict):
+        return {key: read_only(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype != object and type(value) is np.ndarray:
+        frozen = np.frombuffer(np.ascontiguousarray(value).tobytes(), dtype=value.dtype)
+        return frozen.reshape(value.shape)
+    return value
+
+
+def _writes_into(fn: Callable[..., Any], args: Sequence[Any], index: int,
+                 kwargs: Mapping[str, Any] | None) -> bool:
+    """Whether ``fn`` writes into its ``index``-th argument (given read-only, the others as
+    writable copies)."""
+    trial = [read_only(arg) if i == index else copy.deepcopy(arg) for i, arg in enumerate(args)]
+    try:
+        fn(*trial, **(kwargs or {}))
+    except ValueError as exc:
+        return _read_only_write(exc)
+    except Exception:  # noqa: BLE001 - another bug of the student's: not this question
+        return False
+    return False
+
+
+def _read_only_write(exc: ValueError) -> bool:
+    """Whether ``exc`` is NumPy refusing a write into a read-only array."""
+    return "read-only" in str(exc)
 
 
 def copies_of(args: Sequence[Any], names: Sequence[str]) -> dict[int, Any]:
