@@ -13,8 +13,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
-from sklearn import datasets as _sk_datasets
-from sklearn.model_selection import train_test_split
 
 from coursekit.names import IGNORE_INDEX, NamesSplit, Vocabulary, contexts, load_names, sequences
 from coursekit.seeding import RandomState, as_generator, as_seed
@@ -216,6 +214,9 @@ def circles(
     factor = check_fraction("factor", factor)
     test_size = check_fraction("test_size", test_size)
     seed = as_seed(random_state)
+    from sklearn import datasets as _sk_datasets  # scikit-learn loads in 1.5 s: only here
+    from sklearn.model_selection import train_test_split
+
     X, y = _sk_datasets.make_circles(
         n_samples=n_samples, noise=noise, factor=factor, random_state=seed
     )
@@ -228,6 +229,8 @@ def _standardised_split(
 ) -> Split:
     check_fraction("test_size", test_size)
     seed = as_seed(random_state)
+    from sklearn.model_selection import train_test_split
+
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y
     )
@@ -253,6 +256,8 @@ def load_digits(*, test_size: float = 0.25, random_state: RandomState = 0) -> Sp
     Split of X_train (n_train, 64), X_test (n_test, 64), y_train, y_test with labels 0..9
         Features are standardised with the mean and deviation of the training split.
     """
+    from sklearn import datasets as _sk_datasets
+
     X, y = _sk_datasets.load_digits(return_X_y=True)
     return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state)
 
@@ -272,6 +277,8 @@ def load_breast_cancer(*, test_size: float = 0.25, random_state: RandomState = 0
     Split of X_train (n_train, 30), X_test (n_test, 30), y_train, y_test with labels 0/1
         1 is benign, 0 malignant (scikit-learn's coding).
     """
+    from sklearn import datasets as _sk_datasets
+
     X, y = _sk_datasets.load_breast_cancer(return_X_y=True)
     return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state)
 
