@@ -11,8 +11,8 @@ import pytest
 
 from coursekit.checks import lesson01 as check
 from coursekit.exercise import probing
-from coursekit.exercise.spec import ExerciseFailed
 from coursekit.exercise.probing import attempt_keeping, read_only
+from coursekit.exercise.spec import ExerciseFailed
 
 
 def cost_then_doubles_x(theta, x, y):
