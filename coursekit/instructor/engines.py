@@ -75,12 +75,23 @@ class LocalEngine:
 
     def run(self, grader: Grader, tasks: Sequence[Task], done: Done) -> None:
         grader.prepare()
+        reported: set[int] = set()
         with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
             futures = {pool.submit(grade_task, grader, task): task for task in tasks}
             try:
                 for future in as_completed(futures):
+                    reported.add(id(future))
                     done(futures[future], future.result())
-            except BaseException:  # Ctrl-C or a broken lesson: start nothing new
+            except KeyboardInterrupt:  # Ctrl-C: start nothing new, keep what is running
+                for future in futures:
+                    future.cancel()
+                pool.shutdown(wait=True)
+                for future, task in futures.items():
+                    if id(future) not in reported and future.done() and not future.cancelled() \
+                            and future.exception() is None:
+                        done(task, future.result())
+                raise
+            except BaseException:  # a broken lesson: nothing can be graded fairly
                 for future in futures:
                     future.cancel()
                 raise
