@@ -20,7 +20,7 @@ from typing import TextIO
 from coursekit.instructor.engines import Engine
 from coursekit.instructor.feedback import write_feedback
 from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
-from coursekit.instructor.gradebook import record_run
+from coursekit.instructor.gradebook import record_run, several_files
 from coursekit.instructor.progress import Progress
 from coursekit.instructor.report import SubmissionResult, clean, md_cell, shown_name
 from coursekit.instructor.runs import RunFolder, Task, plan_tasks
@@ -121,6 +121,17 @@ def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
               f"listed in {where}): "
               f"{', '.join(clean(shown_name(n)) for n in list(unmatched)[:5])}"
               f"{' ...' if len(unmatched) > 5 else ''}", file=sys.stderr)
+    several = {pair: files for pair, files in several_files(tasks, results, students).items()
+               if len(files) > 1}
+    if several:
+        appendix += "\n## Several files for one lesson\n\nThe most recently modified counts.\n\n"
+        appendix += "".join(
+            f"- {md_cell(student)}, {md_cell(lesson)}: counted "
+            f"{md_cell(shown_name(files[-1].name))}; not counted "
+            f"{', '.join(md_cell(shown_name(f.name)) for f in files[:-1])}\n"
+            for (student, lesson), files in several.items())
+        print(f"warning: {len(several)} student(s) handed in several files for one lesson; "
+              "the most recently modified counts (listed in grades.md)", file=sys.stderr)
     similar = classmates_alike(how, tasks, results)
     flagged = [_with_flag(result, similar.get(task.name, ""))
                for task, result in zip(tasks, results, strict=True)]
@@ -199,14 +210,25 @@ def reproduce(how: ClassGrading, submissions: Sequence[tuple[Path, str]], record
     before: dict[str, SubmissionResult] = {}
     for task in plan_tasks(submissions):
         shown = clean(shown_name(task.name))
-        same = [r for r in by_name.get(task.name, []) if r.sha256 == task.sha256 and r.seed]
+        # The name as graded there: the same, or a single file given by itself whose name
+        # ends the recorded one (submissions/alice/01.ipynb was graded as alice/01.ipynb).
+        names = [n for n in by_name if n == task.name or n.endswith("/" + task.name)]
+        same = [r for n in names for r in by_name[n] if r.sha256 == task.sha256 and r.seed]
+        if len({r.submission for r in same}) > 1:
+            lines.append(f"refused: {shown} matches several files graded there "
+                         f"({', '.join(sorted({clean(r.submission) for r in same}))}): give "
+                         "the submissions folder instead")
+            continue
         if not same:
-            why = ("was changed since it was graded there" if task.name in by_name
+            if len(names) == 1:
+                shown = clean(shown_name(names[0]))  # as it was graded there
+            why = ("was changed since it was graded there" if names
                    else "was not graded there")
             lines.append(f"refused: {shown} {why}; nothing to reproduce")
             continue
+        task = replace(task, name=same[0].submission, seed=int(same[0].seed, 16))
         before[task.name] = same[0]
-        tasks.append(replace(task, seed=int(same[0].seed, 16)))
+        tasks.append(task)
     run = RunFolder.create(out, how.grader.fingerprint())
     recorded_run = Path(recorded) / "run.json"
     if recorded_run.is_file() and f'"{run.fingerprint}"' not in recorded_run.read_text("utf-8"):

@@ -8,7 +8,9 @@ Everything the submission controls is made safe for Markdown first.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +26,16 @@ def safe_part(text: str, *, limit: int = 80) -> str:
     """A file or folder name made of ``text``: letters, digits, ``._ -``, no leading dot."""
     part = _UNSAFE.sub("_", text).strip(" .")[:limit]
     return part or "_"
+
+
+def student_folder(student: str) -> str:
+    """The folder of ``student``'s feedback: their name when it is already a safe one, else
+    its safe form and a hash of the name, so two students never share a folder."""
+    part = safe_part(student)
+    if part == student and part != UNMATCHED:
+        return part
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{part[:70]}-{digest}"
 
 
 def feedback_text(result: SubmissionResult, *, student: str | None, title: str,
@@ -63,16 +75,18 @@ def write_feedback(run: Path, tasks: Sequence[Task], results: Sequence[Submissio
     root = Path(run) / "feedback"
     if root.is_symlink():
         raise ValueError(f"{root} is a symbolic link")
+    shutil.rmtree(root, ignore_errors=True)  # a resumed run's old files must not linger
     written: list[Path] = []
     taken: set[Path] = set()
     for task, result in zip(tasks, results, strict=True):
         student = students.get(task.name)
-        folder = root / (safe_part(student) if student else UNMATCHED)
+        folder = root / (student_folder(student) if student else UNMATCHED)
         stem = task.name.rsplit("/", 1)[-1] if student else task.name.replace("/", "__")
         stem = safe_part(stem.removesuffix(".ipynb"))
-        path = folder / f"{stem}.md"
-        if path in taken:  # two submissions with one safe name: keep both
-            path = folder / f"{stem}-{task.key[:8]}.md"
+        path, number = folder / f"{stem}.md", 0
+        while path in taken:  # two submissions with one safe name: keep both
+            number += 1
+            path = folder / f"{stem}-{task.key[:8]}{'' if number == 1 else number}.md"
         taken.add(path)
         if folder.is_symlink():
             raise ValueError(f"{folder} is a symbolic link")

@@ -47,6 +47,9 @@ UNPARSABLE = "not analysed: not Python once magics are removed"
 ELSEWHERE = " (outside its solution cell)"
 #: Calls that look a name up by a string computed at run time.
 _LOOK_UPS = {"getattr", "vars", "hasattr", "__import__"}
+_TIMED = re.compile(r"^(\s*)%(?:time|timeit|prun)\b(?:\s+-\w+(?:\s+[\w.]+)?)*\s+(.*)$")
+#: Calls that look up an attribute named by a string, whatever they are called on.
+_INDIRECT = {"attrgetter", "methodcaller", "__getattribute__"}
 _MAGIC_VALUE = re.compile(r"^(\s*[\w\s,.\[\]()*]+?=\s*)[%!].*$")
 
 
@@ -77,7 +80,10 @@ def facts(source: str) -> Facts | str | None:
     magics and shell lines are removed; ``None`` over the memory or recursion budget."""
     lines = []
     for line in source.splitlines():
-        if line.lstrip().startswith(("%", "!")):
+        timed = _TIMED.match(line)
+        if timed:  # %time / %timeit / %prun run the rest of the line as Python
+            line = timed.group(1) + timed.group(2)
+        elif line.lstrip().startswith(("%", "!")):
             line = ""
         lines.append(_MAGIC_VALUE.sub(r"\1None", line))
     try:
@@ -116,6 +122,13 @@ def facts(source: str) -> Facts | str | None:
                     found.methods.add(inner.func.attr)
         elif isinstance(node, ast.Call):
             func = node.func
+            called = func.id if isinstance(func, ast.Name) else \
+                func.attr if isinstance(func, ast.Attribute) else ""
+            if called in _INDIRECT:
+                first = _dotted(node.args[0]) if node.args else None
+                found.looked_up.add((first or "*").split(".")[0] if called[0] == "_" else "*")
+            if any(isinstance(arg, ast.Name) and arg.id == "getattr" for arg in node.args):
+                found.looked_up.add("*")  # getattr handed on: reduce(getattr, ...)
             if isinstance(func, ast.Name) and func.id in _LOOK_UPS and node.args:
                 found.looked_up.add((_dotted(node.args[0]) or "").split(".")[0])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -141,7 +154,7 @@ def _reasons(cell: Facts, pieces: list[str], package: str, aliases: dict[str, st
     if names & {"importlib", "importlib.import_module", "__import__", "exec", "eval",
                 "compile"}:
         reasons.append("imports or runs code dynamically")
-    if cell.looked_up & set(aliases) or cell.strings:
+    if cell.looked_up & set(aliases) or ("*" in cell.looked_up and aliases) or cell.strings:
         reasons.append("looks coursekit names up dynamically")
     for piece in pieces:
         parts = piece.split(".")

@@ -4,7 +4,9 @@ Tables (``sqlite3 build/gradebook.sqlite .schema`` shows them):
 
 - ``runs``: one row per run folder, with the time its results were recorded and the engine;
 - ``submissions``: one row per graded file in a run: its student (``NULL`` when unmatched),
-  lesson, SHA-256, the seed its inputs were drawn from, points;
+  lesson, SHA-256, the seed its inputs were drawn from, points, the file's modification time,
+  and whether it counts: when a student hands in several files for one lesson, the most
+  recently modified one counts, never the best of them;
 - ``exercises``: one row per exercise of each submission: points, passed, message, flags;
 - ``unmatched``: submissions no student could be found for (also in ``submissions``);
 - views ``latest_scores`` and ``best_scores``: per student and lesson, the points of the latest
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS submissions (
     run TEXT NOT NULL REFERENCES runs(run), key TEXT NOT NULL, submission TEXT NOT NULL,
     student TEXT, lesson TEXT NOT NULL, sha256 TEXT NOT NULL, seed TEXT NOT NULL,
-    points INTEGER NOT NULL, max_points INTEGER NOT NULL, PRIMARY KEY (run, key));
+    points INTEGER NOT NULL, max_points INTEGER NOT NULL, modified REAL NOT NULL,
+    counted INTEGER NOT NULL, PRIMARY KEY (run, key));
 CREATE TABLE IF NOT EXISTS exercises (
     run TEXT NOT NULL, key TEXT NOT NULL, exercise TEXT NOT NULL,
     points INTEGER NOT NULL, max_points INTEGER NOT NULL, passed INTEGER NOT NULL,
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS unmatched (
 CREATE VIEW IF NOT EXISTS lesson_scores AS
     SELECT s.student, s.lesson, s.run, r.recorded_at, s.points, s.max_points
     FROM submissions AS s JOIN runs AS r USING (run)
-    WHERE s.student IS NOT NULL AND s.lesson != '';
+    WHERE s.student IS NOT NULL AND s.lesson != '' AND s.counted = 1;
 CREATE VIEW IF NOT EXISTS latest_scores AS
     SELECT student, lesson, MAX(points) AS points, max_points, recorded_at
     FROM lesson_scores AS l
@@ -57,6 +60,8 @@ CREATE VIEW IF NOT EXISTS best_scores AS
 """
 
 SCORES = ("latest", "best")
+#: The layout above; a gradebook of another layout is refused, not mixed.
+LAYOUT = 2
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -65,7 +70,14 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise ValueError(f"{path} is a symbolic link; give the gradebook's real path")
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=60)
+    found = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if tables and found != LAYOUT:
+        connection.close()
+        raise ValueError(f"{path} is a gradebook of another layout ({found}, this is "
+                         f"{LAYOUT}): give a new --gradebook path")
     connection.executescript(SCHEMA)
+    connection.execute(f"PRAGMA user_version = {LAYOUT}")
     return connection
 
 
@@ -74,10 +86,13 @@ def record_run(path: Path, run: Path, tasks: Sequence[Task],
                unmatched: Mapping[str, str], *, engine: str) -> None:
     """Put a finished run's results into the gradebook at ``path`` (made if missing), in one
     transaction: the gradebook holds the whole run or none of it."""
-    run_id = Path(run).name
+    run_id = _text(str(Path(run).resolve()))
     nanoseconds = time.time_ns()
     now = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(nanoseconds // 10**9))
            + f".{nanoseconds % 10**9:09d}Z")
+    modified = {task.key: _modified(task.path) for task in tasks}
+    counted = {files[-1].key for files in several_files(tasks, results, students,
+                                                        modified).values()}
     with closing(_connect(path)) as db, db:
         for table in ("exercises", "submissions", "unmatched"):
             db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))  # noqa: S608
@@ -85,11 +100,12 @@ def record_run(path: Path, run: Path, tasks: Sequence[Task],
                    (run_id, str(Path(run).resolve()), now, engine))
         for task, result in zip(tasks, results, strict=True):
             student = students.get(task.name)
-            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                       "?, ?)",
                        (run_id, task.key, shown_name(task.name),
                         None if student is None else _text(student), _text(result.lesson),
                         result.sha256 or task.sha256, result.seed, result.points,
-                        result.max_points))
+                        result.max_points, modified[task.key], int(task.key in counted)))
             for row in result.rows:
                 db.execute("INSERT OR REPLACE INTO exercises VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (run_id, task.key, _text(row.exercise), row.points, row.max_points,
@@ -97,6 +113,29 @@ def record_run(path: Path, run: Path, tasks: Sequence[Task],
         for name, reason in unmatched.items():
             db.execute("INSERT INTO unmatched VALUES (?, ?, ?)",
                        (run_id, shown_name(name), _text(reason)))
+
+
+def several_files(tasks: Sequence[Task], results: Sequence[SubmissionResult],
+                  students: Mapping[str, str | None],
+                  modified: Mapping[str, float] | None = None
+                  ) -> dict[tuple[str, str], list[Task]]:
+    """(student, lesson) -> that student's files of that lesson, the one that counts (the
+    most recently modified, then the last by name) last."""
+    found: dict[tuple[str, str], list[Task]] = {}
+    for task, result in zip(tasks, results, strict=True):
+        student = students.get(task.name)
+        if student is not None and result.lesson:
+            found.setdefault((student, result.lesson), []).append(task)
+    times = modified if modified is not None else {t.key: _modified(t.path) for t in tasks}
+    return {pair: sorted(files, key=lambda t: (times[t.key], t.name))
+            for pair, files in found.items()}
+
+
+def _modified(path: Path) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _text(text: str) -> str:

@@ -11,10 +11,13 @@ of ``W`` consecutive hashes, which keeps any copied run of ``K + W - 1`` tokens 
 Two submissions are flagged, both of them, each naming the other, when at least
 :data:`MIN_SHARED` fingerprints are shared and those make :data:`THRESHOLD` of the smaller
 one's. Fingerprints of the student edition (the starter code) never count, nor those that
-more than :data:`COMMON_SHARE` of the class have (the one obvious way to write a line):
-honest students who write the same short solution are not flagged. Pairs are found through an
-index from fingerprint to submissions, so the cost grows with the fingerprints the class has
-(each capped at the common share), not with the square of the class.
+more than half the class (and more than ten submissions) have: the one obvious way to write
+a line. A ring of copiers smaller than that is flagged pair by pair; honest students who
+write the same short solution are not, since a short answer has fewer fingerprints than
+:data:`MIN_SHARED`. Pairs are found through an index from fingerprint to submissions, so the
+cost grows with the fingerprints the class has (each capped at the common share), not with
+the square of the class. Interleaving junk statements between every copied line can break
+the runs of K tokens; that is the method's known limit.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from typing import Any
 K, W = 12, 8
 #: Flag a pair sharing at least this many fingerprints, this share of the smaller one's.
 MIN_SHARED, THRESHOLD = 12, 0.7
-#: A fingerprint more than this share of the class has is common code, not evidence.
-COMMON_SHARE = 0.2
+#: A fingerprint more than this share of the class (and more than COMMON_MIN submissions)
+#: has is common code, not evidence; the starter code is removed before this counts.
+COMMON_SHARE, COMMON_MIN = 0.5, 10
 #: What is compared of one submission (characters of its own code); more is cut here.
 CODE_LIMIT = 1_000_000
 
@@ -105,7 +109,7 @@ def similar_pairs(prints: Mapping[str, set[int]], starter: set[int]
     for name, found in prints.items():
         for value in found - starter:
             index[value].append(name)
-    common = max(2, int(COMMON_SHARE * len(prints)))
+    common = max(COMMON_MIN, int(COMMON_SHARE * len(prints)))
     shared: Counter[tuple[str, str]] = Counter()
     for names in index.values():
         if 2 <= len(names) <= common:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from coursekit.instructor.report import clean
+from coursekit.instructor.report import shown_name
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,11 @@ class StudentMatcher:
         else:
             match = re.search(self.pattern, name)
             found = match.group("student") if match else None
-        if found is None:
+        if not found:
             return None
-        found = clean(found, limit=120).strip()
-        return found or None
+        # Shown as it is, invisible and control characters escaped, never dropped: two
+        # folders that differ only in them stay two students.
+        return shown_name(found)
 
     def why_unmatched(self, name: str) -> str:
         """Why ``name`` has no student (for the report)."""

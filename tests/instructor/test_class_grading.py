@@ -169,12 +169,12 @@ def test_an_appeal_reproduces_the_verdict_and_a_fresh_run_draws_new_inputs(cours
     assert messages[0] != messages[1]  # fresh inputs each run
     first = _run_folder(tmp_path / "out0")
     appeal = _cli(["grade", "--reproduce", str(first), *_options(course, tmp_path / "appeal"),
-                   str(tmp_path / "subs")])
+                   str(path)])  # the one file, as the README shows
     assert "same verdict: alice/99_fake.ipynb 2/3" in appeal
     assert _message(_run_folder(tmp_path / "appeal")) == messages[0]
     path.write_text(nbformat.writes(_notebooks()["full"]), "utf-8")
     refused = _cli(["grade", "--reproduce", str(first), *_options(course, tmp_path / "appeal"),
-                    str(tmp_path / "subs")], status=1)
+                    str(path)], status=1)
     assert "refused: alice/99_fake.ipynb was changed since it was graded there" in refused
 
 

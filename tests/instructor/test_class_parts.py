@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -121,10 +122,46 @@ def test_the_gradebook_keeps_latest_and_best_and_never_doubles_a_run(tmp_path):
     with sqlite3.connect(book) as db:
         assert db.execute("SELECT COUNT(*) FROM submissions").fetchone() == (4,)
         assert db.execute("SELECT COUNT(*) FROM exercises").fetchone() == (8,)
-    assert unmatched_submissions(book) == [("run1", "loose.ipynb", "no folder")]
+    assert unmatched_submissions(book) == [(str((tmp_path / "run1").resolve()), "loose.ipynb",
+                                            "no folder")]
     lines = export_csv(book, ["01_a.ipynb", "02_b.ipynb"]).splitlines()
     assert lines == ["student,01_a,02_b,total", "alice,2,,2", "bob,4,,4"]
     assert export_csv(book, ["01_a.ipynb"], score="best").splitlines()[1] == "alice,4,4"
+
+
+def test_runs_in_folders_of_one_name_are_two_runs_and_a_second_file_does_not_add_up(tmp_path):
+    book = tmp_path / "gradebook.sqlite"
+    first, second = _task("ann/01_a.ipynb"), _task("bo/01_a.ipynb")
+    record_run(book, tmp_path / "lesson01" / "run", [first],
+               [_result(first.name, "01_a.ipynb", [2])], {first.name: "ann"}, {}, engine="local")
+    record_run(book, tmp_path / "lesson02" / "run", [second],
+               [_result(second.name, "01_a.ipynb", [2])], {second.name: "bo"}, {}, engine="local")
+    assert set(scores(book)) == {"ann", "bo"}  # the second run did not wipe the first
+    old, new = tmp_path / "cy" / "01_a.ipynb", tmp_path / "cy" / "01_a (1).ipynb"
+    old.parent.mkdir()
+    new.write_text("0 points, handed in last")
+    old.write_text("2 points, handed in first")
+    os.utime(old, (1_000_000, 1_000_000))
+    tasks = [Task(old, "cy/01_a.ipynb", "1" * 64), Task(new, "cy/01_a (1).ipynb", "2" * 64)]
+    record_run(book, tmp_path / "run3", tasks,
+               [_result(tasks[0].name, "01_a.ipynb", [2, 2]),
+                _result(tasks[1].name, "01_a.ipynb", [0, 0])],
+               {t.name: "cy" for t in tasks}, {}, engine="local")
+    assert scores(book, score="latest")["cy"]["01_a.ipynb"] == (0, 4)  # the latest file
+    assert scores(book, score="best")["cy"]["01_a.ipynb"] == (0, 4)  # not the best of both
+
+
+def test_names_that_differ_only_in_invisible_characters_stay_two_students(tmp_path):
+    folders = StudentMatcher()
+    names = ["alice/01.ipynb", "alice\u200b/01.ipynb", " alice/01.ipynb", "王伟/01.ipynb",
+             "李娜/01.ipynb", "_unmatched/01.ipynb", "a?b/01.ipynb", "a_b/01.ipynb"]
+    students = {name: folders.student(name) for name in names}
+    assert len(set(students.values())) == len(names)
+    tasks = [_task(name) for name in names] + [_task("loose.ipynb")]
+    students["loose.ipynb"] = None
+    paths = write_feedback(tmp_path, tasks, [_result(t.name, "01.ipynb", [2]) for t in tasks],
+                           students, {})
+    assert len({p.parent for p in paths}) == len(tasks)  # a folder each, loose files apart
 
 
 def test_a_hostile_student_name_cannot_inject_into_the_lms_export(tmp_path):

@@ -132,6 +132,21 @@ def test_a_piece_reached_through_an_alias_is_flagged():
         assert found == {"06-train-epoch": "uses coursekit.pytorch.train_epoch"}, source
 
 
+@pytest.mark.parametrize("source", [
+    "%time from coursekit.scratch import MSE as cost",
+    "%timeit -n 1 from coursekit.scratch import MSE as cost",
+    "from coursekit import scratch\nimport operator\n"
+    "cost = operator.attrgetter('MS' + 'E')(scratch)",
+    "from coursekit import scratch\nfrom functools import reduce\n"
+    "cost = reduce(getattr, ['MS' + 'E'], scratch)",
+    "from coursekit import scratch\ncost = object.__getattribute__(scratch, 'MS' + 'E')",
+])
+def test_timed_magics_and_indirect_look_ups_are_seen(source):
+    found = flags.analyse([("01-mse-cost", source)],
+                          {"01-mse-cost": ["coursekit.scratch.MSE"]}, "coursekit.checks")
+    assert found.get("01-mse-cost"), source
+
+
 def test_a_cell_that_is_not_python_is_flagged_as_not_analysed():
     found = flags.analyse([], {"99-double": []}, "fakechecks", others=["def (:"])
     assert found == {"99-double": flags.UNPARSABLE + flags.ELSEWHERE}

@@ -127,8 +127,17 @@ def test_starter_code_and_code_most_of_the_class_shares_are_not_evidence():
     starter = ORIGINAL  # everyone was given it
     codes = {f"s{i}": ORIGINAL + f"\nprint({i})" for i in range(6)}
     assert similarity_flags(codes, [starter]) == {}
-    common = {f"s{i}": ORIGINAL for i in range(10)}  # the one obvious way, for all ten
+    common = {f"s{i}": ORIGINAL for i in range(12)}  # the one obvious way, for all twelve
     assert similarity_flags(common, []) == {}
+
+
+def test_a_ring_of_copiers_in_a_small_class_is_flagged():
+    rng = random.Random(1)
+    words = ["x", "=", "(", ")", "+", "*", "for", "in", "if", ":", "1", "return"]
+    codes = {f"s{i}": " ".join(rng.choice(words) for _ in range(200)) for i in range(7)}
+    codes.update({f"ring{i}": RENAMED for i in range(3)})
+    flags = similarity_flags(codes, [])
+    assert set(flags) == {"ring0", "ring1", "ring2"}
 
 
 def test_short_answers_alike_are_not_flagged():
