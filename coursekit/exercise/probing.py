@@ -163,12 +163,18 @@ def attempt_keeping(fn: Any, args: Sequence[Any], names: Sequence[str], *,
         if not _read_only_write(exc):
             return raised(exc)
         # It wrote into an argument it was given read-only: a fail whatever else happens.
-        # Which one: call it again with one such argument read-only at a time.
+        # What it gives when allowed to write (on copies): a raise of its own is reported as
+        # such, as before; else which argument it wrote, by calling again with one such
+        # argument read-only at a time.
+        try:
+            allowed = describe_value(fn(*copy.deepcopy(list(args)), **(kwargs or {})))
+        except Exception as error:  # noqa: BLE001 - the student's bug, reported as data
+            return raised(error)
         guarded = [i for i, name in enumerate(names) if name and name not in may_become_result
                    and isinstance(args[i], np.ndarray | dict)]
         culprits = [names[i] for i in guarded if _writes_into(fn, args, i, kwargs)]
         culprits = culprits or [names[i] for i in guarded]
-        return {"kind": "changed", "names": culprits, "result": raised(exc)}
+        return {"kind": "changed", "names": culprits, "result": allowed}
     except Exception as exc:  # the student's bug, reported as data
         return raised(exc)
     return kept(describe_value(result), guarded_args, names, before, result=result,
