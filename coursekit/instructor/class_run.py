@@ -182,7 +182,8 @@ def classmates_alike(how: ClassGrading, tasks: Sequence[Task],
                 continue
             if hashlib.sha256(raw).hexdigest() == task.sha256:
                 codes[task.name] = own_code(raw, starter)
-        flags.update(similarity_flags(codes, starter))
+        flags.update(similarity_flags(codes, starter, {t.name: how.students.student(t.name)
+                                                       for t in members}))
     return flags
 
 

@@ -123,15 +123,19 @@ def similar_pairs(prints: Mapping[str, set[int]], starter: set[int]
     return sorted(pairs, key=lambda pair: (-pair[2], pair[0], pair[1]))
 
 
-def similarity_flags(codes: Mapping[str, str], starter_code: Iterable[str]) -> dict[str, str]:
+def similarity_flags(codes: Mapping[str, str], starter_code: Iterable[str],
+                     owners: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """Submission name -> ``similar to <classmate> (N% of fingerprints shared); ...`` for
-    every submission in a flagged pair, the most similar classmates first (at most three)."""
+    every submission in a flagged pair, the most similar classmates first (at most three).
+    Two files of one student (``owners``) are not compared with each other."""
     prints = {name: fingerprints(code) for name, code in codes.items()}
     starter: set[int] = set()
     for code in starter_code:
         starter |= fingerprints(code)
     partners: dict[str, list[str]] = defaultdict(list)
     for a, b, share, _ in similar_pairs(prints, starter):
+        if owners is not None and owners.get(a) is not None and owners.get(a) == owners.get(b):
+            continue
         partners[a].append(f"similar to {b} ({share:.0%} of fingerprints shared)")
         partners[b].append(f"similar to {a} ({share:.0%} of fingerprints shared)")
     return {name: "; ".join(found[:3]) + ("; ..." if len(found) > 3 else "")

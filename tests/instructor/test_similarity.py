@@ -117,6 +117,11 @@ def test_a_renamed_copy_is_flagged_both_ways_and_independent_work_is_not():
     assert "carol/04.ipynb" not in flags
 
 
+def test_two_files_of_one_student_are_not_a_copy():
+    codes = {"ann/04.ipynb": ORIGINAL, "ann/04 (1).ipynb": RENAMED}
+    assert similarity_flags(codes, [], {name: "ann" for name in codes}) == {}
+
+
 def test_a_partial_copy_inside_more_own_code_is_still_seen():
     half = "\n".join(ORIGINAL.splitlines()[:14]) + "\n" + INDEPENDENT
     pairs = similar_pairs({"a": fingerprints(ORIGINAL), "b": fingerprints(half)}, set())
