@@ -21,8 +21,8 @@ from typing import Any
 
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
-from coursekit.instructor.engines import Done, failed, grade_bytes
-from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
+from coursekit.instructor.engines import Done, failed, grade_bytes, read_task
+from coursekit.instructor.grade import Grader
 from coursekit.instructor.report import SubmissionResult
 from coursekit.instructor.runs import Task
 
@@ -97,17 +97,11 @@ class DaskEngine:
 
             def submit_next() -> None:
                 for task in queue:
-                    result = self._here(grader, task)
-                    if result is not None:  # unreadable or too large: answered here
-                        done(task, result)
+                    raw = read_task(grader, task)
+                    if isinstance(raw, SubmissionResult):  # too large or unreadable: answered
+                        done(task, raw)
                         continue
                     key = f"coursekit-grade-{token}-{task.key}"
-                    try:
-                        raw = Path(task.path).read_bytes()
-                    except OSError as exc:
-                        done(task, failed(task.name, f"the file could not be read "
-                                                     f"({type(exc).__name__})"))
-                        continue
                     future = client.submit(_grade_on_worker, plugin, task.name, raw, task.seed,
                                            key=key, pure=False)
                     pending[future.key] = task
@@ -126,13 +120,3 @@ class DaskEngine:
                 future.release()
                 done(task, result)
                 submit_next()
-
-    @staticmethod
-    def _here(grader: Grader, task: Task) -> SubmissionResult | None:
-        """The result of a task not worth sending (too large or unreadable), else None."""
-        try:
-            if Path(task.path).stat().st_size > SUBMISSION_LIMIT:
-                return grader.grade_file(task.path, task.name, seed=task.seed)
-            return None
-        except OSError as exc:
-            return failed(task.name, f"the file could not be read ({type(exc).__name__})")

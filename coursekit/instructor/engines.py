@@ -56,14 +56,22 @@ def grade_bytes(grader: Grader, name: str, raw: bytes, seed: int | None) -> Subm
         return failed(name, f"{type(exc).__name__}: {exc}")
 
 
-def grade_task(grader: Grader, task: Task) -> SubmissionResult:
-    """Grade ``task`` here (its file read now; one larger than the limit is not read)."""
+def read_task(grader: Grader, task: Task) -> bytes | SubmissionResult:
+    """``task``'s file as bytes, or its result already when there is nothing to run: a file
+    larger than the limit (not read) or one that cannot be read."""
     try:
         if Path(task.path).stat().st_size > SUBMISSION_LIMIT:
             return grader.grade_file(task.path, task.name, seed=task.seed)
-        raw = Path(task.path).read_bytes()
+        return Path(task.path).read_bytes()
     except OSError as exc:
         return failed(task.name, f"the file could not be read ({type(exc).__name__})")
+
+
+def grade_task(grader: Grader, task: Task) -> SubmissionResult:
+    """Grade ``task`` here (its file read now)."""
+    raw = read_task(grader, task)
+    if isinstance(raw, SubmissionResult):
+        return raw
     return grade_bytes(grader, task.name, raw, task.seed)
 
 
