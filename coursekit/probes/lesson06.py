@@ -141,22 +141,54 @@ class ModeSpy(nn.Module):
         return x
 
 
+def evaluation_setup(inputs: dict[str, Any]) -> tuple[nn.Sequential, DataLoader]:
+    """:func:`regression_setup`'s layer followed by an ``nn.BatchNorm1d(1)`` holding the drawn
+    running statistics and scale ``inputs["norm"]`` (mean, var, weight, bias): a model whose
+    outputs in training mode (batch statistics) differ from those in evaluation mode (the
+    running ones), as a model with batch normalisation or dropout does; in training mode."""
+    layer, loader = regression_setup(inputs)
+    norm = nn.BatchNorm1d(1)
+    mean, var, weight, bias = (float(v) for v in inputs["norm"])
+    norm.running_mean, norm.running_var = torch.tensor([mean]), torch.tensor([var])
+    with torch.no_grad():
+        norm.weight.fill_(weight)
+        norm.bias.fill_(bias)
+    net = nn.Sequential(layer, norm)
+    net.train()
+    return net, loader
+
+
+class GradSpy(nn.Module):
+    """Passes its input through, recording for every call whether autograd was recording."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.recorded) < MAX_BATCHES:
+            self.recorded.append(bool(torch.is_grad_enabled()))
+        return x
+
+
 @guarded
 def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
-    """On every case, ``evaluate(net, loader, loss_fn)`` with a one-layer model in training
-    mode (as training leaves it): what it returned, the mode and recording state of every
-    forward pass, the modes it switched the model to, and whether the model is in training mode
-    afterwards."""
+    """On every case, ``evaluate(net, loader, loss_fn)`` with the model of
+    :func:`evaluation_setup` in training mode (as training leaves it): what it returned, then
+    the model's output on ``case["after"]`` (in whatever mode ``evaluate`` left it), and
+    whether autograd recorded each forward pass.
+
+    Only the last is an instrument in the kernel: whether the passes ran in evaluation mode,
+    and whether the model was put back in training mode, show in the two values."""
     if not callable(evaluate):
         return {"kind": "not_callable", "got": describe_value(evaluate)}
     results: list[dict[str, Any]] = []
     for case in inputs["cases"]:
-        layer, loader = regression_setup(case)
-        spy = ModeSpy()
-        net = nn.Sequential(layer, spy)
-        net.train()
-        spy.watch()
+        net, loader = evaluation_setup(case)
+        spy = GradSpy()
+        net.append(spy)
         result = attempt(evaluate, net, loader, LOSSES[str(case["loss"])]())
-        results.append({"result": result, "calls": spy.calls, "modes": spy.modes,
-                        "training_after": bool(net.training)})
+        with torch.no_grad():
+            after = attempt(net, _tensor(case["after"]))
+        results.append({"result": result, "after": after, "recorded": spy.recorded})
     return results

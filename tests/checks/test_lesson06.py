@@ -311,8 +311,9 @@ def _evaluation(*, weigh=True, divide="rows", eval_mode=True, no_grad=True, rest
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (_evaluation(eval_mode=False), r"the value is right, but the model was in training mode "
-         r"during the passes: call net\.eval\(\) first"),
+        (_evaluation(eval_mode=False), r"that is the loss of the model in training mode, where "
+         r"batch normalisation \(this model has it\) normalises each batch by its own "
+         r"statistics and dropout drops units: call net\.eval\(\) before the loop"),
         (_evaluation(no_grad=False), r"autograd recorded the passes: put them inside "
          r"`with torch\.no_grad\(\):`"),
         (_evaluation(restore=False), r"the model was left in evaluation mode: call net\.train\(\) "

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from coursekit.checks import ExerciseFailed
 from coursekit.checks import lesson06 as check
 from coursekit.exercise.wire import round_trip
-from tests.checks.test_lesson06 import _evaluation, _no_step
+from tests.checks.test_lesson06 import LESSON_SEED, _evaluation, _no_step
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs
 
 # ---- red-team cases (REDTEAM-A) ----
@@ -156,10 +156,49 @@ def test_evaluate_names_net_train_inside_the_loop():
                 net.train()
         return total / count
 
-    with pytest.raises(ExerciseFailed, match=r"net\.eval\(\) was called, but the model was back "
-                                             r"in training mode for 4 of the 5 batches: call "
-                                             r"net\.eval\(\) before the loop"):
+    with pytest.raises(ExerciseFailed, match=r"that is the loss with the model back in training "
+                                             r"mode after the first batch: call net\.eval\(\) "
+                                             r"before the loop"):
         check.evaluate(evaluate)
+
+
+def _evaluate_hiding_training_mode(net, loader, loss_fn):
+    """No net.eval(): every module's recorded modes and calls rewritten, and every module but
+    batch normalisation told it is evaluating (the red team's spy rewrite, and more)."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for X_batch, y_batch in loader:
+            total += loss_fn(net(X_batch), y_batch).item() * len(X_batch)
+            count += len(X_batch)
+    for module in net.modules():
+        for name in ("calls", "modes", "recorded"):
+            if isinstance(getattr(module, name, None), list):
+                setattr(module, name, [])
+        if not isinstance(module, torch.nn.BatchNorm1d):
+            module.training = False
+    return total / count
+
+
+def _evaluate_faking_train_mode(net, loader, loss_fn):
+    """Evaluates right, then sets only the outer model's flag back: net.training reads True,
+    its layers still evaluate."""
+    net.eval()
+    with torch.no_grad():
+        total = sum(loss_fn(net(X), y).item() * len(X) for X, y in loader)
+    net.training = True
+    return total / len(loader.dataset)
+
+
+@pytest.mark.parametrize(("wrong", "message"), [
+    (_evaluate_hiding_training_mode, r"that is the loss of the model in training mode"),
+    (_evaluate_faking_train_mode, r"the model was left in evaluation mode: call net\.train\(\)"),
+])
+def test_evaluate_judges_modes_by_value_whatever_the_model_records(wrong, message):
+    """Whether the passes ran in evaluation mode and the model was put back shows in values
+    (the model has batch normalisation): nothing the function rewrites in it hides either."""
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=message):
+            check.evaluate.check(wrong, seed=seed)
 
 
 def _loader_standardising_in_place(X, y, batch_size, generator):

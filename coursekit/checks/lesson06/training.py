@@ -1,10 +1,13 @@
 """06-train-epoch and 06-evaluate: one epoch of SGD on a one-layer regression next to the
 reference epoch, and the mean loss per row over a loader, in evaluation mode.
 
-What the mode spy saw (the model's mode and autograd's recording at every forward pass, the
-modes it was switched to) is judged by rules. A result that differs from the reference is
-compared with what each known wrong version (:data:`EPOCH_MISTAKES`, :data:`EVALUATE_MISTAKES`,
-the code a student writes) gives on the same case, run here, and named when one matches.
+The epoch's mode and autograd's recording at every forward pass are what a spy in the model
+saw. The evaluation's mode is judged by value: its model has batch normalisation, so a pass in
+training mode gives another loss, and a model left in evaluation mode gives other outputs
+afterwards; only its "without gradients" rests on an instrument (autograd's state at each
+pass). A result that differs from the reference is compared with what each known wrong version
+(:data:`EPOCH_MISTAKES`, :data:`EVALUATE_MISTAKES`, the code a student writes) gives on the
+same case, run here, and named when one matches.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from coursekit.checks.lesson06.common import (
 )
 from coursekit.exercise import Exercise, Got, Mistake, Rule, fail, match, rules, view
 from coursekit.exercise.judging import Data
+from coursekit.exercise.mistakes import same
 from coursekit.probes import lesson06 as probes
 
 # ---- 06-train-epoch ----
@@ -170,23 +174,36 @@ train_epoch = Exercise(
 
 def _evaluate_cases(rng: np.random.Generator) -> dict[str, Any]:
     """23 rows in batches of 5 with the squared error, then 30 rows in batches of 8 with the
-    absolute error: both last batches are short, and the model is a drawn line."""
+    absolute error: both last batches are short. The model is a drawn line followed by batch
+    normalisation with drawn running statistics and scale (its outputs in training mode differ
+    from those in evaluation mode), and 6 drawn rows to run it on after the evaluation."""
     return {"cases": [{**_regression(rng, n), "batch_size": batch_size, "loss": loss,
-                       **_line(rng)}
+                       **_line(rng), "norm": _norm(rng),
+                       "after": rng.normal(size=(6, 2)).astype(np.float32)}
                       for n, batch_size, loss in ((23, 5, "MSELoss"), (30, 8, "L1Loss"))]}
 
 
+def _norm(rng: np.random.Generator) -> np.ndarray:
+    """Running mean, running variance, weight and bias of the model's ``BatchNorm1d(1)``."""
+    return np.array([rng.normal(scale=2.0), rng.uniform(0.5, 4.0), rng.uniform(0.5, 2.0),
+                     rng.normal()], dtype=np.float32)
+
+
 def _evaluation(*, weigh: bool = True, divide: str | None = "rows", at: str = "end",
-                loss: nn.Module | None = None) -> Callable[..., Any]:
-    """An evaluation with one realistic mistake in its arithmetic: batch means not weighted by
-    their rows, divided by the batches or not at all, the first or last batch alone, a loss of
-    its own."""
+                loss: nn.Module | None = None, mode: str = "eval") -> Callable[..., Any]:
+    """An evaluation with one realistic mistake: batch means not weighted by their rows,
+    divided by the batches or not at all, the first or last batch alone, a loss of its own;
+    or the model never put in evaluation mode (``mode="train"``), or back in training mode
+    after the first batch (``mode="inside"``)."""
     def evaluate(net: nn.Module, loader: Any, loss_fn: nn.Module) -> float:
-        net.eval()
+        if mode != "train":
+            net.eval()
         total, count, batches, batch_loss = 0.0, 0, 0, 0.0
         with torch.no_grad():
             for X_batch, y_batch in loader:
                 batch_loss = (loss or loss_fn)(net(X_batch), y_batch).item()
+                if mode == "inside":
+                    net.train()
                 if at == "first":
                     break
                 total += batch_loss * (len(X_batch) if weigh else 1)
@@ -227,12 +244,20 @@ EVALUATE_MISTAKES = [
 
 def _evaluated(case: Data, evaluate: Callable[..., Any]) -> Any:
     """What ``evaluate`` returns on the case's model and loader."""
-    layer, loader = probes.regression_setup(case)
-    return evaluate(nn.Sequential(layer), loader, probes.LOSSES[str(case["loss"])]())
+    net, loader = probes.evaluation_setup(case)
+    return evaluate(net, loader, probes.LOSSES[str(case["loss"])]())
 
 
+_IN_TRAINING = ("that is the loss of the model in training mode, where batch normalisation "
+                "(this model has it) normalises each batch by its own statistics and dropout "
+                "drops units: call net.eval() before the loop")
 _EVALUATE_RUNS = [Mistake(m.message, partial(_evaluated, evaluate=m.wrong))
-                  for m in EVALUATE_MISTAKES]
+                  for m in EVALUATE_MISTAKES] + [
+    Mistake(_IN_TRAINING, partial(_evaluated, evaluate=_evaluation(mode="train"))),
+    Mistake("that is the loss with the model back in training mode after the first batch: "
+            "call net.eval() before the loop over the batches and net.train() once, after it, "
+            "not inside it", partial(_evaluated, evaluate=_evaluation(mode="inside"))),
+]
 
 
 def _where(case: Data) -> str:
@@ -243,8 +268,8 @@ def _where(case: Data) -> str:
 
 def _per_row(got: Got, case: Data) -> str | None:
     want = _evaluated(case, reference_evaluate)
-    return f"expected the mean loss per row, {want:.6g}, got {got.number:.6g}" \
-        if got.is_number else None
+    return f"expected the mean loss per row in evaluation mode, {want:.6g}, got " \
+        f"{got.number:.6g}" if got.is_number else None
 
 
 def _value(case: Data, record: dict[str, Any]) -> None:
@@ -259,38 +284,51 @@ def _value(case: Data, record: dict[str, Any]) -> None:
           mistakes=_EVALUATE_RUNS, tolerance=TOLERANCE, explain=_per_row)
 
 
-def _modes(case: Data, record: dict[str, Any]) -> None:
-    calls, modes, where = _spied_calls(record), record.get("modes"), _where(case)
-    if not calls:
-        raise fail(f"{where}: the model was never called: compute net(X_batch) for every batch")
-    if not isinstance(modes, list) or not all(isinstance(m, bool) for m in modes) or (
-            False not in modes and not all(training for training, _ in calls)):
-        raise fail("the check received malformed data")  # an eval pass needs a net.eval()
-    back = sum(training for training, _ in calls)
-    if back and False in modes and True in modes[modes.index(False):]:
-        raise fail(f"{where}: the value is right, and net.eval() was called, but the model was "
-                   f"back in training mode for {back} of the {len(calls)} batches: call "
-                   "net.eval() before the loop over the batches and net.train() once, after "
-                   "it, not inside it")
-    if back:
-        raise fail(f"{where}: the value is right, but the model was in training mode during "
-                   "the passes: call net.eval() first, since layers such as dropout and batch "
-                   "normalisation behave differently while training")
-    if any(recording for _, recording in calls):
-        raise fail(f"{where}: the value is right, but autograd recorded the passes: put them "
-                   "inside `with torch.no_grad():`, since evaluation needs no gradients and a "
-                   "recorded graph only costs memory")
-    if record.get("training_after") is not True:
-        raise fail(f"{where}: the value is right, but the model was left in evaluation mode: "
-                   "call net.train() before returning, since train_epoch does not switch it "
-                   "back and the next epoch would train in evaluation mode")
+def _outputs(case: Data, training: bool) -> torch.Tensor:
+    """The case's model, untouched, on its ``after`` rows, in training or evaluation mode."""
+    net, _ = probes.evaluation_setup(case)
+    net.train(training)
+    with torch.no_grad():
+        return net(torch.tensor(np.asarray(case["after"], dtype=np.float32)))
+
+
+def _left(case: Data, record: dict[str, Any]) -> None:
+    """The model's outputs after the evaluation are its training-mode outputs."""
+    after, where = view(record.get("after")), _where(case)
+    if after.kind == "raised":
+        raise fail(f"{where}: after evaluate returned, the model could not run: "
+                   f"{after.describe()}: leave the model as you found it")
+    if same(after, _outputs(case, True), TOLERANCE):
+        return
+    if same(after, _outputs(case, False), TOLERANCE):
+        raise fail(f"{where}: the model was left in evaluation mode: call net.train() before "
+                   "returning, since train_epoch does not switch it back and the next epoch "
+                   "would train in evaluation mode")
+    raise fail(f"{where}: after evaluate returned, the model gave other outputs than before "
+               "it: evaluate must leave the model's layers and parameters as it found them, "
+               "and in training mode")
+
+
+def _recording(case: Data, record: dict[str, Any]) -> None:
+    """What the probe's instrument saw: autograd off in every forward pass."""
+    recorded = record.get("recorded")
+    if not isinstance(recorded, list) or not all(isinstance(r, bool) for r in recorded):
+        raise fail("the check received malformed data")
+    if not recorded:
+        raise fail(f"{_where(case)}: no forward pass went through the whole model: compute "
+                   "net(X_batch) for every batch")
+    if any(recorded):
+        raise fail(f"{_where(case)}: the value is right, but autograd recorded the passes: put "
+                   "them inside `with torch.no_grad():`, since evaluation needs no gradients "
+                   "and a recorded graph only costs memory")
 
 
 evaluate = Exercise(
     "06-evaluate", _evaluate_cases, probes.evaluate_runs, rules(
-        Rule("one float: the mean loss per row over the whole loader", _on_case(_value)),
-        Rule("in evaluation mode, without gradients, the model back in training mode after",
-             _on_case(_modes)),
+        Rule("one float: the mean loss per row over the whole loader, in evaluation mode",
+             _on_case(_value)),
+        Rule("the model back in training mode after, as it was", _on_case(_left)),
+        Rule("without gradients", _on_case(_recording)),
         passed="the mean loss per row on 2 loaders with a short last batch, in evaluation "
                "mode, without gradients, and back in training mode", each_case=True),
     names=("evaluate",), mistakes=tuple(EVALUATE_MISTAKES), student=lambda wrong: (wrong,),
