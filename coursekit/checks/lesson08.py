@@ -52,9 +52,11 @@ def reference_misclassified(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarra
 
 def _layer_cases(rng: np.random.Generator) -> dict[str, Any]:
     """Dense layers of three shapes (one square, where an untransposed copy fits silently) with
-    He-scaled weights, a bias that matters, and 7 input rows each."""
+    He-scaled weights, a bias that matters, and 7 input rows each; the gradient of a step on
+    the Linear afterwards and a shift of the Dense layer's arrays after that."""
     return {"cases": [{"W": rng.normal(scale=np.sqrt(2.0 / n_in), size=(n_in, n_out)),
-                       "b": rng.normal(0.0, 0.5, n_out), "X": rng.normal(size=(7, n_in))}
+                       "b": rng.normal(0.0, 0.5, n_out), "X": rng.normal(size=(7, n_in)),
+                       "step": rng.uniform(0.1, 0.5), "shift": rng.uniform(0.5, 1.5)}
                       for n_in, n_out in ((3, 5), (4, 4), (6, 2))]}
 
 
@@ -175,18 +177,42 @@ def _values(inputs: Data, data: Data) -> None:
         raise fail(f"{where}: {message or 'after copying, the two layers give different outputs'}")
 
 
+_SHARED = ("the torch parameters share memory with the NumPy arrays (torch.from_numpy "
+           "without a copy, or a tensor made over them): {}; copy the values into the "
+           "parameters with copy_()")
+
+
 def _independent(inputs: Data, data: Data) -> None:
-    for _, record, call, where in _copies(inputs, data):
-        if record.get("shares_memory") is not False:
-            raise fail("the torch parameters share memory with the NumPy arrays "
-                       "(torch.from_numpy without a copy): an update to one model changes the "
-                       "other; copy the values into the parameters with copy_()")
-        if call.get("new_parameters") is not False:
-            raise fail(f"{where}: the Linear's parameters were replaced (`linear.weight = "
-                       "nn.Parameter(...)`), not copied into: a new parameter lives on the "
-                       "device it was made on (torch.tensor makes it on the CPU), so a model on "
-                       "the GPU breaks, and an optimizer made before still holds the old ones; "
-                       "copy into them with weight.copy_(...) under torch.no_grad()")
+    """A step on the Linear moves it alone; a shift of the Dense layer leaves the Linear as the
+    step left it (both shown by values); a tensor swapped in through ``.data`` (an
+    instrument: the parameters' storage addresses)."""
+    for case, record, call, where in _copies(inputs, data):
+        W, b, X = (np.asarray(case[k], dtype=np.float64) for k in ("W", "b", "X"))
+        step, shift = float(case["step"]), float(case["shift"])
+        n_out = W.shape[1]
+        dense = expect_array(record.get("dense_after_step"), (len(X), n_out),
+                             f"Dense output after a step on the Linear {where}")
+        if not close(dense, X @ W + b, **TOLERANCE):
+            raise fail(f"{where}: " + _SHARED.format("one SGD step on the Linear changed what "
+                                                     "the Dense layer computes"))
+        stepped = expect_array(record.get("stepped"), (len(X), n_out),
+                               f"Linear output after a step {where}")
+        if close(stepped, X @ W + b, **TOLERANCE):
+            raise fail(f"{where}: an optimizer made before the copy no longer moves the Linear: "
+                       "its parameters were replaced (`linear.weight = nn.Parameter(...)`), not "
+                       "copied into, so the optimizer still holds the old ones (and a new "
+                       "parameter lives on the device it was made on): copy into them with "
+                       "weight.copy_(...) under torch.no_grad()")
+        want = X @ (W - step) + (b - step)
+        if not close(stepped, want, **TOLERANCE):
+            raise fail(f"{where}: after one SGD step on the Linear its output is not what the "
+                       "copied parameters give after that step: copy W.T and b into the "
+                       "Linear's own weight and bias with copy_()")
+        moved = expect_array(record.get("moved"), (len(X), n_out),
+                             f"Linear output after the Dense layer changed {where}")
+        if not close(moved, want, **TOLERANCE):
+            raise fail(f"{where}: " + _SHARED.format(f"adding {shift:.3g} to the Dense layer's "
+                                                     "W and b changed what the Linear computes"))
         if call.get("replaced") is not False:
             raise fail(f"{where}: the parameters' tensors were swapped (`.data = ...`), not "
                        "copied into: a swapped-in tensor keeps its own device (torch.tensor "

@@ -31,9 +31,10 @@ def layers(case: Mapping[str, Any]) -> tuple[scratch.Dense, nn.Linear]:
 
 
 def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
-          ) -> tuple[scratch.Dense, nn.Linear, dict[str, Any]]:
+          ) -> tuple[scratch.Dense, nn.Linear, torch.optim.Optimizer, dict[str, Any]]:
     dense, linear = layers(case)
     parameters = list(linear.parameters())
+    optimizer = torch.optim.SGD(parameters, lr=1.0)  # made before the copy, as a loop holds one
     storage = [p.data_ptr() for p in parameters]
     values = [p.detach().clone() for p in parameters]
     try:
@@ -43,13 +44,13 @@ def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
         else:
             returned = copy_layer(dense, linear)
     except Exception as exc:
-        return dense, linear, raised(exc)
+        return dense, linear, optimizer, raised(exc)
     after = list(linear.parameters())
     # Whether a parameter's tensor was swapped (``.data = ...``) or the parameter itself
     # replaced (``linear.weight = nn.Parameter(...)``) rather than written into: the new tensor
     # keeps its own device, not the model's.
     replaced = [p.data_ptr() for p in after] != storage
-    return dense, linear, {
+    return dense, linear, optimizer, {
         "kind": "none", "replaced": replaced,
         "new_parameters": len(after) != len(parameters)
         or any(a is not b for a, b in zip(after, parameters, strict=True)),
@@ -61,22 +62,38 @@ def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
 
 
 def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:
-    dense, linear, call = _copy(copy_layer, case, no_grad=False)
+    dense, linear, optimizer, call = _copy(copy_layer, case, no_grad=False)
     if call["kind"] == "raised":
-        _, _, again = _copy(copy_layer, case, no_grad=True)
+        _, _, _, again = _copy(copy_layer, case, no_grad=True)
         return {"call": call, "fine_under_no_grad": again["kind"] != "raised"}
+    X = np.array(case["X"], dtype=np.float64)
     result: dict[str, Any] = {
         "call": call,
         "dtypes": [str(p.dtype).removeprefix("torch.") for p in linear.parameters()],
         "weight": describe_value(linear.weight), "bias": describe_value(linear.bias)}
     with torch.no_grad():
-        result["out"] = attempt(linear, torch.from_numpy(np.array(case["X"], np.float64)))
-    before = [p.detach().clone() for p in linear.parameters()]
-    for p in dense.params.values():  # training one framework must not move the other
-        p += 1.0
-    result["shares_memory"] = any(not torch.equal(p.detach(), b)
-                                  for p, b in zip(linear.parameters(), before, strict=True))
+        result["out"] = attempt(linear, torch.from_numpy(X))
+    # Whether the copies are the Linear's own shows in values: a step of the optimizer made
+    # before the copy must move the Linear (not parameters it replaced) and leave the Dense
+    # layer alone; then moving the Dense layer's arrays must leave the Linear alone.
+    result["stepped"] = attempt(_step, optimizer, float(case["step"]), linear, X)
+    result["dense_after_step"] = attempt(dense.forward, X.copy())
+    for p in dense.params.values():
+        p += float(case["shift"])
+    with torch.no_grad():
+        result["moved"] = attempt(linear, torch.from_numpy(X))
     return result
+
+
+def _step(optimizer: torch.optim.Optimizer, step: float, linear: nn.Linear,
+          X: np.ndarray) -> torch.Tensor:
+    """One SGD step (lr 1) with every gradient ``step``, then the Linear's output on ``X``."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = torch.full_like(p, step)
+    optimizer.step()
+    with torch.no_grad():
+        return linear(torch.from_numpy(X))
 
 
 @guarded
@@ -84,8 +101,9 @@ def copy_cases(inputs: dict[str, Any], copy_layer: Any) -> Any:
     """Per case: what ``copy_layer(dense, linear)`` raised (and whether the same call succeeds
     under ``torch.no_grad()``), or how the call went (the Linear's parameters replaced or left
     untouched, what it returned, requires_grad afterwards, the Dense layer's W and b
-    afterwards) and the Linear afterwards: dtypes, weight, bias, its output on the case's X,
-    and whether it changes when the Dense layer's arrays do."""
+    afterwards) and the Linear afterwards: dtypes, weight, bias, its output on the case's X;
+    its output after a step of an optimizer made before the copy, the Dense layer's output
+    then, and the Linear's output once the Dense layer's arrays have moved."""
     if not callable(copy_layer):
         return {"kind": "not_callable", "got": describe_value(copy_layer)}
     return [_copy_case(copy_layer, case) for case in inputs["cases"]]

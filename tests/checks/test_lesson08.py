@@ -10,6 +10,7 @@ import torch
 
 from coursekit.checks import lesson08 as check
 from coursekit.exercise import ExerciseFailed
+from coursekit.exercise.spec import LESSON_SEED
 from coursekit.exercise.wire import round_trip
 from tests.checks.wire import assert_judged_alike_on_fresh_inputs, assert_same_verdict_over_the_wire
 
@@ -175,6 +176,32 @@ def _returns_new_linear(dense, linear):  # the Linear passed in is left untouche
 def _new_parameters(dense, linear):
     linear.weight = torch.nn.Parameter(torch.tensor(dense.params["W"].T))
     linear.bias = torch.nn.Parameter(torch.tensor(dense.params["b"]))
+
+
+def _bias_shared(dense, linear):  # the weight copied, the bias over the Dense layer's array
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
+    linear.bias.data = torch.from_numpy(dense.params["b"])
+
+
+def _shared_through_set(dense, linear):
+    """Shares memory without swapping `.data` (set_ keeps the parameter object): the red
+    team's trick, with the storage addresses the probe compares patched to agree."""
+    with torch.no_grad():
+        linear.weight.set_(torch.from_numpy(dense.params["W"].T.copy()))
+        dense.params["W"] = linear.weight.detach().numpy().T  # the Dense layer now views it
+        linear.bias.set_(torch.from_numpy(dense.params["b"]))
+    torch.Tensor.data_ptr = lambda self: 0
+
+
+@pytest.mark.parametrize("wrong", [_shared_memory, _bias_shared, _shared_through_set])
+def test_shared_memory_shows_in_values_whatever_the_notebook_patches(wrong, monkeypatch):
+    """A copy that shares memory is found by what the layers compute after one of them
+    changes, not by comparing storage in the kernel: patching data_ptr hides nothing."""
+    monkeypatch.setattr(torch.Tensor, "data_ptr", torch.Tensor.data_ptr)  # restored after
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=r"share memory with the NumPy arrays"):
+            check.copy_layer.check(wrong, seed=seed)
 
 
 # A list of lists was accepted before probe + judge; the heatmap cell after the check needs an
