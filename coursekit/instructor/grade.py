@@ -300,11 +300,14 @@ def _unrunnable(name: str, lesson: Lesson | None, how: str, reason: str) -> Subm
     return SubmissionResult(name, lesson.notebook, how, rows)
 
 
-def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:
+def find_submissions(paths: Sequence[Path], skipped: list[str] | None = None
+                     ) -> list[tuple[Path, str]]:
     """``(file, name)`` for every ``.ipynb`` under ``paths`` (files or folders), sorted.
 
-    ``name`` is the path relative to the folder given (``alice/01_gradient_descent.ipynb``);
-    checkpoint folders, hidden files and symbolic links are skipped.
+    ``name`` is the path relative to the folder given (``alice/01_gradient_descent.ipynb``).
+    Jupyter's ``.ipynb_checkpoints`` folders are skipped; so are other hidden files and folders
+    and symbolic links, whose names are added to ``skipped`` when a list is given, so the
+    caller can say what it did not grade.
     """
     found: list[tuple[Path, str]] = []
     for root in paths:
@@ -316,7 +319,11 @@ def find_submissions(paths: Sequence[Path]) -> list[tuple[Path, str]]:
             raise FileNotFoundError(f"no such submission file or folder: {root}")
         for path in sorted(root.rglob("*.ipynb")):
             relative = path.relative_to(root)
+            if ".ipynb_checkpoints" in relative.parts:
+                continue
             if any(part.startswith(".") for part in relative.parts) or path.is_symlink():
+                if skipped is not None:
+                    skipped.append(relative.as_posix())
                 continue
             if path.is_file():
                 found.append((path, relative.as_posix()))

@@ -23,6 +23,7 @@ from coursekit.instructor.class_run import ClassGrading, grade_class, merge_shar
 from coursekit.instructor.engines import Engine, LocalEngine
 from coursekit.instructor.grade import Grader, find_submissions
 from coursekit.instructor.gradebook import SCORES, export_csv, unmatched_submissions
+from coursekit.instructor.report import shown_name
 from coursekit.instructor.sandbox import Limits
 from coursekit.instructor.shards import parse_shard
 from coursekit.instructor.students import StudentMatcher
@@ -60,7 +61,13 @@ def _how(args: argparse.Namespace, grader: Grader, engine: Engine, name: str) ->
 
 
 def _grade(args: argparse.Namespace) -> int:
-    submissions = find_submissions(args.submissions)
+    skipped: list[str] = []
+    submissions = find_submissions(args.submissions, skipped)
+    if skipped:
+        shown = ", ".join(shown_name(name) for name in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        print(f"warning: {len(skipped)} notebook(s) in hidden folders or behind symbolic links "
+              f"are not graded: {shown}{more}", file=sys.stderr)
     if not submissions:
         print(f"error: no .ipynb files in {', '.join(map(str, args.submissions))}",
               file=sys.stderr)

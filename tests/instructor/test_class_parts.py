@@ -243,3 +243,23 @@ def test_batch_scripts_run_the_shard_command_with_the_schedulers_index(tmp_path)
     assert '--shard "${JOB_COMPLETION_INDEX}/8"' in container["command"][-1]
     with pytest.raises(ValueError, match="at least 1"):
         slurm_script(0, 1, tmp_path, args, course=tmp_path, python="p")
+
+
+def test_finding_submissions_names_what_it_does_not_grade(tmp_path):
+    """Notebooks in hidden folders or behind links are reported, never silently dropped;
+    Jupyter's own checkpoint copies are skipped without a word."""
+    from coursekit.instructor.grade import find_submissions
+
+    for name in ("alice/01_gradient_descent.ipynb", "bob/.drafts/01_gradient_descent.ipynb",
+                 "carol/.ipynb_checkpoints/01_gradient_descent-checkpoint.ipynb",
+                 ".dan/01_gradient_descent.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    (tmp_path / "erin").mkdir()
+    (tmp_path / "erin" / "01_gradient_descent.ipynb").symlink_to(
+        tmp_path / "alice" / "01_gradient_descent.ipynb")
+    skipped: list[str] = []
+    found = find_submissions([tmp_path], skipped)
+    assert [name for _, name in found] == ["alice/01_gradient_descent.ipynb"]
+    assert skipped == [".dan/01_gradient_descent.ipynb", "bob/.drafts/01_gradient_descent.ipynb",
+                       "erin/01_gradient_descent.ipynb"]
