@@ -182,7 +182,11 @@ def test_copying_the_reference_is_flagged(batch):
             if row["submission"] == hostile.file_name("copies_reference")]
     assert rows[0]["flags"] == "uses fakechecks"
     honest = [row for row in batch["rows"] if row["submission"] == "alice/99_fake.ipynb"]
-    assert all(row["flags"] == "" for row in honest)
+    # alice handed in the instructor's edition, as several files of this batch do: that is
+    # flagged as identical to them, and nothing of hers as a use of the checks
+    assert honest and all("uses" not in row["flags"] for row in honest)
+    assert all(part.startswith("identical to ") for row in honest
+               for part in row["flags"].split("; ") if part and part != "...")
 
 
 def test_the_reports_cannot_be_forged_or_injected(batch):
