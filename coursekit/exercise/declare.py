@@ -19,9 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.exercise.judging import Data, Tolerance, fail, raised_message, results
+from coursekit.exercise.judging import (
+    Data,
+    Tolerance,
+    changed_message,
+    fail,
+    raised_message,
+    results,
+)
 from coursekit.exercise.mistakes import TOLERANCE, Mistake, match
-from coursekit.exercise.probing import call_each
+from coursekit.exercise.probing import call_each, describe_value
 from coursekit.exercise.spec import Exercise
 from coursekit.exercise.view import view
 
@@ -159,6 +166,8 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
                     raise fail(f"{where(*values)}: {explained}")
             if isinstance(got, dict) and got.get("kind") == "raised" and not got.get("stub"):
                 raise fail(f"{where(*values)}: {raised_message(got)}")
+            if probe is None:
+                _left_alone(case, got, where(*values))
             with np.errstate(all="ignore"):
                 want = reference(*values)
             match(view(got), want, where=where(*values), args=values, mistakes=mistakes,
@@ -166,7 +175,41 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
                   strict=True)
         return passed.replace("{n}", str(len(drawn)))
 
+    def _left_alone(case: Mapping[str, Any], got: Any, at: str) -> None:
+        """The kept arguments as a second call on writable copies left them (``kept_after``,
+        :func:`~coursekit.exercise.probing.call_each`) equal the drawn inputs, exactly."""
+        if not isinstance(got, dict) or got.get("kind") in ("raised", "changed",
+                                                            "not_callable"):
+            return
+        after = got.get("kept_after")
+        watched = [name for name in keep if name in case and name not in may_become_result]
+        if not isinstance(after, dict) or sorted(after) != sorted(watched):
+            raise fail("the check received malformed data")
+        changed = [name for name in watched
+                   if not _identical(after[name], describe_value(case[name]))]
+        if changed:
+            raise fail(f"{at}: {changed_message({'names': changed})}")
+
     judge.__qualname__ = judge.__name__ = f"judge_{id.replace('-', '_')}"
     return Exercise(id, inputs, probe or call_each, judge, implemented_by=tuple(implemented_by),
                     names=tuple(names), mistakes=tuple(mistakes),
                     student=student or (lambda wrong: (wrong,)), arguments=build)
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Whether two descriptions (plain data) are the same, value for value: arrays of one
+    shape and equal entries (NaN equal to NaN), dicts and lists item by item."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) and \
+            all(_identical(a[key], b[key]) for key in a)
+    if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+        return isinstance(a, list | tuple) and isinstance(b, list | tuple) and \
+            len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        return bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"))
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True  # NaN
+    return bool(a == b) and type(a) is type(b)

@@ -278,12 +278,32 @@ def call_each(inputs: Mapping[str, Any], fn: Any) -> list[dict[str, Any]]:
     results = []
     for case in cases:
         given = [name for name in names if name in case]
-        args = [_fresh(case[name]) for name in given]
         keep = [name if name in call["keep"] else "" for name in given]
         target = fn
         if call["keywords"]:
             def target(*values: Any, _given: list[str] = given) -> Any:
                 return fn(**dict(zip(_given, values, strict=True)))
-        results.append(attempt_keeping(target, args, keep,
-                                       may_become_result=call["may_become_result"]))
+        results.append(call_keeping(target, case, given, keep, call["may_become_result"]))
     return results
+
+
+def call_keeping(fn: Any, case: Mapping[str, Any], given: Sequence[str], keep: Sequence[str],
+                 may_become_result: Collection[str] = ()) -> dict[str, Any]:
+    """:func:`attempt_keeping` on ``fn`` with fresh copies of ``case``'s values ``given``
+    (``keep`` as its ``names``), and, when that call returned, ``"kept_after"``: the kept
+    arguments as a second call on writable fresh copies left them, described. The judge
+    compares those with the inputs it drew, outside this process, so a function that writes
+    only into writable arrays, or into a tensor or a dict, is seen whatever the notebook
+    patched here."""
+    got = attempt_keeping(fn, [_fresh(case[name]) for name in given], keep,
+                          may_become_result=may_become_result)
+    if got.get("kind") in ("raised", "changed", "not_callable"):
+        return got
+    watched = [name for name in keep if name and name not in may_become_result]
+    args = [_fresh(case[name]) for name in given]
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001, S110 - what it wrote before raising still shows
+        pass
+    return {**got, "kept_after": {name: describe_value(arg) for name, arg
+                                  in zip(given, args, strict=True) if name in watched}}

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.exercise.probing import attempt_keeping, guarded
+from coursekit.exercise.probing import attempt_keeping, call_keeping, guarded
 
 
 def _array(value: Any) -> np.ndarray:
@@ -19,11 +19,9 @@ def model_cases(inputs: dict[str, Any], predict: Any, mse: Any) -> dict[str, Any
     """``predict(X, w, b)`` and ``mse(X, y, w, b)`` on every case (copies of the arrays); X, y
     and w must come back unchanged (the lesson's later cells use them again)."""
     return {
-        "predict": [attempt_keeping(predict, (_array(case["X"]), _array(case["w"]),
-                                              float(case["b"])), ("X", "w", ""))
+        "predict": [call_keeping(predict, case, ("X", "w", "b"), ("X", "w", ""))
                     for case in inputs["cases"]],
-        "mse": [attempt_keeping(mse, (_array(case["X"]), _array(case["y"]), _array(case["w"]),
-                                      float(case["b"])), ("X", "y", "w", ""))
+        "mse": [call_keeping(mse, case, ("X", "y", "w", "b"), ("X", "y", "w", ""))
                 for case in inputs["cases"]],
     }
 

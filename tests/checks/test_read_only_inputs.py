@@ -13,6 +13,7 @@ from coursekit.checks import lesson01 as check
 from coursekit.exercise import probing
 from coursekit.exercise.probing import attempt_keeping, read_only
 from coursekit.exercise.spec import ExerciseFailed
+from coursekit.exercise.wire import round_trip
 
 
 def cost_then_doubles_x(theta, x, y):
@@ -74,3 +75,40 @@ def test_a_function_that_reads_only_is_untouched_and_names_are_precise():
     assert attempt_keeping(honest, args, ["", "x", "y"])["kind"] == "float"
     got = attempt_keeping(gradient_then_scrubs_y, args, ["", "x", "y"])
     assert got["kind"] == "changed" and got["names"] == ["y"]
+
+
+def cost_writing_only_when_it_may(theta, x, y):
+    """Sniffs whether its argument is read-only and writes only when it is not."""
+    result = np.mean((theta * x - y) ** 2)
+    if x.flags.writeable:
+        x *= 2
+    return result
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_function_that_writes_only_into_writable_arrays_is_seen(monkeypatch, hidden):
+    """The probe also calls on writable copies and hands the judge those arguments as they
+    were left: compared with the drawn inputs outside the kernel (here: after the patches of
+    the probe's process are undone), whatever was patched."""
+    exercise = check.EXERCISES["01-mse-cost"]
+    inputs = round_trip(exercise.inputs(np.random.default_rng(3)))
+    with monkeypatch.context() as patched:
+        if hidden:
+            _hide_the_instruments(patched)
+        data = round_trip(exercise.probe(inputs, cost_writing_only_when_it_may))
+    ok, message = exercise.verdict(inputs, data)
+    assert not ok and "changed `x` in place" in message, message
+
+
+def test_the_judge_refuses_arguments_reported_changed_or_missing():
+    """What the second call left is plain data: a report that drops or alters it fails."""
+    exercise = check.EXERCISES["01-mse-cost"]
+    inputs = exercise.inputs(np.random.default_rng(0))
+    data = exercise.probe(inputs, check.reference_cost)
+    assert exercise.verdict(inputs, data)[0]
+    dropped = [{k: v for k, v in got.items() if k != "kept_after"} for got in data]
+    assert exercise.verdict(inputs, dropped) == (False, "the check received malformed data")
+    altered = copy.deepcopy(data)
+    altered[0]["kept_after"]["x"]["value"] = altered[0]["kept_after"]["x"]["value"] * 2
+    ok, message = exercise.verdict(inputs, altered)
+    assert not ok and "changed `x` in place" in message
