@@ -19,11 +19,39 @@ from coursekit.instructor.engines import grade_batch
 from coursekit.instructor.grade import Grader, SubmissionResult
 from coursekit.instructor.student import student_edition
 from coursekit.instructor.syllabus import load_syllabus
+from tests.instructor.fake_lesson import edited
 from tests.instructor.leaks import assert_no_leaks
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 IDS = [path.stem for path in LESSONS]
+
+
+#: Issue 24's hostile answers to behaviour checks, graded inside the sandbox: each hides its
+#: defect from anything the probe could record in the kernel, and must still score 0 there,
+#: by what the code computes. Lesson -> (solution cell, source, exercise, message).
+HOSTILE = {
+    "06_pytorch_linear_regression.ipynb": ("06-evaluate-solution", """
+def evaluate(net, loader, loss_fn):  # never net.eval(); every record the model keeps wiped
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for X_batch, y_batch in loader:
+            total += loss_fn(net(X_batch), y_batch).item() * len(X_batch)
+            count += len(X_batch)
+    for module in net.modules():
+        for name in list(vars(module)):
+            if isinstance(getattr(module, name), list):
+                setattr(module, name, [])
+    net.training = True
+    return total / count
+""", "06-evaluate", "that is the loss of the model in training mode"),
+    "08_capstone_two_frameworks.ipynb": ("08-copy-weights-solution", """
+def copy_layer(dense, linear):  # shares memory, and makes every storage address agree
+    linear.weight.data = torch.from_numpy(dense.params["W"].T)
+    linear.bias.data = torch.from_numpy(dense.params["b"])
+    torch.Tensor.data_ptr = lambda self: 0
+""", "08-copy-weights", "share memory with the NumPy arrays"),
+}
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
@@ -48,6 +76,11 @@ def batch(tmp_path_factory) -> dict[str, SubmissionResult]:
                        student)
         submissions += [(lesson, f"instructor/{lesson.name}"),
                         (student, f"student/{lesson.name}")]
+        if lesson.name in HOSTILE:
+            hostile = folder / f"hostile_{lesson.name}"
+            cell, source, _, _ = HOSTILE[lesson.name]
+            nbformat.write(edited(nbformat.read(lesson, as_version=4), cell, source), hostile)
+            submissions.append((hostile, f"hostile/{lesson.name}"))
     grader = Grader(load_syllabus(ROOT / "syllabus.toml"), ROOT / "notebooks", timeout=600)
     try:
         results = grade_batch(grader, submissions, jobs=os.cpu_count() or 1)
@@ -79,3 +112,11 @@ def test_grading_the_untouched_student_edition_gives_zero(graded):
     passed = [(row.exercise, row.message) for row in student.rows if row.passed]
     assert not passed
     assert student.points == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", sorted(HOSTILE))
+def test_a_behaviour_hidden_from_the_kernel_still_scores_zero(batch, lesson):
+    _, _, exercise, message = HOSTILE[lesson]
+    rows = {row.exercise: row for row in batch[f"hostile/{lesson}"].rows}
+    assert not rows[exercise].passed and message in rows[exercise].message, rows[exercise]
