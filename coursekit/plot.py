@@ -7,12 +7,18 @@ never calls ``plt.show()`` nor changes ``rcParams``: the lesson decides when to 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from coursekit.validation import check_int
+from coursekit.validation import check_choice, check_int
+
+#: When a per-step value was measured: in the step's own forward pass, before its update (the
+#: usual loop: forward, loss, backward, step), or once the update is made.
+Recorded = Literal["before_step", "after_step"]
+RECORDED: tuple[str, ...] = get_args(Recorded)
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -86,10 +92,35 @@ def train_test_scatter(
     return left, right
 
 
+def steps_taken(n_values: int, *, recorded: Recorded) -> np.ndarray:
+    """How many optimisation steps had been taken when each of ``n_values`` values was measured.
+
+    Parameters
+    ----------
+    n_values : int
+        Values recorded, one per step (at least 1).
+    recorded : {"before_step", "after_step"}
+        ``"before_step"``: the value comes from the step's own forward pass, before its update
+        (the usual loop: forward, loss, backward, step), so the k-th value (from 0) measures
+        the weights after k steps. ``"after_step"``: it is measured once the update is made,
+        after k + 1 steps.
+
+    Returns
+    -------
+    ndarray of shape (n_values,), float64
+        ``0, 1, ..., n_values - 1`` before the step, ``1, ..., n_values`` after it; divide by
+        the steps per epoch for an axis in epochs.
+    """
+    n_values = check_int("n_values", n_values)
+    first = 1 if check_choice("recorded", recorded, RECORDED) == "after_step" else 0
+    return np.arange(first, first + n_values, dtype=np.float64)
+
+
 def loss_curve(
     losses: Sequence[float] | np.ndarray,
     *,
     steps_per_epoch: int | None = None,
+    recorded: Recorded,
     ax: Axes | None = None,
     label: str | None = None,
     log: bool = False,
@@ -102,22 +133,25 @@ def loss_curve(
         One value per optimisation step (or per epoch, with ``steps_per_epoch=1``).
     steps_per_epoch : int or None
         Steps in one epoch, e.g. ``coursekit.data.steps_per_epoch(n_samples, batch_size)``;
-        the x-axis is ``step / steps_per_epoch``. ``None`` plots against the step number.
+        the x-axis is the number of steps taken (:func:`steps_taken`) divided by it. ``None``
+        plots against the number of steps taken.
+    recorded : {"before_step", "after_step"}
+        When each loss was measured (required: a curve one step off looks right).
+        ``"before_step"`` is the batch loss of the usual loop (forward, loss, backward, step),
+        drawn at the step's start: the k-th
+        value (from 0) at k steps, ``k / steps_per_epoch`` epochs. ``"after_step"`` is a loss
+        measured once the step is made (e.g. on all the data), drawn at k + 1 steps.
     log : bool
         Log-scale y-axis (losses spanning decades).
     """
     values = np.asarray(losses, dtype=np.float64).ravel()
     if values.size == 0:
         raise ValueError("losses is empty: record at least one value")
+    x = steps_taken(values.size, recorded=recorded)
+    if steps_per_epoch is not None:
+        x = x / check_int("steps_per_epoch", steps_per_epoch)
     ax = _axes(ax)
-    if steps_per_epoch is None:
-        x = np.arange(values.size, dtype=np.float64)
-        ax.set_xlabel("step")
-    else:
-        steps = check_int("steps_per_epoch", steps_per_epoch)
-        # The k-th loss is measured after k + 1 steps, i.e. (k + 1) / steps_per_epoch epochs.
-        x = np.arange(1, values.size + 1, dtype=np.float64) / steps
-        ax.set_xlabel("epoch")
+    ax.set_xlabel("step" if steps_per_epoch is None else "epoch")
     ax.plot(x, values, label=label)
     ax.set_ylabel("loss")
     if log:

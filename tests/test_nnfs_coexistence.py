@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent(
 
     import matplotlib
     matplotlib.use("Agg")
-    plot.loss_curve(history["loss"], steps_per_epoch=data.steps_per_epoch(len(X), 32))
+    plot.loss_curve(history["loss"], steps_per_epoch=1, recorded="after_step")  # epoch means
     plot.decision_boundary(lambda g: model.predict(g).argmax(axis=1), X, y, resolution=20)
 
     import torch

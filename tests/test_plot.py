@@ -49,7 +49,8 @@ def test_loss_curve_axis_is_in_epochs_computed_from_the_data(ax):
     n_samples, batch_size = 1000, 64
     per_epoch = data.steps_per_epoch(n_samples, batch_size)  # 16
     losses = np.linspace(1.0, 0.1, 3 * per_epoch)
-    plot.loss_curve(losses, steps_per_epoch=per_epoch, ax=ax, label="train")
+    plot.loss_curve(losses, steps_per_epoch=per_epoch, recorded="after_step", ax=ax,
+                    label="train")
     (line,) = ax.lines
     assert len(line.get_xdata()) == 48
     assert line.get_xdata()[-1] == pytest.approx(3.0)
@@ -58,9 +59,34 @@ def test_loss_curve_axis_is_in_epochs_computed_from_the_data(ax):
 
 
 def test_loss_curve_without_epochs_uses_steps_and_log_scale(ax):
-    plot.loss_curve([3.0, 2.0, 1.0], ax=ax, log=True)
+    plot.loss_curve([3.0, 2.0, 1.0], recorded="before_step", ax=ax, log=True)
     assert list(ax.lines[0].get_xdata()) == [0, 1, 2]
     assert ax.get_xlabel() == "step" and ax.get_yscale() == "log"
+
+
+@pytest.mark.parametrize(("recorded", "first"), [("before_step", 0), ("after_step", 1)])
+def test_loss_curve_draws_each_value_where_it_was_measured(ax, recorded, first):
+    # 10 values, 4 steps per epoch: a loss from the step's own forward pass measures the
+    # weights after k steps (x = k / 4); a loss measured after the update, after k + 1.
+    losses = np.linspace(2.0, 1.0, 10)
+    plot.loss_curve(losses, steps_per_epoch=4, recorded=recorded, ax=ax)
+    plot.loss_curve(losses, recorded=recorded, ax=ax)
+    by_epoch, by_step = ax.lines
+    np.testing.assert_array_equal(by_epoch.get_xdata(), (np.arange(10) + first) / 4)
+    np.testing.assert_array_equal(by_step.get_xdata(), np.arange(10) + first)
+    np.testing.assert_array_equal(by_epoch.get_ydata(), losses)
+
+
+def test_loss_curve_asks_when_the_losses_were_recorded(ax):
+    with pytest.raises(TypeError, match="recorded"):
+        plot.loss_curve([1.0, 0.5], steps_per_epoch=2, ax=ax)  # one step off looks right too
+
+
+def test_steps_taken_counts_the_updates_made_when_each_value_was_measured():
+    before = plot.steps_taken(3, recorded="before_step")
+    assert before.dtype == np.float64 and list(before) == [0.0, 1.0, 2.0]
+    assert list(plot.steps_taken(3, recorded="after_step")) == [1.0, 2.0, 3.0]
+    assert plot.RECORDED == ("before_step", "after_step")
 
 
 def test_decision_boundary_colours_the_plane_and_shows_points(ax):
@@ -98,7 +124,7 @@ def test_helpers_leave_rcparams_alone(ax):
     before = dict(mpl.rcParams)
     X, y = data.spiral(5, random_state=0)
     plot.class_scatter(X, y, ax=ax)
-    plot.loss_curve([1.0], ax=ax)
+    plot.loss_curve([1.0], recorded="before_step", ax=ax)
     assert dict(mpl.rcParams) == before
 
 
@@ -108,8 +134,13 @@ def test_helpers_leave_rcparams_alone(ax):
         (lambda: plot.class_scatter(np.zeros((4, 3)), np.zeros(4)),
          r"X must have shape \(n_samples, 2\), got \(4, 3\)"),
         (lambda: plot.class_scatter(np.zeros((4, 2)), np.zeros(3)), r"y must have shape \(4,\)"),
-        (lambda: plot.loss_curve([]), "losses is empty"),
-        (lambda: plot.loss_curve([1.0], steps_per_epoch=0), "steps_per_epoch must be an int"),
+        (lambda: plot.loss_curve([], recorded="before_step"), "losses is empty"),
+        (lambda: plot.loss_curve([1.0], steps_per_epoch=0, recorded="before_step"),
+         "steps_per_epoch must be an int"),
+        (lambda: plot.loss_curve([1.0], recorded="before"),
+         "recorded must be one of 'before_step', 'after_step', got 'before'"),
+        (lambda: plot.steps_taken(2, recorded=None), "recorded must be one of"),
+        (lambda: plot.steps_taken(0, recorded="after_step"), "n_values must be an int >= 1"),
         (lambda: plot.decision_boundary(lambda g: g, np.zeros((3, 2)), np.zeros(3)),
          "predict must return one label per row"),
         (lambda: plot.decision_boundary(lambda g: g[:, 0], np.zeros((3, 2)), np.zeros(3),

@@ -3,6 +3,8 @@
 The model is h(x) = θx and the cost is the mean squared error
 J(θ) = (1/m) Σ (θx_i − y_i)², whose derivative is J'(θ) = (2/m) Σ (θx_i − y_i) x_i, checked
 numerically by the central difference (J(θ + h) − J(θ − h)) / (2h).
+The chain-rule exercise returns the nodes of that derivative one by one: the residuals
+r = θx − y, ∂J/∂r = (2/m)·r, dr/dθ = x, and their products summed, J'(θ).
 J' is linear in θ, so the curvature J'' = (2/m) Σ x_i² is a constant, and each descent step
 multiplies the distance to the minimum by 1 − αJ'': descent converges for 0 < α < 2/J''.
 """
@@ -16,7 +18,7 @@ import numpy as np
 
 from coursekit.checks.score import scorer
 from coursekit.data import three_points
-from coursekit.exercise import Got, Mistake, Raised, function, registry
+from coursekit.exercise import Got, Mistake, Raised, function, registry, same
 from coursekit.probes import lesson01 as probes
 
 
@@ -87,6 +89,94 @@ mse_cost = function(
                 lambda t, x, y: np.sum((t * x - y) ** 2) / 3),
         Mistake("that is the square root of the mean squared error (the RMSE); J has no "
                 "square root", lambda t, x, y: np.sqrt(np.mean((t * x - y) ** 2))),
+    ])
+
+#: The nodes of J'(θ): r, ∂J/∂r, dr/dθ (one per point) and J'(θ).
+Nodes = tuple[np.ndarray, np.ndarray, np.ndarray, float]
+
+
+def reference_chain_rule_steps(theta: float, x: np.ndarray, y: np.ndarray) -> Nodes:
+    """``(r, dJ_dr, dr_dtheta, dJ_dtheta)``: J = mean(r²) with r = θx − y, differentiated
+    node by node; x, y (m,)."""
+    return _nodes(theta, x, y)
+
+
+def _nodes(theta: float, x: np.ndarray, y: np.ndarray, *, flip: float = 1.0, two: float = 2.0,
+           over: int | None = None, inner: str = "x", total: str = "sum") -> Nodes:
+    """The nodes with one slip chosen by the keywords (the defaults are right): the residual
+    flipped, the square's 2 dropped, another divisor than m, another dr/dθ, another last
+    step."""
+    r = flip * (theta * x - y)
+    dJ_dr = two * r / (len(x) if over is None else over)
+    dr_dtheta = {"x": x, "-x": -x, "1": np.ones_like(x), "theta": np.full_like(x, theta)}[inner]
+    products = dJ_dr * dr_dtheta
+    dJ: Any = {"sum": lambda: float(np.sum(products)), "mean": lambda: float(np.mean(products)),
+               "each": lambda: products, "no x": lambda: float(np.sum(dJ_dr))}[total]()
+    return r, dJ_dr, np.array(dr_dtheta, dtype=np.float64), dJ
+
+
+def _slip(**slip: Any) -> Callable[..., Nodes]:
+    return lambda theta, x, y: _nodes(theta, x, y, **slip)
+
+
+_NODES = ("r", "dJ_dr", "dr_dtheta", "dJ_dtheta")
+
+
+def _first_wrong_node(got: Got, theta: float, x: np.ndarray, y: np.ndarray) -> str | None:
+    """The first node that differs from the reference, named by the slip of that node whose
+    wrong version gives it (whatever the other nodes hold), or a number where the node holds
+    one value per point."""
+    if got.kind != "list" or got.length != 4 or len(got.items) != 4:
+        return None
+    want = reference_chain_rule_steps(theta, x, y)
+    for k, (name, item) in enumerate(zip(_NODES, got.items, strict=True)):
+        if same(item, want[k]):
+            continue
+        if k < 3 and item.is_number:
+            return (f"{name}: expected one value per point, an array of shape ({len(x)},), got "
+                    "a number: J depends on each residual r_i separately, and the points are "
+                    "added up only in the last step")
+        for mistake in chain_rule_steps.mistakes:
+            said = mistake.says(theta, x, y)
+            candidate = mistake.candidate(theta, x, y)
+            if said.startswith(f"{name}:") and candidate is not None and \
+                    same(item, candidate[k]):
+                return said
+        return None
+    return None
+
+
+chain_rule_steps = function(
+    "01-chain-rule-steps", names=("chain_rule_steps",), args=("theta", "x", "y"),
+    keep=("x", "y"), cases=_cases, reference=reference_chain_rule_steps, float64=True,
+    parts=("r", "dJ_dr", "dr_dtheta", "dJ_dtheta"), explain=_first_wrong_node,
+    implemented_by=_MSE, where=lambda theta, x, y: f"at θ={theta:g} on {len(x)} points",
+    passed="r, ∂J/∂r, dr/dθ and J'(θ) match the chain rule, node by node, on {n} cases",
+    mistakes=[
+        Mistake("r: the residual is θx − y, prediction minus target, and it grows with θ at "
+                "rate +x; taking y − θx with dr/dθ = +x flips the sign of J', which would send "
+                "descent uphill", _slip(flip=-1.0)),
+        Mistake("r: the residual is θx − y (prediction minus target), as in J; y − θx flips "
+                "r, ∂J/∂r and dr/dθ, and the two flips cancel in J', but each node must be the "
+                "one its step names", _slip(flip=-1.0, inner="-x")),
+        Mistake("dJ_dr: d(r_i²)/dr_i = 2r_i: the factor 2 that the square brings down is "
+                "missing", _slip(two=1.0)),
+        Mistake(lambda t, x, y: f"dJ_dr: J is the mean (1/m)·Σ r_k², so ∂J/∂r_i keeps the 1/m "
+                f"(here m={len(x)}): that is the derivative of the sum", _slip(over=1)),
+        Mistake(lambda t, x, y: f"dJ_dr: 1/3 is right only for three points; this case has "
+                f"{len(x)}: divide by len(x)", _slip(over=3)),
+        Mistake("dr_dtheta: the inner derivative is missing: r_i = θx_i − y_i changes by x_i "
+                "when θ grows by 1, so dr_i/dθ = x_i, not 1", _slip(inner="1")),
+        Mistake("dr_dtheta: r_i = θx_i − y_i rises with θ at rate +x_i; the minus sign belongs "
+                "to y_i, a constant whose derivative is 0", _slip(inner="-x")),
+        Mistake("dr_dtheta: that is ∂r_i/∂x_i = θ; differentiate with respect to θ, holding the "
+                "data x_i and y_i fixed", _slip(inner="theta")),
+        Mistake("dJ_dtheta: the 1/m is already inside ∂J/∂r_i: add the m products up, don't "
+                "average them again", _slip(total="mean")),
+        Mistake("dJ_dtheta: θ reaches J through every residual, so add the m products "
+                "∂J/∂r_i·dr_i/dθ into one number", _slip(total="each")),
+        Mistake("dJ_dtheta: multiply each ∂J/∂r_i by its dr_i/dθ before adding: the factor x_i "
+                "is missing from the sum", _slip(total="no x")),
     ])
 
 mse_gradient = function(
@@ -282,7 +372,7 @@ max_learning_rate = function(
                 lambda x: -1 / np.mean(x**2)),
     ])
 
-EXERCISES = registry(mse_cost, mse_gradient, central_difference, descent_path,
+EXERCISES = registry(mse_cost, chain_rule_steps, mse_gradient, central_difference, descent_path,
                      max_learning_rate)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.
 score = scorer(EXERCISES)

@@ -1,5 +1,6 @@
-"""Probes of lesson 03 beyond the generic one: the fused softmax gradient may shift z by a
-constant per row, and the numerical gradient is handed an f() that reads the x it nudges."""
+"""Probes of lesson 03 beyond the generic one: the softmax exercises (the derivation's steps and
+the fused gradient) may shift z by a constant per row, and the numerical gradient is handed an
+f() that reads the x it nudges."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ def _floats(value: Any) -> np.ndarray:
 
 @guarded
 def softmax_ce_cases(inputs: dict[str, Any], gradient: Any) -> list[dict[str, Any]]:
-    """``gradient(z, y)`` on every case, integer labels; an overflowing exp is not warned
-    about here (the judge reports the nan or inf it leaves). y must come back unchanged, and z
-    too up to a constant per row (``z -= z.max(axis=1, keepdims=True)`` in place is fine): the
-    lesson compares the result with a chain that takes the softmax of the same logits again,
-    after the call."""
+    """``gradient(z, y)`` on every case, integer labels: the fused gradient, or the
+    derivation's steps. An overflowing exp is not warned about here (the judge reports the nan
+    or inf it leaves). y must come back unchanged, and z too up to a constant per row
+    (``z -= z.max(axis=1, keepdims=True)`` in place is fine): the lesson takes the softmax of
+    the same logits again, after the call, and compares."""
     described = []
     for case in inputs["cases"]:
         z, y = _floats(case["z"]), np.array(case["y"], dtype=np.int64)

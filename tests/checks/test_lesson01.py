@@ -10,7 +10,9 @@ from coursekit.data import three_points
 from coursekit.exercise import ExerciseFailed
 from tests.checks.wire import assert_same_verdict_over_the_wire
 
-REFERENCES = {"01-mse-cost": check.reference_cost, "01-mse-gradient": check.reference_gradient,
+REFERENCES = {"01-mse-cost": check.reference_cost,
+              "01-chain-rule-steps": check.reference_chain_rule_steps,
+              "01-mse-gradient": check.reference_gradient,
               "01-central-difference": check.reference_numerical_gradient,
               "01-descent-path": check.reference_descend,
               "01-max-learning-rate": check.reference_max_learning_rate}
@@ -73,6 +75,26 @@ def _cost_by_dot(theta, x, y):
 
 def _cost_by_square(theta, x, y):
     return np.square(y - theta * x).mean()  # y − θx squares the same
+
+
+def _steps_by_dot(theta, x, y):
+    r = theta * x - y
+    dJ_dr = 2 * r / r.size
+    return r, dJ_dr, x, dJ_dr @ x  # dr/dθ is x itself, handed back unchanged; J' a NumPy float
+
+
+def _steps_as_a_list(theta, x, y):
+    residuals = -(y - x * theta)
+    outer = (2.0 / len(y)) * residuals
+    inner = np.array(x, dtype=np.float64)  # a copy
+    return [residuals, outer, inner, float((outer * inner).sum())]  # a list, not a tuple
+
+
+def _steps_by_power_rule(theta, x, y):
+    r = np.subtract(np.multiply(theta, x), y)
+    dJ_dr = 2 * np.power(r, 1) / x.shape[0]  # d(r²)/dr = 2r¹, times the mean's 1/m
+    dr_dtheta = np.ones_like(x) * x
+    return r, dJ_dr, dr_dtheta, np.einsum("i,i->", dJ_dr, dr_dtheta)
 
 
 def _gradient_by_loop(theta, x, y):
@@ -145,6 +167,7 @@ def _max_rate_by_loop(x):
 #: Every exercise of lesson 01 -> valid versions a student could write in its solution cell.
 VALID_VERSIONS: dict[str, list[object]] = {
     "01-mse-cost": [_cost_by_average, _cost_by_dot, _cost_by_square],
+    "01-chain-rule-steps": [_steps_by_dot, _steps_as_a_list, _steps_by_power_rule],
     "01-mse-gradient": [_gradient_by_loop, _gradient_expanded, _gradient_by_dot],
     "01-central-difference": [_difference_divided_twice, _difference_mean_of_one_sided,
                               _difference_by_signs],
@@ -249,3 +272,57 @@ def test_calling_f_on_an_array_is_named(seed):
                                              r"once at θ − h"):
         check.central_difference.check(_difference_vectorised,
                                        **({} if seed is None else {"seed": seed}))
+
+
+# ---- 01-chain-rule-steps: the nodes agree with J', and a slip is named at its node ----
+
+
+@pytest.mark.parametrize("theta", [0.0, 2.5, -1.3])
+def test_the_reference_nodes_multiply_out_to_the_gradient(theta):
+    x, y = three_points()
+    r, dJ_dr, dr_dtheta, slope = check.reference_chain_rule_steps(theta, x, y)
+    assert np.allclose(r, theta * x - y) and np.allclose(dr_dtheta, x)
+    assert slope == pytest.approx(check.reference_gradient(theta, x, y), rel=1e-12)
+    assert slope == pytest.approx(check.reference_numerical_gradient(
+        lambda t: check.reference_cost(t, x, y), theta), rel=1e-8)
+    assert np.allclose(dJ_dr, [check.reference_numerical_gradient(
+        lambda v, i=i: np.mean(np.where(np.arange(3) == i, v, r) ** 2), r[i]) for i in range(3)])
+
+
+def _half_outer_only(theta, x, y):  # the 2 dropped in dJ_dr, J' computed right on its own
+    r = theta * x - y
+    return r, r / len(x), x, float(2 * np.mean(r * x))
+
+
+def _outer_as_one_number(theta, x, y):
+    r = theta * x - y
+    return r, 2 * np.mean(r), x, float(2 * np.mean(r * x))
+
+
+def _inner_in_place(theta, x, y):
+    dr_dtheta = x
+    dr_dtheta *= 1.0  # a write into the caller's x
+    r = theta * x - y
+    return r, 2 * r / len(x), dr_dtheta, float(2 * np.mean(r * x))
+
+
+def _last_node_halved(theta, x, y):  # every node right but the last
+    r = theta * x - y
+    return r, 2 * r / len(x), x, float(np.mean(r * x))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_half_outer_only, r"dJ_dr: d\(r_i²\)/dr_i = 2r_i: the factor 2 that the square brings "
+                           "down is missing"),
+        (_outer_as_one_number, r"dJ_dr: expected one value per point, an array of shape \(3,\), "
+                               "got a number"),
+        (_inner_in_place, "your function changed `x` in place"),
+        (_last_node_halved, r"dJ_dtheta: expected -9\.33333, got -4\.66667"),
+    ],
+)
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_chain_rule_steps_name_the_node_that_is_wrong(wrong, message, seed):
+    with pytest.raises(ExerciseFailed, match=message if seed is None else message.split(":")[0]):
+        check.chain_rule_steps.check(wrong, **({} if seed is None else {"seed": seed}))

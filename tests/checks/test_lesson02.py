@@ -28,6 +28,7 @@ def mse(X, y, w, b):
 
 def test_the_references_pass(capsys: pytest.CaptureFixture[str]) -> None:
     check.model_and_loss(check.reference_predict, check.reference_loss)
+    check.gradient_steps(check.reference_gradient_steps)
     check.mse_gradient(check.reference_gradient)
     check.sgd_epoch(check.reference_sgd_epoch)
     out = capsys.readouterr().out.splitlines()
@@ -47,6 +48,16 @@ def test_reference_gradient_matches_central_differences() -> None:
     numeric_b = (check.reference_loss(X, y, w, b + eps)
                  - check.reference_loss(X, y, w, b - eps)) / (2 * eps)
     assert db == pytest.approx(numeric_b, rel=1e-6)
+
+
+def test_reference_steps_agree_with_the_gradient() -> None:
+    X, y = linear_data(20, random_state=0)
+    w, b = np.array([0.3, -0.7]), 0.5
+    dw_columns, dw_shape, dw, db = check.reference_gradient_steps(X, y, w, b)
+    want_w, want_b = check.reference_gradient(X, y, w, b)
+    assert dw_shape == (2,) and dw.shape == (2,)
+    assert np.allclose(dw_columns, want_w, rtol=1e-12) and np.allclose(dw, want_w, rtol=1e-12)
+    assert db == pytest.approx(want_b, rel=1e-12)
 
 
 def test_reference_epoch_lowers_the_loss() -> None:
@@ -130,6 +141,46 @@ def test_gradient_names_the_mistake(wrong, message: str, seed) -> None:
         check.mse_gradient.check(wrong, **({} if seed is None else {"seed": seed}))
 
 
+def _right(X, r):
+    return 2 * X.T @ r / len(r)
+
+
+def _steps_with(*, dw_columns=_right, dw=_right, shape=lambda X: X.shape[1:],
+                db=lambda r: 2 * r.mean()):
+    """The right steps, but with ``dw_columns(X, r)``, ``shape(X)``, ``dw(X, r)`` or ``db(r)``
+    as given."""
+    def steps(X, y, w, b):
+        r = X @ w + b - y
+        return dw_columns(X, r), shape(X), dw(X, r), db(r)
+    return steps
+
+
+_ALIGN = r"a matrix product whose shapes do not line up\. X is \(N, d\) and r is \(N,\)"
+STEPS_MISTAKES = [
+    (_steps_with(dw=lambda X, r: 2 * X @ r / len(r)),
+     _ALIGN + r".*Xᵀ r, \(d, N\)·\(N,\) → \(d,\)"),
+    (_steps_with(dw=lambda X, r: 2 * np.dot(X, r) / len(r)), _ALIGN + ".*not aligned"),
+    (_steps_with(dw_columns=lambda X, r: 2 * (X * r).mean(axis=0)),
+     r"X \* r multiplies X \(N, d\) by r \(N,\) entry by entry.*make r a column, r\[:, None\]"),
+    (_steps_with(shape=lambda X: X.shape[1]), "dw_shape: a shape is a tuple of ints"),
+    (_steps_with(dw=lambda X, r: 2 * X.T * r / len(r)),
+     r"dw: got shape \(\d, \d+\), one term per feature and sample: add the terms over the "
+     "samples"),
+    (_steps_with(dw=lambda X, r: X.T @ r / len(r)), r"dw: ∂\(r_i²\)/∂r_i = 2r_i: the factor 2"),
+    (_steps_with(dw_columns=lambda X, r: -_right(X, r)), "dw_columns: the residual is r = ŷ − y"),
+    (_steps_with(dw=lambda X, r: 2 * X.T @ r), r"dw: L is the mean over the N=\d+ samples"),
+    (_steps_with(db=lambda r: r), "db: that is one value per sample"),
+    (_steps_with(db=lambda r: -2 * r.mean()), "db: the residual is r = ŷ − y"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "message"), STEPS_MISTAKES)
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_gradient_steps_name_the_step_that_is_wrong(wrong, message: str, seed) -> None:
+    with pytest.raises(ExerciseFailed, match=message):
+        check.gradient_steps.check(wrong, **({} if seed is None else {"seed": seed}))
+
+
 # ---- valid versions written differently ----
 
 
@@ -148,6 +199,28 @@ def _gradient_broadcast(X, y, w, b):
 def _gradient_einsum(X, y, w, b):
     residual = np.einsum("nd,d->n", X, w) + b - y
     return 2 * np.einsum("nd,n->d", X, residual) / len(y), 2 * residual.sum() / len(y)
+
+
+def _steps_per_column(X, y, w, b):
+    residual = (predict(X, w, b) - y)[:, None]  # (N, 1): one column, lined up with X's rows
+    dw_columns = 2 * (X * residual).mean(axis=0)  # every column's sum at once
+    return dw_columns, X.shape[1:], 2 * (residual[:, 0] @ X) / len(y), 2 * residual.mean()
+
+
+def _steps_comprehension(X, y, w, b):
+    n = len(y)
+    r = np.einsum("nd,d->n", X, w) + b - y
+    dw_columns = np.array([2 / n * X[:, j] @ r for j in range(len(w))])
+    return [dw_columns, (len(w),), np.dot(X.T, r) * 2 / n, np.float64(r.sum() * 2 / n)]
+
+
+def _steps_by_einsum(X, y, w, b):
+    r = X @ w + b - y
+    dw = 2 * np.einsum("nd,n->d", X, r) / X.shape[0]
+    columns = np.empty_like(w, dtype=float)
+    for j, column in enumerate(X.T):
+        columns[j] = np.mean(2 * column * r)
+    return columns, dw.shape, dw, float(np.mean(2 * r))
 
 
 def _epoch_own_permutation(X, y, w, b, *, lr, batch_size, rng):
@@ -217,6 +290,7 @@ def _epoch_in_float32(X, y, w, b, *, lr, batch_size, rng):  # cast "for speed": 
 VALID_VERSIONS: dict[str, list[object]] = {
     "02-model-and-loss": [(_predict_einsum, _mse_by_dot), (_predict_by_columns, _mse_target_first),
                           (_predict_transposed, _mse_by_norm)],
+    "02-gradient-steps": [_steps_per_column, _steps_comprehension, _steps_by_einsum],
     "02-mse-gradient": [_gradient_residual_first, _gradient_broadcast, _gradient_einsum],
     "02-sgd-epoch": [_epoch_with(), _epoch_own_permutation, _epoch_in_place, _epoch_in_float32],
 }
@@ -233,6 +307,8 @@ def test_float32_arithmetic_is_accepted_on_every_seed(seed, capsys) -> None:
 
 @pytest.mark.parametrize(
     ("exercise_id", "student"),
+    [("02-gradient-steps", fn) for fn in [check.reference_gradient_steps, _steps_by_einsum,
+                                          STEPS_MISTAKES[0][0], STEPS_MISTAKES[3][0]]] +
     [("02-mse-gradient", fn) for fn in [check.reference_gradient, _transposed,
                                         lambda X, y, w, b: None, "not a function"]] +
     [("02-sgd-epoch", fn) for fn in [check.reference_sgd_epoch, _unchanged, _own_choice_shuffle,
@@ -279,7 +355,8 @@ def _judged_odd(exercise, honest, odd) -> None:
 
 
 @pytest.mark.parametrize(("exercise_id", "student"),
-                         [("02-mse-gradient", check.reference_gradient),
+                         [("02-gradient-steps", check.reference_gradient_steps),
+                          ("02-mse-gradient", check.reference_gradient),
                           ("02-sgd-epoch", check.reference_sgd_epoch)])
 def test_judges_fail_odd_data(exercise_id, student) -> None:
     exercise = check.EXERCISES[exercise_id]

@@ -19,6 +19,7 @@ from tests.checks.test_lesson03_numgrad import (
     _numerical,
     _numgrad,
 )
+from tests.checks.test_lesson03_steps import STEPS_MISTAKES, STEPS_VALID
 from tests.checks.wire import assert_same_verdict_over_the_wire
 
 
@@ -151,6 +152,7 @@ REFERENCES = {"03-dense-forward": check.reference_dense_forward,
               "03-dense-backward": check.reference_dense_backward,
               "03-numerical-gradient": _numgrad("right"),
               "03-relu-backward": check.reference_relu_backward,
+              "03-softmax-ce-steps": check.reference_softmax_ce_steps,
               "03-softmax-ce-gradient": check.reference_softmax_ce_gradient}
 
 
@@ -192,6 +194,10 @@ MISTAKES = [
     ("03-softmax-ce-gradient", lambda z, y: (_softmax(z.astype(np.float32))
                                              - np.eye(z.shape[1])[y]) / len(y), "float32"),
     ("03-softmax-ce-gradient", _softmax_ce_in_z, r"changed `z` in place.*later cells use it"),
+    *STEPS_MISTAKES,
+    ("03-softmax-ce-steps", _todo, "not implemented yet"),
+    ("03-softmax-ce-steps", _then_changes(check.reference_softmax_ce_steps, 0),
+     r"changed `z` in place"),
 ]
 
 
@@ -204,10 +210,11 @@ def test_what_no_declared_mistake_covers_is_named(exercise_id, wrong, message, s
 
 # What the lesson's later cells read again after the call: a Dense layer keeps x, W and b (its
 # backward and the gradient checks use them), the gradient checks reuse dout (and nudge the
-# very x the ReLU layer kept, after its backward), cell 41e0dd88 reuses z and y.
+# very x the ReLU layer kept, after its backward), cells c0e138bf and 41e0dd88 reuse z and y.
 KEPT = [("03-dense-forward", check.reference_dense_forward, ("x", "W", "b")),
         ("03-dense-backward", check.reference_dense_backward, ("x", "W", "dout")),
         ("03-relu-backward", check.reference_relu_backward, ("x", "dout")),
+        ("03-softmax-ce-steps", check.reference_softmax_ce_steps, ("z", "y")),
         ("03-softmax-ce-gradient", check.reference_softmax_ce_gradient, ("z", "y"))]
 
 
@@ -236,6 +243,9 @@ def _softmax_ce_shifting_z(z, y):
     return p / len(y)
 
 
+#: Exercises whose solution sources call the lesson's softmax (and one_hot): run in the lesson.
+_USES_THE_LESSONS_SOFTMAX = ("03-softmax-ce-steps", "03-softmax-ce-gradient")
+
 VALID_VERSIONS: dict[str, list[object]] = {
     "03-dense-forward": [FORWARD_VALID["dot"], FORWARD_VALID["einsum"],
                          FORWARD_VALID["columns"]],
@@ -244,6 +254,7 @@ VALID_VERSIONS: dict[str, list[object]] = {
                               NUMGRAD_VALID["view"]],
     "03-relu-backward": [lambda x, d: np.where(x > 0, d, 0.0),
                          lambda x, d: d * np.heaviside(x, 0.0), _relu_by_copy, _relu_in_place],
+    "03-softmax-ce-steps": STEPS_VALID,
     "03-softmax-ce-gradient": [_softmax_ce_per_row, _softmax_ce_log_space, SOFTMAX_CE_IN_PLACE,
                                _softmax_ce_shifting_z],
 }
@@ -251,7 +262,7 @@ VALID_VERSIONS: dict[str, list[object]] = {
 
 @pytest.mark.parametrize(("exercise_id", "student"),
                          [(key, fn) for key, fns in VALID_VERSIONS.items() for fn in fns
-                          if not isinstance(fn, str) or key != "03-softmax-ce-gradient"])
+                          if not isinstance(fn, str) or key not in _USES_THE_LESSONS_SOFTMAX])
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_valid_versions_pass_on_any_inputs(exercise_id, student, seed, capsys) -> None:
     if isinstance(student, str):

@@ -73,7 +73,7 @@ def test_the_table_has_every_exercise_of_the_lesson_with_its_syllabus_points(cap
     assert [line.split()[1] for line in shown[1:-1]] == list(check.EXERCISES)
     assert "  ✔ 03-dense-forward" in shown[1] and shown[1].endswith("1/1")
     assert shown[2].startswith("  ✘ 03-dense-backward") and " 0/3 " in shown[2]
-    assert shown[-1] == "  total 2/9"
+    assert shown[-1] == "  total 2/11"
 
 
 def test_without_a_syllabus_each_exercise_counts_one_point(tmp_path, capsys):
@@ -81,7 +81,7 @@ def test_without_a_syllabus_each_exercise_counts_one_point(tmp_path, capsys):
     score({"dense_forward": _dense_forward})
     shown = capsys.readouterr().out.splitlines()
     assert shown[0] == "your notebook (no syllabus.toml: 1 point each) (lesson 03)"
-    assert shown[-1] == "  total 1/5"
+    assert shown[-1] == "  total 1/6"
 
 
 def test_the_namespace_must_be_a_mapping():

@@ -2,7 +2,8 @@
 
 The model is ŷ = Xw + b (shape (N,)) and the loss the mean squared error
 L = (1/N) Σ (ŷ_i − y_i)².
-With the residual r = ŷ − y its gradient is ∂L/∂w = (2/N) Xᵀr and ∂L/∂b = (2/N) Σ r_i.
+With the residual r = ŷ − y its gradient is ∂L/∂w = (2/N) Xᵀr and ∂L/∂b = (2/N) Σ r_i,
+derived in steps by 02-gradient-steps (:mod:`coursekit.checks.lesson02.steps`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from coursekit.checks.lesson02.references import (
     reference_predict,
     reference_sgd_epoch,
 )
+from coursekit.checks.lesson02.steps import gradient_steps, reference_gradient_steps
 from coursekit.checks.score import scorer
 from coursekit.exercise import Exercise, Got, Mistake, fail, function, registry
 from coursekit.exercise.judging import Data, close
 from coursekit.exercise.mistakes import TOLERANCE, same
 from coursekit.probes import lesson02 as probes
 
-__all__ = ["EXERCISES", "NOTEBOOK_ROWS", "model_and_loss", "mse_gradient", "reference_gradient",
-           "reference_loss", "reference_predict", "reference_sgd_epoch", "score", "sgd_epoch"]
+__all__ = ["EXERCISES", "NOTEBOOK_ROWS", "gradient_steps", "model_and_loss", "mse_gradient",
+           "reference_gradient", "reference_gradient_steps", "reference_loss",
+           "reference_predict", "reference_sgd_epoch", "score", "sgd_epoch"]
 
 
 # ---- 02-model-and-loss: predict and mse, each declared, checked together ----
@@ -215,6 +218,6 @@ mse_gradient = function(
     ])
 
 
-EXERCISES = registry(model_and_loss, mse_gradient, sgd_epoch)
+EXERCISES = registry(model_and_loss, gradient_steps, mse_gradient, sgd_epoch)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.
 score = scorer(EXERCISES)

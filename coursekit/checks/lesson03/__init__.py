@@ -11,7 +11,9 @@ Backward passes take the upstream gradient ``dout`` = dL/d(output) and return dL
 
 - Dense, ``out = x @ W + b``: dx = dout @ Wᵀ, dW = xᵀ @ dout, db = Σ_batch dout;
 - ReLU, ``out = max(0, x)``: dx = dout · [x > 0] (the 0/1 mask, never x itself);
-- softmax followed by the mean categorical cross-entropy, fused: dL/dz = (p − onehot) / N.
+- softmax followed by the mean categorical cross-entropy, derived step by step (softmax's
+  Jacobian diag(p) − ppᵀ per row, dL/dp = −onehot / (N p), their chain Jᵀ dp;
+  :mod:`coursekit.checks.lesson03.steps`), then fused: dL/dz = (p − onehot) / N.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from coursekit.checks.lesson03._shared import _ONEHOT_WIDTH, _batch, _onehot, reference_softmax
 from coursekit.checks.lesson03.numgrad import central_difference, exact_gradient, numerical_gradient
+from coursekit.checks.lesson03.steps import reference_softmax_ce_steps, softmax_ce_steps
 from coursekit.checks.score import scorer
 from coursekit.exercise import Got, Mistake, Raised, function, registry
 from coursekit.exercise.judging import Tolerance, close
@@ -30,7 +34,8 @@ from coursekit.probes import lesson03 as probes
 __all__ = ["EXERCISES", "central_difference", "dense_backward", "dense_forward",
            "exact_gradient", "numerical_gradient", "reference_dense_backward",
            "reference_dense_forward", "reference_relu_backward", "reference_softmax",
-           "reference_softmax_ce_gradient", "relu_backward", "score", "softmax_ce_gradient"]
+           "reference_softmax_ce_gradient", "reference_softmax_ce_steps", "relu_backward",
+           "score", "softmax_ce_gradient", "softmax_ce_steps"]
 
 #: How close a student's numbers must be to the reference's (the fused gradient's entries are
 #: of order 1/N, hence the small atol).
@@ -59,12 +64,6 @@ def reference_dense_backward(
 def reference_relu_backward(x: np.ndarray, dout: np.ndarray) -> np.ndarray:
     """x and dout of the same shape -> dx = dout where x > 0, else 0."""
     return dout * (x > 0)
-
-
-def reference_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of z (N, C), shifted by the row maximum so exp never overflows."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def reference_softmax_ce_gradient(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -204,9 +203,6 @@ relu_backward = function(
 
 # ---- 03-softmax-ce-gradient ----
 
-_ONEHOT_WIDTH = "one-hot matrix with z.shape[1] columns, not from the classes present in this batch"
-
-
 def _softmax_ce_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Three batches holding every class (the first of N = 6), a batch holding no sample of
     its last two classes, and logits around ±800, each row with one above 709, where an
@@ -221,13 +217,6 @@ def _softmax_ce_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     huge[np.arange(3), rng.permutation(3)] = rng.uniform(750.0, 850.0, size=3)  # exp overflows
     cases.append({"z": huge, "y": np.array([2, 0, 1], dtype=np.int64)})
     return cases
-
-
-def _batch(z: np.ndarray, y: np.ndarray) -> str:
-    missing = sorted(set(range(z.shape[1])) - {int(label) for label in y})
-    note = f" (a batch with no sample of classes {' and '.join(map(str, missing))})" \
-        if missing else " (logits around ±800)" if np.abs(z).max() > 700 else ""
-    return f"z of shape {z.shape}{note}"
 
 
 def _softmax_ce_explained(got: Got, z: np.ndarray, y: np.ndarray) -> str | None:
@@ -249,10 +238,6 @@ def _softmax_ce_explained(got: Got, z: np.ndarray, y: np.ndarray) -> str | None:
         return (f"the right direction, {how_far}, as if divided by {n / ratio:.4g}: divide "
                 f"p − onehot by N = len(y) = {n}, the number of samples in this batch")
     return None
-
-
-def _onehot(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.eye(z.shape[1], dtype=np.float64)[y]
 
 
 def _softmax_columns(z: np.ndarray) -> np.ndarray:
@@ -291,6 +276,6 @@ softmax_ce_gradient = function(
     ])
 
 EXERCISES = registry(dense_forward, dense_backward, numerical_gradient, relu_backward,
-                     softmax_ce_gradient)
+                     softmax_ce_steps, softmax_ce_gradient)
 #: The lesson's last cell, ``check.score(globals())``: the student's score table.
 score = scorer(EXERCISES)
