@@ -20,8 +20,8 @@ from coursekit.validation import check_fraction, check_int, check_number, check_
 
 __all__ = [
     "Split", "TRUE_WEIGHTS", "TRUE_BIAS", "three_points", "linear_data", "spiral",
-    "spiral_bayes_predict", "circles", "load_digits", "load_breast_cancer", "batches",
-    "steps_per_epoch",
+    "spiral_bayes_predict", "circles", "standardise", "load_digits", "load_breast_cancer",
+    "batches", "steps_per_epoch",
     # lessons 12-13's names live in coursekit.names; here so every data set has one address
     "load_names", "NamesSplit", "Vocabulary", "contexts", "sequences", "IGNORE_INDEX",
 ]
@@ -224,8 +224,40 @@ def circles(
     return Split(*train_test_split(X, y, test_size=test_size, random_state=seed))
 
 
+def standardise(X_fit: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Standardise every column with the mean and deviation of ``X_fit`` alone.
+
+    Parameters
+    ----------
+    X_fit : ndarray of shape (n_fit, n_features)
+        The rows the statistics are computed from: the rows a model is fitted on, never the
+        ones it is validated or tested on.
+    *others : ndarray of shape (n_rows, n_features)
+        Further rows (validation, test) scaled with ``X_fit``'s statistics.
+
+    Returns
+    -------
+    tuple of ndarray, float64
+        ``X_fit`` standardised, then each of ``others`` in order. A column constant in
+        ``X_fit`` (the digits' blank corner pixels) is only centred: its deviation counts as 1.
+    """
+    fit = np.asarray(X_fit, dtype=np.float64)
+    if fit.ndim != 2 or len(fit) == 0:
+        raise ValueError(f"X_fit must have shape (n_fit, n_features) with n_fit >= 1, "
+                         f"got {fit.shape}")
+    rest = [np.asarray(X, dtype=np.float64) for X in others]
+    for k, X in enumerate(rest):
+        if X.ndim != 2 or X.shape[1] != fit.shape[1]:
+            raise ValueError(f"others[{k}] must have shape (n_rows, {fit.shape[1]}) like "
+                             f"X_fit, got {X.shape}")
+    mean = fit.mean(axis=0)
+    std = fit.std(axis=0)
+    std[std == 0.0] = 1.0
+    return tuple((X - mean) / std for X in (fit, *rest))
+
+
 def _standardised_split(
-    X: np.ndarray, y: np.ndarray, test_size: float, random_state: RandomState
+    X: np.ndarray, y: np.ndarray, test_size: float, random_state: RandomState, raw: bool
 ) -> Split:
     check_fraction("test_size", test_size)
     seed = as_seed(random_state)
@@ -234,14 +266,16 @@ def _standardised_split(
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y
     )
+    if raw:
+        return Split(X_train, X_test, y_train, y_test)
     # Statistics of the training split only: the test set must not leak into training.
-    mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
-    std[std == 0.0] = 1.0  # constant columns (digits' blank corner pixels) stay at 0
-    return Split((X_train - mean) / std, (X_test - mean) / std, y_train, y_test)
+    X_train, X_test = standardise(X_train, X_test)
+    return Split(X_train, X_test, y_train, y_test)
 
 
-def load_digits(*, test_size: float = 0.25, random_state: RandomState = 0) -> Split:
+def load_digits(
+    *, test_size: float = 0.25, random_state: RandomState = 0, raw: bool = False
+) -> Split:
     """scikit-learn's bundled 8×8 handwritten digits, split (stratified) and standardised.
 
     Parameters
@@ -250,16 +284,21 @@ def load_digits(*, test_size: float = 0.25, random_state: RandomState = 0) -> Sp
         Fraction held out, in the open range (0, 1).
     random_state : int, Generator or None, default=0
         Seed or generator of the split.
+    raw : bool, default=False
+        Return the grey levels (0 to 16) through the same split, unstandardised: for pictures,
+        or to standardise a part of the training split with :func:`standardise`.
 
     Returns
     -------
     Split of X_train (n_train, 64), X_test (n_test, 64), y_train, y_test with labels 0..9
-        Features are standardised with the mean and deviation of the training split.
+        Features are standardised with the mean and deviation of the training split (unless
+        ``raw``).
     """
     from sklearn import datasets as _sk_datasets
 
     X, y = _sk_datasets.load_digits(return_X_y=True)
-    return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state)
+    return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state,
+                               raw)
 
 
 def load_breast_cancer(*, test_size: float = 0.25, random_state: RandomState = 0) -> Split:
@@ -280,7 +319,8 @@ def load_breast_cancer(*, test_size: float = 0.25, random_state: RandomState = 0
     from sklearn import datasets as _sk_datasets
 
     X, y = _sk_datasets.load_breast_cancer(return_X_y=True)
-    return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state)
+    return _standardised_split(X.astype(np.float64), y.astype(np.int64), test_size, random_state,
+                               raw=False)
 
 
 def batches(

@@ -96,6 +96,45 @@ def test_loaders_standardise_with_training_statistics_only(loader, n_features, n
     assert np.abs(split.X_test.mean(axis=0)).max() > 1e-3
 
 
+def test_raw_digits_follow_the_same_split_and_standardise_back():
+    raw = data.load_digits(random_state=0, raw=True)
+    split = data.load_digits(random_state=0)
+    np.testing.assert_array_equal(raw.y_train, split.y_train)
+    np.testing.assert_array_equal(raw.y_test, split.y_test)
+    assert raw.X_train.dtype == np.float64 and raw.X_train.min() == 0 and raw.X_train.max() == 16
+    X_train, X_test = data.standardise(raw.X_train, raw.X_test)
+    np.testing.assert_array_equal(X_train, split.X_train)
+    np.testing.assert_array_equal(X_test, split.X_test)
+
+
+def test_standardise_uses_the_statistics_of_its_first_argument_only():
+    X_fit = np.array([[0.0, 1.0, 5.0], [2.0, 1.0, 7.0], [4.0, 1.0, 9.0]])
+    X_val = np.array([[2.0, 3.0, 7.0], [6.0, 1.0, 1.0]])
+    fit, val = data.standardise(X_fit, X_val)
+    np.testing.assert_allclose(fit.mean(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(fit.std(axis=0), [1.0, 0.0, 1.0])  # constant column: centred
+    scale = np.sqrt(8 / 3)
+    np.testing.assert_allclose(val, [[0.0, 2.0, 0.0], [4 / scale, 0.0, -6 / scale]])
+    assert data.standardise(X_fit)[0].shape == (3, 3)
+    # the rows passed after the first play no part in the statistics
+    np.testing.assert_array_equal(data.standardise(X_fit, X_val * 100)[0], fit)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((np.zeros(3),),
+         r"X_fit must have shape \(n_fit, n_features\) with n_fit >= 1, got \(3,\)"),
+        ((np.zeros((0, 2)),), r"n_fit >= 1, got \(0, 2\)"),
+        ((np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 3))),
+         r"others\[1\] must have shape \(n_rows, 2\) like X_fit, got \(2, 3\)"),
+    ],
+)
+def test_standardise_refuses_mismatched_shapes(args, message):
+    with pytest.raises(ValueError, match=message):
+        data.standardise(*args)
+
+
 def test_batches_cover_every_row_once():
     X = np.arange(20).reshape(10, 2)
     y = np.arange(10)

@@ -225,7 +225,10 @@ def test_valid_loops_run_the_later_cells(name: str) -> None:
     namespace = run_lesson_with("04_training_numpy_network.ipynb",
                                 {"04-training-loop": LOOP_VALID[name]}, until="507ab490")
     assert namespace["same"] and namespace["losses"].shape == (2 * namespace["steps"],)
-    assert namespace["test_accuracy"](namespace["diverging"][100.0][0]) < 0.4
+    # lr = 100 kills every unit: the network guesses one class for all of the lesson's points
+    dead_net = namespace["diverging"][100.0][0]
+    X_val, y_val = namespace["X_val"], namespace["y_val"]
+    assert np.mean(dead_net.predict(X_val).argmax(axis=1) == y_val) < 0.4
 
 
 # ---- what no declared mistake expresses ----
