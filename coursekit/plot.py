@@ -67,6 +67,7 @@ def train_test_scatter(
     y_test: np.ndarray,
     *,
     axes: Sequence[Axes] | None = None,
+    names: tuple[str, str] = ("train", "test"),
 ) -> tuple[Axes, Axes]:
     """The training and the test points side by side, with shared limits.
 
@@ -76,15 +77,17 @@ def train_test_scatter(
     y_train : ndarray of shape (n_train,)
     X_test : ndarray of shape (n_test, 2)
     y_test : ndarray of shape (n_test,)
+        The held-out points: test, or validation with ``names=("train", "validation")``.
     axes : two Axes, or None to make a new figure with two panels
+    names : the two panels' titles, before their point counts
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
     if len(axes) != 2:
         raise ValueError(f"axes must hold exactly 2 Axes, got {len(axes)}")
     left, right = axes
-    class_scatter(X_train, y_train, ax=left, title=f"train ({len(X_train)} points)")
-    class_scatter(X_test, y_test, ax=right, title=f"test ({len(X_test)} points)")
+    class_scatter(X_train, y_train, ax=left, title=f"{names[0]} ({len(X_train)} points)")
+    class_scatter(X_test, y_test, ax=right, title=f"{names[1]} ({len(X_test)} points)")
     for ax in (left, right):
         # Shared axes cannot stretch their data limits to keep the aspect ("datalim" raises
         # at draw time); resizing the box keeps x and y in proportion instead.

@@ -35,6 +35,9 @@ def test_train_test_scatter_makes_two_titled_panels():
     assert left.get_title() == f"train ({len(split.X_train)} points)"
     assert right.get_title() == f"test ({len(split.X_test)} points)"
     assert sum(len(c.get_offsets()) for c in left.collections) == len(split.X_train)
+    _, held_out = plot.train_test_scatter(split.X_train, split.y_train, split.X_test,
+                                          split.y_test, names=("train", "validation"))
+    assert held_out.get_title() == f"validation ({len(split.X_test)} points)"
 
 
 def test_train_test_scatter_draws_with_its_own_shared_axes():
