@@ -159,11 +159,15 @@ def evaluation_setup(inputs: dict[str, Any]) -> tuple[nn.Sequential, DataLoader]
 
 
 class GradSpy(nn.Module):
-    """Passes its input through, recording for every call whether autograd was recording."""
+    """Passes its input through, recording for every call whether autograd was recording.
+    A copy of the model (``copy.deepcopy``) keeps this very spy, so its passes count too."""
 
     def __init__(self) -> None:
         super().__init__()
         self.recorded: list[bool] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GradSpy:
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.recorded) < MAX_BATCHES:
@@ -174,12 +178,14 @@ class GradSpy(nn.Module):
 @guarded
 def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
     """On every case, ``evaluate(net, loader, loss_fn)`` with the model of
-    :func:`evaluation_setup` in training mode (as training leaves it): what it returned, then
-    the model's output on ``case["after"]`` (in whatever mode ``evaluate`` left it), and
-    whether autograd recorded each forward pass.
+    :func:`evaluation_setup` in training mode (as training leaves it): what it returned; then
+    the model's outputs on ``case["after"]`` in whatever mode ``evaluate`` left it, whether
+    those outputs can be differentiated (autograd still on), and the outputs in evaluation
+    mode after that (its running statistics and parameters as left); and whether autograd
+    recorded each of ``evaluate``'s own forward passes.
 
-    Only the last is an instrument in the kernel: whether the passes ran in evaluation mode,
-    and whether the model was put back in training mode, show in the two values."""
+    Only the last is an instrument in the kernel: the modes, the model left as found and
+    autograd left on show in values."""
     if not callable(evaluate):
         return {"kind": "not_callable", "got": describe_value(evaluate)}
     results: list[dict[str, Any]] = []
@@ -188,7 +194,16 @@ def evaluate_runs(inputs: dict[str, Any], evaluate: Any) -> Any:
         spy = GradSpy()
         net.append(spy)
         result = attempt(evaluate, net, loader, LOSSES[str(case["loss"])]())
+        recorded = list(spy.recorded)
+        rows = _tensor(case["after"])
+        try:
+            out = net(rows)
+            after, differentiable = describe_value(out.detach()), bool(out.requires_grad)
+        except Exception as exc:  # the student's model, as left, cannot run
+            after, differentiable = raised(exc), False
+        net.eval()
         with torch.no_grad():
-            after = attempt(net, _tensor(case["after"]))
-        results.append({"result": result, "after": after, "recorded": spy.recorded})
+            after_eval = attempt(net, rows)
+        results.append({"result": result, "after": after, "differentiable": differentiable,
+                        "after_eval": after_eval, "recorded": recorded})
     return results

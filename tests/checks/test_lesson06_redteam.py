@@ -1,6 +1,8 @@
 """Lesson 06 checks: red-team cases (wrong answers once accepted, messages that named
 nothing), and probe data that is plain, judged alike on fresh inputs, and refused when odd."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -189,16 +191,66 @@ def _evaluate_faking_train_mode(net, loader, loss_fn):
     return total / len(loader.dataset)
 
 
+def _evaluate_switching_autograd_off(net, loader, loss_fn):
+    """Autograd off for good (set_grad_enabled(False) on its own line): the next epoch's
+    backward() fails."""
+    torch.set_grad_enabled(False)
+    net.eval()
+    total = sum(loss_fn(net(X), y).item() * len(X) for X, y in loader)
+    net.train()
+    return total / len(loader.dataset)
+
+
+def _evaluate_copy_recording(net, loader, loss_fn):
+    """Evaluates a copy in evaluation mode, but autograd records every pass."""
+    model = copy.deepcopy(net)
+    model.eval()
+    return sum(loss_fn(model(X), y).item() * len(X) for X, y in loader) / len(loader.dataset)
+
+
+def _evaluate_then_moves_the_statistics(net, loader, loss_fn):
+    """Right value, back in training mode, but a pass in training mode afterwards moved the
+    running statistics and a bias was shifted (batch statistics hide both in training mode)."""
+    value = check.reference_evaluate(net, loader, loss_fn)
+    with torch.no_grad():
+        for X_batch, _ in loader:
+            net(X_batch)
+        net[0].bias += 1.0
+    return value
+
+
+def _evaluate_a_copy(net, loader, loss_fn):
+    """A valid version: a copy of the model, evaluated in evaluation mode without gradients;
+    the model passed in never changes mode."""
+    model = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(X) for X, _ in loader])
+        targets = torch.cat([y for _, y in loader])
+    return loss_fn(predictions, targets).item()
+
+
+def test_evaluating_a_copy_without_gradients_is_valid():
+    for seed in (LESSON_SEED, 1, 2):
+        check.evaluate.check(_evaluate_a_copy, seed=seed)
+
+
 @pytest.mark.parametrize(("wrong", "message"), [
     (_evaluate_hiding_training_mode, r"that is the loss of the model in training mode"),
     (_evaluate_faking_train_mode, r"the model was left in evaluation mode: call net\.train\(\)"),
+    (_evaluate_switching_autograd_off, r"autograd was still switched off, so the next "
+                                       r"loss\.backward\(\) fails"),
+    (_evaluate_copy_recording, r"autograd recorded the passes"),
+    (_evaluate_then_moves_the_statistics, r"its running statistics or parameters were changed"),
 ])
 def test_evaluate_judges_modes_by_value_whatever_the_model_records(wrong, message):
     """Whether the passes ran in evaluation mode and the model was put back shows in values
     (the model has batch normalisation): nothing the function rewrites in it hides either."""
     for seed in (LESSON_SEED, 1, 2):
-        with pytest.raises(ExerciseFailed, match=message):
-            check.evaluate.check(wrong, seed=seed)
+        try:
+            with pytest.raises(ExerciseFailed, match=message):
+                check.evaluate.check(wrong, seed=seed)
+        finally:
+            torch.set_grad_enabled(True)
 
 
 def _loader_standardising_in_place(X, y, batch_size, generator):

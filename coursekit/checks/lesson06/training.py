@@ -284,29 +284,47 @@ def _value(case: Data, record: dict[str, Any]) -> None:
           mistakes=_EVALUATE_RUNS, tolerance=TOLERANCE, explain=_per_row)
 
 
-def _outputs(case: Data, training: bool) -> torch.Tensor:
-    """The case's model, untouched, on its ``after`` rows, in training or evaluation mode."""
+def _outputs(case: Data, training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The case's model, untouched, on its ``after`` rows, in training or evaluation mode;
+    then (as the probe does) in evaluation mode."""
     net, _ = probes.evaluation_setup(case)
+    rows = torch.tensor(np.asarray(case["after"], dtype=np.float32))
     net.train(training)
     with torch.no_grad():
-        return net(torch.tensor(np.asarray(case["after"], dtype=np.float32)))
+        first = net(rows)
+        net.eval()
+        return first, net(rows)
 
 
 def _left(case: Data, record: dict[str, Any]) -> None:
-    """The model's outputs after the evaluation are its training-mode outputs."""
+    """The model's outputs after the evaluation are its training-mode outputs, autograd still
+    records them, and in evaluation mode it computes what it did before (running statistics
+    and parameters as they were)."""
     after, where = view(record.get("after")), _where(case)
     if after.kind == "raised":
         raise fail(f"{where}: after evaluate returned, the model could not run: "
                    f"{after.describe()}: leave the model as you found it")
-    if same(after, _outputs(case, True), TOLERANCE):
-        return
-    if same(after, _outputs(case, False), TOLERANCE):
-        raise fail(f"{where}: the model was left in evaluation mode: call net.train() before "
-                   "returning, since train_epoch does not switch it back and the next epoch "
-                   "would train in evaluation mode")
-    raise fail(f"{where}: after evaluate returned, the model gave other outputs than before "
-               "it: evaluate must leave the model's layers and parameters as it found them, "
-               "and in training mode")
+    training, then_eval = _outputs(case, True)
+    if not same(after, training, TOLERANCE):
+        if same(after, _outputs(case, False)[0], TOLERANCE):
+            raise fail(f"{where}: the model was left in evaluation mode: call net.train() "
+                       "before returning, since train_epoch does not switch it back and the "
+                       "next epoch would train in evaluation mode")
+        raise fail(f"{where}: after evaluate returned, the model gave other outputs than "
+                   "before it: evaluate must leave the model's layers and parameters as it "
+                   "found them, and in training mode")
+    if record.get("differentiable") is not True:
+        if record.get("differentiable") is not False:
+            raise fail("the check received malformed data")
+        raise fail(f"{where}: after evaluate returned, autograd was still switched off, so the "
+                   "next loss.backward() fails: turn gradients off only inside "
+                   "`with torch.no_grad():`, which switches them back on at its end (not "
+                   "torch.set_grad_enabled(False) on its own line)")
+    if not same(view(record.get("after_eval")), then_eval, TOLERANCE):
+        raise fail(f"{where}: after evaluate returned, the model in evaluation mode computed "
+                   "something else than before: its running statistics or parameters were "
+                   "changed (a pass in training mode updates batch normalisation's running "
+                   "averages); evaluate must leave the model as it found it")
 
 
 def _recording(case: Data, record: dict[str, Any]) -> None:
@@ -327,7 +345,8 @@ evaluate = Exercise(
     "06-evaluate", _evaluate_cases, probes.evaluate_runs, rules(
         Rule("one float: the mean loss per row over the whole loader, in evaluation mode",
              _on_case(_value)),
-        Rule("the model back in training mode after, as it was", _on_case(_left)),
+        Rule("the model back in training mode after, as it was, autograd on",
+             _on_case(_left)),
         Rule("without gradients", _on_case(_recording)),
         passed="the mean loss per row on 2 loaders with a short last batch, in evaluation "
                "mode, without gradients, and back in training mode", each_case=True),
