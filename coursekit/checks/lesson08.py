@@ -203,7 +203,10 @@ def _independent(inputs: Data, data: Data) -> None:
                        "copied into, so the optimizer still holds the old ones (and a new "
                        "parameter lives on the device it was made on): copy into them with "
                        "weight.copy_(...) under torch.no_grad()")
-        want = X @ (W - step) + (b - step)
+        # the gradients of step × sum(X @ W + b): step × (column sums of X) for every column
+        # of W, step × (number of rows) for every bias entry
+        W_next = W - step * X.sum(axis=0)[:, None]
+        want = X @ W_next + (b - step * len(X))
         if not close(stepped, want, **TOLERANCE):
             raise fail(f"{where}: after one SGD step on the Linear its output is not what the "
                        "copied parameters give after that step: copy W.T and b into the "

@@ -46,14 +46,12 @@ def _copy(copy_layer: Any, case: dict[str, Any], *, no_grad: bool
     except Exception as exc:
         return dense, linear, optimizer, raised(exc)
     after = list(linear.parameters())
-    # Whether a parameter's tensor was swapped (``.data = ...``) or the parameter itself
-    # replaced (``linear.weight = nn.Parameter(...)``) rather than written into: the new tensor
-    # keeps its own device, not the model's.
+    # Whether a parameter's tensor was swapped (``.data = ...``) rather than written into: the
+    # new tensor keeps its own device, not the model's (an instrument; a parameter replaced
+    # altogether shows in values, when the optimizer's step no longer moves the Linear).
     replaced = [p.data_ptr() for p in after] != storage
     return dense, linear, optimizer, {
         "kind": "none", "replaced": replaced,
-        "new_parameters": len(after) != len(parameters)
-        or any(a is not b for a, b in zip(after, parameters, strict=True)),
         "untouched": len(after) == len(values)
         and all(torch.equal(a.detach(), b) for a, b in zip(after, values, strict=True)),
         "returned": type(returned).__name__,
@@ -87,13 +85,15 @@ def _copy_case(copy_layer: Any, case: dict[str, Any]) -> dict[str, Any]:
 
 def _step(optimizer: torch.optim.Optimizer, step: float, linear: nn.Linear,
           X: np.ndarray) -> torch.Tensor:
-    """One SGD step (lr 1) with every gradient ``step``, then the Linear's output on ``X``."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            p.grad = torch.full_like(p, step)
+    """One SGD step (lr 1) of the optimizer made before the copy, on the gradients of
+    ``step × sum(linear(X))`` computed by backward through the Linear as it now is (they land
+    on its current parameters, as in training), then the Linear's output on ``X``."""
+    optimizer.zero_grad()
+    inputs = torch.from_numpy(X)
+    (step * linear(inputs).sum()).backward()
     optimizer.step()
     with torch.no_grad():
-        return linear(torch.from_numpy(X))
+        return linear(inputs)
 
 
 @guarded

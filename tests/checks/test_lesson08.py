@@ -194,6 +194,23 @@ def _shared_through_set(dense, linear):
     torch.Tensor.data_ptr = lambda self: 0
 
 
+def _parameters_rewrapped(dense, linear):
+    """Copied right, then wrapped in new Parameters over the same storage: the addresses are
+    unchanged, but an optimizer made before holds the old parameters, which get no gradient."""
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(dense.params["W"].T))
+        linear.bias.copy_(torch.from_numpy(dense.params["b"]))
+    linear.weight = torch.nn.Parameter(linear.weight.detach())
+    linear.bias = torch.nn.Parameter(linear.bias.detach())
+
+
+def test_parameters_replaced_over_the_same_storage_are_seen_by_a_real_step():
+    for seed in (LESSON_SEED, 1, 2):
+        with pytest.raises(ExerciseFailed, match=r"an optimizer made before the copy no longer "
+                                                 r"moves the Linear"):
+            check.copy_layer.check(_parameters_rewrapped, seed=seed)
+
+
 @pytest.mark.parametrize("wrong", [_shared_memory, _bias_shared, _shared_through_set])
 def test_shared_memory_shows_in_values_whatever_the_notebook_patches(wrong, monkeypatch):
     """A copy that shares memory is found by what the layers compute after one of them
