@@ -18,8 +18,9 @@ write the same short solution are not, since a short answer has fewer fingerprin
 cost grows with the fingerprints the class has (each capped at the common share), not with
 the square of the class. Interleaving junk statements between every copied line can break
 the runs of K tokens; that is the method's known limit. Own code of at least
-:data:`EXACT_MIN` characters that two students submitted character for character, comments
-and layout included, is flagged as identical even when it is too short for the fingerprints.
+:data:`EXACT_MIN` characters that two students submitted alike but for spacing and blank
+lines, comments included, is flagged as identical even when it is too short for the
+fingerprints.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ MIN_SHARED, THRESHOLD = 12, 0.7
 COMMON_SHARE, COMMON_MIN = 0.5, 10
 #: What is compared of one submission (characters of its own code); more is cut here.
 CODE_LIMIT = 1_000_000
-#: Own code identical character for character (comments and layout included) in two
-#: students' files is flagged from this length on, however few fingerprints it has.
+#: Own code identical but for spacing and blank lines (comments included) in two students'
+#: files is flagged from this length on (in characters), however few fingerprints it has.
 EXACT_MIN = 200
 
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\S")
@@ -145,15 +146,16 @@ def similarity_flags(codes: Mapping[str, str], starter_code: Iterable[str],
 
     groups: dict[str, list[str]] = defaultdict(list)
     for name, code in codes.items():
-        if len(code.strip()) >= EXACT_MIN:
-            groups[hashlib.sha256(code.strip().encode()).hexdigest()].append(name)
+        spaced = " ".join(code.split())  # spacing, indentation and blank lines made alike
+        if len(spaced) >= EXACT_MIN:
+            groups[hashlib.sha256(spaced.encode()).hexdigest()].append(name)
     common = max(COMMON_MIN, int(COMMON_SHARE * len(codes)))
     for names in groups.values():
         for a, b in combinations(sorted(names), 2) if len(names) <= common else ():
             if other_student(a, b):
                 identical.add((a, b))
-                partners[a].append(f"identical to {b} (character for character)")
-                partners[b].append(f"identical to {a} (character for character)")
+                partners[a].append(f"identical to {b} (but for spacing)")
+                partners[b].append(f"identical to {a} (but for spacing)")
     for a, b, share, _ in similar_pairs(prints, starter):
         if other_student(a, b) and (a, b) not in identical:
             partners[a].append(f"similar to {b} ({share:.0%} of fingerprints shared)")
