@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
+from traitlets.config import Config
 
 #: Kernel of the environment running this module (ipykernel's native "python3" spec).
 KERNEL_NAME = "python3"
@@ -35,14 +37,21 @@ class Execution:
     cell_seconds: float
 
 
-def make_client(nb: NotebookNode, *, cwd: Path, timeout: int) -> NotebookClient:
+def make_client(nb: NotebookNode, *, cwd: Path, timeout: int, sockets: Path) -> NotebookClient:
     """An nbclient client for ``nb`` on this environment's kernel, started in ``cwd``.
 
     The one place the course configures nbclient (kernel name, working folder, no timing
-    metadata); the grader can build its clients here too.
+    metadata). The kernel talks to the client over Unix sockets in the folder ``sockets``
+    (private to this user), not over loopback TCP, where any local process could listen to
+    the kernel's output; ipykernel warns about that on every start otherwise.
     """
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(sockets / "kernel")
+    config.KernelManager.connection_file = str(sockets / "kernel.json")
     return NotebookClient(
         nb,
+        config=config,
         timeout=timeout,
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
@@ -55,12 +64,13 @@ def execute(nb: NotebookNode, *, cwd: Path, timeout: int = 600) -> Execution:
 
     Raises nbclient's ``CellExecutionError`` on the first cell that fails.
     """
-    client = make_client(nb, cwd=cwd, timeout=timeout)
-    with client.setup_kernel():
-        start = time.perf_counter()
-        for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index)
-        seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="coursekit-kernel-") as sockets:
+        client = make_client(nb, cwd=cwd, timeout=timeout, sockets=Path(sockets))
+        with client.setup_kernel():
+            start = time.perf_counter()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            seconds = time.perf_counter() - start
     _normalise_metadata(nb)
     return Execution(nb, seconds)
 

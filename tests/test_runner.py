@@ -51,3 +51,15 @@ def test_python_m_coursekit_execute_runs_and_writes(tmp_path, capsys):
     assert nbformat.read(path, as_version=4).cells[0].outputs[0].text == "42\n"
     assert f"{path}: " in capsys.readouterr().out
     assert main(["execute", str(tmp_path / "missing.ipynb")]) == 2
+
+
+def test_the_kernel_talks_over_private_unix_sockets_not_loopback_tcp(tmp_path, capfd):
+    # Over TCP any local process could read the kernel's output, and ipykernel says so on
+    # stderr at every start; nothing is left behind in the lesson's folder or elsewhere.
+    path = _write(tmp_path, "from ipykernel.connect import get_connection_info\n"
+                            "info = get_connection_info(unpack=True)\n"
+                            "print(info['transport'], info['ip'].startswith('/'))")
+    runner.execute_file(path)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0].text == "ipc True\n"
+    assert "TCP" not in capfd.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson.ipynb"]
