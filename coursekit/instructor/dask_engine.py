@@ -35,19 +35,32 @@ class GraderPlugin(WorkerPlugin):
     """A Dask worker plugin: the worker's own prepared grader, closed with the worker.
 
     Idempotent: registered again under the same name (the same grader fingerprint), workers
-    that have it keep it, and workers that join later get it."""
+    that have it keep it, and workers that join later get it. A worker whose own coursekit,
+    checks or lessons differ from the client's (``expected``, the grader's fingerprint) grades
+    nothing: each of its tasks fails with :attr:`refusal`, so no verdict of other checks lands.
+    """
 
     idempotent = True
 
-    def __init__(self, grader: Grader) -> None:
+    def __init__(self, grader: Grader, expected: str) -> None:
         self.blueprint = grader
+        self.expected = expected
         self.grader: Grader | None = None
+        self.refusal: str | None = None
 
     def setup(self, worker: Any) -> None:
         package_dir = self.blueprint.package_dir
         if package_dir is not None and str(Path(package_dir).parent) not in sys.path:
             sys.path.insert(0, str(Path(package_dir).parent))  # a check package kept outside
         self.grader = replace(self.blueprint)
+        found = self.grader.fingerprint()
+        if found != self.expected:
+            self.refusal = (
+                f"the worker at {getattr(worker, 'address', '?')} has another coursekit, check "
+                f"package or lessons folder than the machine that started the run (fingerprint "
+                f"{found[:12]}, the run's {self.expected[:12]}): install the same commit of the "
+                f"course at the same path on every worker")
+            return
         # The view of coursekit now; each lesson's plan when its first submission comes (the
         # client has read and checked every plan before anything was sent).
         self.grader.prepare(lessons=())
@@ -57,10 +70,24 @@ class GraderPlugin(WorkerPlugin):
             self.grader.close()
 
 
+def _plugin(plugin_name: str, worker: Any = None) -> GraderPlugin:
+    plugin = (worker or get_worker()).plugins[plugin_name]
+    assert isinstance(plugin, GraderPlugin) and plugin.grader is not None
+    return plugin
+
+
+def _refusal(plugin_name: str, dask_worker: Any = None) -> str | None:
+    """Run on each worker by ``Client.run`` (which passes ``dask_worker``): why it may not
+    grade this run, or None."""
+    return _plugin(plugin_name, dask_worker).refusal
+
+
 def _grade_on_worker(plugin_name: str, name: str, raw: bytes, seed: int | None) -> str:
     """A Dask task: grade one submission with the worker's grader; the result as JSON."""
-    plugin = get_worker().plugins[plugin_name]
-    assert isinstance(plugin, GraderPlugin) and plugin.grader is not None
+    plugin = _plugin(plugin_name)
+    if plugin.refusal is not None:  # a worker that joined after the run began
+        raise RuntimeError(plugin.refusal)
+    assert plugin.grader is not None
     return grade_bytes(plugin.grader, name, raw, seed).to_json()
 
 
@@ -87,8 +114,12 @@ class DaskEngine:
                 client = stack.enter_context(Client(cluster))
             else:
                 client = stack.enter_context(Client(self.scheduler))
-            plugin = f"{PLUGIN}-{grader.fingerprint()[:16]}"
-            client.register_plugin(GraderPlugin(replace(grader)), name=plugin)
+            expected = grader.fingerprint()
+            plugin = f"{PLUGIN}-{expected[:16]}"
+            client.register_plugin(GraderPlugin(replace(grader), expected), name=plugin)
+            refused = sorted(filter(None, client.run(_refusal, plugin).values()))
+            if refused:
+                raise RuntimeError("; ".join(refused))
             window = self.window or 4 * max(1, len(client.scheduler_info()["workers"]))
             token = secrets.token_hex(4)
             pending: dict[str, Task] = {}

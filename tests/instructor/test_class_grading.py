@@ -107,6 +107,23 @@ def test_a_dask_cluster_that_loses_a_worker_grades_every_submission_once(course,
     assert _points(run) == expected  # the points an undisturbed run gives
 
 
+def test_workers_with_other_checks_than_the_client_grade_nothing(course, tmp_path,
+                                                                 monkeypatch, capsys):
+    # As a cluster whose workers run another commit of the course: the client's fingerprint
+    # is made to differ from the one the worker processes compute from their own files.
+    from coursekit.instructor.grade import Grader
+
+    _class(tmp_path / "subs", 3)
+    monkeypatch.setattr(Grader, "fingerprint", lambda self: "f" * 64)
+    status = main(["grade", "--engine", "dask", "--workers", "1", "--run", str(tmp_path / "run"),
+                   *_options(course, tmp_path / "out"), str(tmp_path / "subs")])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert "has another coursekit, check package or lessons folder" in error
+    assert "the run's ffffffffffff" in error
+    assert not list((tmp_path / "run" / "results").glob("*.json"))
+
+
 def test_dask_and_local_jobs_grade_alike(course, tmp_path):
     _class(tmp_path / "subs", 6)
     assert main(["grade", "--engine", "dask", "--workers", "2",

@@ -263,3 +263,27 @@ def test_finding_submissions_names_what_it_does_not_grade(tmp_path):
     assert [name for _, name in found] == ["alice/01_gradient_descent.ipynb"]
     assert skipped == [".dan/01_gradient_descent.ipynb", "bob/.drafts/01_gradient_descent.ipynb",
                        "erin/01_gradient_descent.ipynb"]
+
+
+def test_a_worker_that_joins_with_other_checks_fails_its_tasks_by_name(monkeypatch):
+    # A worker the plugin reaches after the run began (not asked up front) grades nothing:
+    # every task sent to it fails with the reason, which the report shows as a grader failure.
+    from types import SimpleNamespace
+
+    from coursekit.instructor import dask_engine
+    from coursekit.instructor.grade import Grader
+    from coursekit.instructor.syllabus import load_syllabus
+
+    root = Path(__file__).resolve().parents[2]
+    grader = Grader(load_syllabus(root / "syllabus.toml"), root / "notebooks")
+    same = dask_engine.GraderPlugin(grader, grader.fingerprint())
+    other = dask_engine.GraderPlugin(grader, "0" * 64)
+    worker = SimpleNamespace(address="tcp://10.0.0.7:4000", plugins={"same": same, "other": other})
+    monkeypatch.setattr(dask_engine, "get_worker", lambda: worker)
+    monkeypatch.setattr(Grader, "prepare", lambda self, lessons=None: None)
+    same.setup(worker)
+    other.setup(worker)
+    assert dask_engine._refusal("same", dask_worker=worker) is None
+    assert "tcp://10.0.0.7:4000 has another coursekit" in dask_engine._refusal("other", worker)
+    with pytest.raises(RuntimeError, match=r"the run's 000000000000\): install the same commit"):
+        dask_engine._grade_on_worker("other", "alice/01.ipynb", b"{}", None)
