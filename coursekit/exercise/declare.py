@@ -91,7 +91,7 @@ def rules(*checks: Rule, passed: str, each_case: bool = False) -> Callable[[Data
 def function(id: str, *, names: Sequence[str], args: Sequence[str],
              cases: Callable[[np.random.Generator], Cases],
              reference: Callable[..., Any], where: Callable[..., str], passed: str,
-             keep: Sequence[str] = (), keywords: bool = False,
+             keep: Sequence[str] = (), keywords: bool | Sequence[str] = False,
              may_become_result: Sequence[str] = (), mistakes: Sequence[Mistake] = (),
              raised: Sequence[Raised] = (), explain: Callable[..., str | None] | None = None,
              tolerance: Tolerance = TOLERANCE,
@@ -120,8 +120,9 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
         The line printed when every case passes; ``{n}`` is the number of cases.
     keep : sequence of str
         Arguments that must come back unchanged (a later cell uses them again).
-    keywords : bool
-        Call by the parameters' names, as the lesson's later cells do.
+    keywords : bool or sequence of str
+        Call by the parameters' names, as the lesson's later cells do: True for every one, or
+        the names passed by name (the others positionally, in order).
     may_become_result : sequence of str
         Kept arguments that may change when the function returns that very array.
     mistakes : sequence of Mistake
@@ -145,7 +146,8 @@ def function(id: str, *, names: Sequence[str], args: Sequence[str],
         ``student(wrong) -> objects`` as the check takes them, for a check that takes more
         than the function itself (a class whose method calls it); used to test each mistake.
     """
-    call = {"args": list(args), "keep": list(keep), "keywords": keywords,
+    call = {"args": list(args), "keep": list(keep),
+            "keywords": keywords if isinstance(keywords, bool) else list(keywords),
             "may_become_result": list(may_become_result)}
 
     def build(case: Mapping[str, Any]) -> tuple[Any, ...]:

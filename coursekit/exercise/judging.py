@@ -135,14 +135,19 @@ def close(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) ->
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.size != expected.size:
         return False
-    return bool(np.allclose(got.reshape(expected.shape), expected, rtol=rtol, atol=atol))
+    # NaN matches NaN only: no reference gives one, so an answer with NaN is never right, but a
+    # known mistake that overflows (exp without its max taken off) can still be named.
+    return bool(np.allclose(got.reshape(expected.shape), expected, rtol=rtol, atol=atol,
+                            equal_nan=True))
 
 
 #: What float32 arithmetic somewhere in the student's code leaves: right to about 1e-7
 #: relative, so within these bounds but not within float64 rounding.
 FLOAT32: Tolerance = {"rtol": 1e-4, "atol": 1e-5}
-FLOAT32_HINT = ("right to about float32 precision only: keep every array float64 (no "
-                "astype(np.float32), no dtype=np.float32)")
+FLOAT32_HINT = ("close, but right only to about float32 precision: an array made float32 "
+                "somewhere (astype(np.float32), dtype=np.float32), or a small constant the "
+                "formula does not have (an extra + 1e-9): keep every array float64 and the "
+                "formula exact")
 
 
 # --- shared by the judges: per-case results, tuples, naming a mistake --------------------------

@@ -130,8 +130,14 @@ def match(got: Got, want: Any, *, where: str, args: Sequence[Any] = (),
     known mistakes, names a mistake that needs the answer itself (a step size it reveals).
     With ``strict``, first the types that equal values hide (:func:`type_problem`).
     """
-    if float64 and _has_float32(got):
-        raise fail(f"{where}: your answer is float32; {_WHY_FLOAT64}")
+    if float64:
+        dtype = _other_float(got)
+        if dtype in ("float32", "float16", "bfloat16"):
+            raise fail(f"{where}: your answer is {dtype}; {_WHY_FLOAT64}")
+        if dtype is not None:
+            raise fail(f"{where}: your answer is {dtype}, not float64: return float64 arrays "
+                       f"(no np.longdouble); later cells hand them to PyTorch "
+                       f"(torch.from_numpy), which has no {dtype}")
     problem = type_problem(got, want, parts) if strict else None
     if problem is not None:
         raise fail(f"{where}: {problem}")
@@ -182,10 +188,11 @@ _WHY_FLOAT64 = ("keep every array float64 (no astype(np.float32), no dtype=np.fl
                 "about 1e-7 relative")
 
 
-def _has_float32(got: Got) -> bool:
+def _other_float(got: Got) -> str | None:
+    """The first floating dtype in ``got`` (items of a tuple included) other than float64."""
     if got.kind == "list":
-        return any(_has_float32(item) for item in got.items)
-    return got.kind in ("array", "float") and got.is_float32
+        return next((dtype for dtype in map(_other_float, got.items) if dtype), None)
+    return got.other_float
 
 
 def difference(got: Got, want: Any, parts: Sequence[str] = ()) -> str:

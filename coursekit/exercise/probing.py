@@ -268,7 +268,8 @@ def call_each(inputs: Mapping[str, Any], fn: Any) -> list[dict[str, Any]]:
 
     ``inputs["call"]`` says how: ``args`` (the parameters' names, in order; a case leaves out
     a trailing one to call without it), ``keep`` (those that must come back unchanged),
-    ``keywords`` (pass them by name, as the lesson's later cells do) and ``may_become_result``
+    ``keywords`` (pass them by name, as the lesson's later cells do: True for all, or a list
+    of the names passed by name) and ``may_become_result``
     (:func:`attempt_keeping`). Each call gets fresh copies of the case's values.
     """
     call, cases = inputs["call"], inputs["cases"]
@@ -280,9 +281,13 @@ def call_each(inputs: Mapping[str, Any], fn: Any) -> list[dict[str, Any]]:
         given = [name for name in names if name in case]
         keep = [name if name in call["keep"] else "" for name in given]
         target = fn
-        if call["keywords"]:
-            def target(*values: Any, _given: list[str] = given) -> Any:
-                return fn(**dict(zip(_given, values, strict=True)))
+        by_name = call["keywords"]  # True (every argument), or the names passed by name
+        if by_name:
+            def target(*values: Any, _given: list[str] = given,
+                       _named: Collection[str] = given if by_name is True else by_name) -> Any:
+                pairs = list(zip(_given, values, strict=True))
+                return fn(*(value for name, value in pairs if name not in _named),
+                          **{name: value for name, value in pairs if name in _named})
         results.append(call_keeping(target, case, given, keep, call["may_become_result"]))
     return results
 

@@ -87,7 +87,18 @@ class Got:
     @property
     def is_float32(self) -> bool:
         """Computed in float32 (or float16): what the float64 requirement refuses."""
-        return (self.dtype or self.type) in ("float32", "float16")
+        return (self.dtype or self.type) in ("float32", "float16", "bfloat16")
+
+    @property
+    def other_float(self) -> str | None:
+        """The dtype of a floating number or array that is not float64 (``float32``,
+        ``float128``, ...), else None: what the float64 requirement refuses."""
+        if self.kind not in ("array", "float"):
+            return None
+        name = self.dtype or self.type
+        if name in ("float", "float64", "double"):
+            return None
+        return name if name.startswith(("float", "bfloat")) or name == "longdouble" else None
 
     def get(self, key: str, default: Any = None) -> Any:
         """An extra key a probe recorded beside the description (``requires_grad``)."""

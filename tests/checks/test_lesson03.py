@@ -166,7 +166,7 @@ MISTAKES = [
     ("03-dense-forward", lambda x, W, b: x @ W + b.sum(), "entries differ|expected"),
     ("03-dense-forward", lambda x, W, b: (x.astype(np.float32) @ W.astype(np.float32) + b
                                           ).astype(np.float64),
-     "right to about float32 precision only"),
+     "right only to about float32 precision"),
     ("03-dense-forward", _todo, "not implemented yet"),
     # dense backward: which part is wrong, shapes, structure
     ("03-dense-backward", lambda x, W, d: (d @ W.T * 2, x.T @ d, d.sum(0)), "dx is wrong"),

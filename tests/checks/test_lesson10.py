@@ -348,8 +348,8 @@ def _backward_float32(dout, x, gamma, eps=1e-5):
 @pytest.mark.parametrize(
     ("exercise_id", "wrong", "message"),
     [("10-batchnorm-forward", _forward_normalising_x, r"changed `x` in place"),
-     ("10-batchnorm-forward", _forward_float32, r"right to about float32 precision only: keep "
-                                                "every array float64"),
+     ("10-batchnorm-forward", _forward_float32, r"right only to about float32 precision: an "
+                                                "array made float32 somewhere"),
      ("10-batchnorm-backward", _backward_float32, r"your answer is float32; keep every array "
                                                   "float64")],
     ids=["forward-x-in-place", "forward-float32", "backward-float32"],

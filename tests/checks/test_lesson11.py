@@ -299,7 +299,7 @@ NOT_DECLARED = [
      "expected a NumPy array, got a Tensor"),
     ("11-maxpool-backward",
      lambda d, x, s: check.reference_maxpool_backward(d.astype(np.float32), x, s),
-     "right to about float32 precision only"),
+     "right only to about float32 precision"),
     ("11-maxpool-backward", lambda d, x, s: 2 * d, "dx has the shape of the input x"),
     ("11-maxpool-backward", lambda d, x, s: _noisy(check.reference_maxpool_backward(d, x, s)),
      "entries differ.*; each window's dout goes to the position of its"),
