@@ -16,7 +16,12 @@ import numpy as np
 
 from coursekit import scratch
 from coursekit.checks.score import scorer
-from coursekit.exercise import Mistake, function, registry
+from coursekit.exercise import Mistake, Raised, function, registry
+from coursekit.exercise.judging import Tolerance
+
+#: The lesson compares multi-head attention and layer norm with coursekit.scratch's at
+#: rtol = atol = 1e-12, so an answer right to six digits only would pass here and fail there.
+_EXACT: Tolerance = {"rtol": 1e-12, "atol": 1e-12}
 
 _SCRATCH_ATTENTION = ("coursekit.scratch.scaled_dot_product_attention",
                       "coursekit.scratch.attention.scaled_dot_product_attention",
@@ -60,11 +65,19 @@ def _qkv(rng: np.random.Generator, lead: tuple[int, ...], t: int, s: int, d: int
 
 def _attention_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Causal and not; one sequence, heads, a batch of heads; widths other than 1 and 4 (so
-    1/d and 1/sqrt(d) differ); a non-causal case with more keys than queries."""
+    1/d and 1/sqrt(d) differ); more keys than queries and fewer, causal too (row t sees keys
+    0..t counted from the first); scores in the thousands (exp overflows unless each row's
+    maximum is taken off) and heads of very different sizes (one maximum for the whole array
+    leaves the small head's rows 0/0)."""
     shapes = [((), 5, 5, 4, 3, True), ((3,), 6, 6, 8, 8, True), ((2, 2), 4, 4, 9, 5, True),
-              ((2,), 4, 4, 6, 2, False), ((), 3, 7, 5, 4, False)]
-    return [{**_qkv(rng, lead, t, s, d, dv), "causal": causal}
-            for lead, t, s, d, dv, causal in shapes]
+              ((2,), 4, 4, 6, 2, False), ((), 3, 7, 5, 4, False), ((), 3, 7, 4, 3, True),
+              ((2,), 7, 5, 6, 4, True)]
+    cases = [{**_qkv(rng, lead, t, s, d, dv), "causal": causal}
+             for lead, t, s, d, dv, causal in shapes]
+    large = _qkv(rng, (2,), 5, 5, 4, 3)
+    large["q"][1] *= 40.0  # head 1's scores reach the thousands; head 0's stay near 1
+    large["k"][1] *= 40.0
+    return [*cases, {**large, "causal": True}]
 
 
 def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -74,8 +87,8 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def _attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, *,
             scale: float | None = None, allowed: np.ndarray | None = None,
-            after: bool = False, axis: int = -1,
-            zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
+            after: bool | str = False, axis: int = -1, zero: bool = False,
+            shift: str = "row") -> tuple[np.ndarray, np.ndarray]:
     """Wrong attentions, each a variation on the right one."""
     scores = q @ np.swapaxes(k, -1, -2) * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
     keep = np.tri(q.shape[-2], k.shape[-2], dtype=bool) if allowed is None else allowed
@@ -83,37 +96,90 @@ def _attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, *,
         scores = np.where(keep, scores, 0.0)
     elif causal and not after:
         scores = np.where(keep, scores, -np.inf)
-    weights = _softmax(scores, axis)
+    if shift == "row":
+        weights = _softmax(scores, axis)
+    else:  # "none": exp of the scores as they are; "global": one maximum for the whole array
+        e = np.exp(scores - (scores.max() if shift == "global" else 0.0))
+        weights = e / e.sum(axis=axis, keepdims=True)
     if causal and after:
         weights = weights * keep
+        if after == "renormalised":
+            weights = weights / weights.sum(axis=-1, keepdims=True)
     return weights @ v, weights
+
+
+def _tri(q: np.ndarray, k: np.ndarray, offset: int = 0) -> np.ndarray:
+    return np.tri(q.shape[-2], k.shape[-2], k=offset, dtype=bool)
+
+
+def _denominator_constant(got: Any, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                          causal: bool) -> str | None:
+    """Rows of weights that all sum to a little less than 1: a constant in the softmax's
+    denominator (``e / (e.sum() + 1e-9)``), right to six digits and wrong to twelve."""
+    if getattr(got, "kind", None) != "list" or got.length != 2:
+        return None
+    weights = got.items[1]
+    if weights.kind != "array" or weights.shape != (*q.shape[:-1], k.shape[-2]):
+        return None
+    short = 1.0 - weights.array.sum(axis=-1)
+    if np.all(short > 1e-13) and np.all(short < 1e-3):
+        return (f"each row of weights sums to 1 − {np.median(short):.0e}, not 1: a constant "
+                "in the softmax's denominator; drop it (once each row's maximum is taken off, "
+                "the sum is at least 1)")
+    return None
 
 
 attention = function(
     "13-attention", names=("attention",), args=("q", "k", "v", "causal"), keep=("q", "k", "v"),
     cases=_attention_cases, reference=reference_attention, float64=True, parts=("out", "weights"),
-    implemented_by=_SCRATCH_ATTENTION,
+    implemented_by=_SCRATCH_ATTENTION, keywords=("causal",), tolerance=_EXACT,
+    explain=_denominator_constant,
     where=lambda q, k, v, causal: f"q {q.shape}, k {k.shape}, causal={causal}",
     passed="out and weights match softmax(q kᵀ / √d, masked before the softmax) v on {n} cases",
+    raised=[Raised("TypeError", contains="causal",
+                   says="the lesson calls attention(q, k, v, causal=True), and yours raised "
+                        "TypeError: {message}: keep the stub's parameter name causal")],
     mistakes=[
         Mistake("the mask was applied after the softmax: the weights of a row no longer sum to 1 "
                 "(and the future still shaped them); set the masked scores to -inf before the "
-                "softmax", lambda q, k, v, c: _attend(q, k, v, c, after=True)),
+                "softmax", lambda q, k, v, causal: _attend(q, k, v, causal, after=True)),
+        Mistake("the future was zeroed after the softmax and the rows renormalised: the same "
+                "while exp does not underflow, but when the future's scores are far above the "
+                "past's the allowed weights underflow to 0 / 0; set the masked scores to -inf "
+                "before the softmax", lambda q, k, v, causal: _attend(q, k, v, causal,
+                                                                       after="renormalised")),
         Mistake("the mask keeps the future: query t must see keys s <= t (np.tril / np.tri), not "
-                "s >= t", lambda q, k, v, c: _attend(
-                    q, k, v, c, allowed=np.tri(q.shape[-2], k.shape[-2], dtype=bool).T)),
+                "s >= t", lambda q, k, v, causal: _attend(
+                    q, k, v, causal, allowed=np.tri(q.shape[-2], k.shape[-2], dtype=bool).T)),
+        Mistake("the mask is inverted: np.tri(T, S) is True where query t may look, so keep "
+                "the scores where it is True (PyTorch's attn_mask is the other way round: True "
+                "where it may not)",
+                lambda q, k, v, causal: _attend(q, k, v, causal, allowed=~_tri(q, k))),
+        Mistake("the mask is aligned to the last key (np.tri(T, S, k=S - T)); query t sees keys "
+                "0..t counted from the first key whatever S is: np.tri(T, S)",
+                lambda q, k, v, causal: _attend(q, k, v, causal,
+                                                allowed=_tri(q, k, k.shape[-2] - q.shape[-2]))),
+        Mistake("exp overflowed on scores in the thousands (inf / inf = nan): subtract each row's "
+                "maximum (axis=-1, keepdims=True) before np.exp",
+                lambda q, k, v, causal: _attend(q, k, v, causal, shift="none")),
+        Mistake("one maximum for the whole array was taken off: a head whose scores are far "
+                "below another's underflows to 0 / 0; subtract each row's own maximum "
+                "(axis=-1, keepdims=True)",
+                lambda q, k, v, causal: _attend(q, k, v, causal, shift="global")),
+        Mistake("that is (weights, out); return (out, weights)",
+                lambda q, k, v, causal: _attend(q, k, v, causal)[::-1]),
         Mistake("masked scores were set to 0, which exp turns into a weight like any other; set "
                 "them to -inf so their weight is exactly 0",
-                lambda q, k, v, c: _attend(q, k, v, c, zero=True)),
+                lambda q, k, v, causal: _attend(q, k, v, causal, zero=True)),
         Mistake("the mask is missing: with causal=True query t may only see keys s <= t",
-                lambda q, k, v, c: _attend(q, k, v, False)),
+                lambda q, k, v, causal: _attend(q, k, v, False)),
         Mistake("the scores are not scaled: divide q kᵀ by sqrt(d), d = q.shape[-1]",
-                lambda q, k, v, c: _attend(q, k, v, c, scale=1.0)),
+                lambda q, k, v, causal: _attend(q, k, v, causal, scale=1.0)),
         Mistake("the scores are divided by d; divide by sqrt(d), d = q.shape[-1]",
-                lambda q, k, v, c: _attend(q, k, v, c, scale=1.0 / q.shape[-1])),
+                lambda q, k, v, causal: _attend(q, k, v, causal, scale=1.0 / q.shape[-1])),
         Mistake("the softmax runs down the columns (over the queries); each query's row of "
                 "weights over the keys must sum to 1: softmax over the last axis",
-                lambda q, k, v, c: _attend(q, k, v, c, axis=-2)),
+                lambda q, k, v, causal: _attend(q, k, v, causal, axis=-2)),
     ])
 
 
@@ -180,7 +246,7 @@ def _heads_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
 
 split_heads = function(
     "13-split-heads", names=("split_heads",), args=("x", "num_heads"), keep=("x",),
-    cases=_heads_cases, reference=reference_split_heads,
+    cases=_heads_cases, reference=reference_split_heads, float64=True,
     where=lambda x, h: f"x {x.shape} into {h} heads",
     passed="(N, T, E) becomes (N, H, T, E/H), head h holding its own block of features, "
            "on {n} cases",
@@ -195,6 +261,12 @@ split_heads = function(
                 "block of features h·E/H .. (h + 1)·E/H − 1, as nn.MultiheadAttention does: "
                 "reshape to (N, T, H, E/H)",
                 lambda x, h: x.reshape(*x.shape[:2], -1, h).transpose(0, 3, 1, 2)),
+        Mistake("the last two axes are swapped, (N, H, E/H, T): each head holds a (T, E/H) "
+                "sequence; reshape to (N, T, H, E/H), then transpose(0, 2, 1, 3)",
+                lambda x, h: reference_split_heads(x, h).swapaxes(-1, -2)),
+        Mistake(lambda x, h: f"that is 4 heads, the lesson's number; split into num_heads "
+                             f"({h}) heads",
+                lambda x, h: reference_split_heads(x, 4) if h != 4 else None),
         Mistake("the heads axis comes first, (H, N, T, E/H): the batch stays first, "
                 "(N, H, T, E/H) (np.stack(..., axis=1), or reshape and transpose(0, 2, 1, 3))",
                 lambda x, h: np.stack(np.split(x, h, axis=-1))),
@@ -224,10 +296,29 @@ def _normed(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5, *,
     return g * x_hat + b
 
 
+def _default_eps(got: Any, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                 *eps: float) -> str | None:
+    """Called without eps, the eps the answer used, read back from it: x_hat = (out − beta) /
+    gamma, so var + eps = ((x − mean) / x_hat)² on every entry."""
+    if eps or getattr(got, "kind", None) != "array" or got.shape != x.shape:
+        return None
+    centred = x - x.mean(axis=-1, keepdims=True)
+    with np.errstate(all="ignore"):
+        used = (centred / ((got.array - beta) / gamma)) ** 2 - x.var(axis=-1, keepdims=True)
+    used = used[np.abs(centred) > 0.1 * np.abs(centred).max()]
+    found = float(np.median(used)) if used.size else float("nan")
+    if not np.isfinite(found) or np.ptp(used) > 0.05 * abs(found) or \
+            abs(found - 1e-5) < 1e-3 * 1e-5:
+        return None
+    return (f"called without eps, your function used eps = {found:.1e}: its default is 1e-5, "
+            "as in the stub's signature (the lesson's later cells leave it out)")
+
+
 layer_norm = function(
     "13-layer-norm", names=("layer_norm",), args=("x", "gamma", "beta", "eps"),
     keep=("x", "gamma", "beta"), cases=_norm_cases, reference=reference_layer_norm,
-    float64=True, implemented_by=("coursekit.scratch.LayerNorm",),
+    float64=True, implemented_by=("coursekit.scratch.LayerNorm",), tolerance=_EXACT,
+    explain=_default_eps,
     where=lambda x, g, b, *eps: f"x {x.shape}, " + (f"eps={eps[0]:g}" if eps
                                                      else "eps left at its default"),
     passed="each vector is standardised over its last axis, then scaled and shifted, on {n} "
@@ -248,10 +339,10 @@ layer_norm = function(
                 lambda x, g, b, eps=1e-5: _normed(x, np.ones_like(g), np.zeros_like(b), eps)),
         Mistake("gamma and beta are swapped: gamma scales, beta shifts",
                 lambda x, g, b, eps=1e-5: _normed(x, b, g, eps)),
-        Mistake("eps is missing: (x - mean) / sqrt(var + eps) keeps a row of equal values from "
-                "dividing by zero", lambda x, g, b, eps=1e-5: _normed(x, g, b, 0.0)),
-        Mistake("called without eps, your function used another eps: its default is 1e-5, as in "
-                "the stub's signature", lambda x, g, b, eps=1e-8: _normed(x, g, b, eps)),
+        Mistake("eps is missing, or far smaller than the one given: (x - mean) / sqrt(var + "
+                "eps) keeps a row of equal values from dividing by zero",
+                lambda x, g, b, eps=1e-5: _normed(x, g, b, 0.0),
+                tolerance={"rtol": 1e-6, "atol": 1e-8}),
     ])
 
 

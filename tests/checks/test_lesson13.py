@@ -27,14 +27,16 @@ def _attention_einsum(q, k, v, causal):
     return np.einsum("...ts,...sd->...td", weights, v), weights
 
 
-def _attention_masked_renormalised(q, k, v, causal):
-    # softmax over all keys, then zero the future and renormalise: the same weights
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    weights = np.exp(scores)
+def _attention_log_sum_exp(query, key, value, causal):
+    # other names for the arguments the lesson passes by position; the softmax as
+    # exp(scores - logsumexp(scores)), the mask as boolean indexing
+    q, k, v = query, key, value
+    scores = np.matmul(q, np.moveaxis(k, -1, -2)) * q.shape[-1] ** -0.5
     if causal:
-        weights = weights * np.tri(*scores.shape[-2:])
-    weights = weights / weights.sum(axis=-1, keepdims=True)
+        scores[..., ~np.tri(*scores.shape[-2:], dtype=bool)] = -np.inf
+    top = scores.max(axis=-1, keepdims=True)
+    log_total = top + np.log(np.exp(scores - top).sum(axis=-1, keepdims=True))
+    weights = np.exp(scores - log_total)
     return weights @ v, weights
 
 
@@ -80,7 +82,7 @@ def _layer_norm_loop(x, gamma, beta, eps=1e-5):
 
 #: Every exercise of lesson 13 -> valid versions a student could write in its solution cell.
 VALID_VERSIONS: dict[str, list[object]] = {
-    "13-attention": [_attention_einsum, _attention_masked_renormalised],
+    "13-attention": [_attention_einsum, _attention_log_sum_exp],
     "13-attention-backward": [_backward_einsum, _backward_jacobian],
     "13-split-heads": [_split_stack, _split_einops_style],
     "13-layer-norm": [_layer_norm_std, _layer_norm_loop],
@@ -122,6 +124,35 @@ def _stub(*args):
     raise NotImplementedError
 
 
+def _attention_is_causal(q, k, v, is_causal):  # the later cells pass causal=True by name
+    return _attention_einsum(q, k, v, is_causal)
+
+
+def _attention_denominator_constant(q, k, v, causal):
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:
+        scores = np.where(np.tri(*scores.shape[-2:], dtype=bool), scores, -np.inf)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / (e.sum(axis=-1, keepdims=True) + 1e-9)
+    return weights @ v, weights
+
+
+def _attention_longdouble(q, k, v, causal):
+    return tuple(a.astype(np.longdouble) for a in _attention_einsum(q, k, v, causal))
+
+
+def _split_float32(x, num_heads):
+    return _split_einops_style(x, num_heads).astype(np.float32)
+
+
+def _norm_default_eps(x, gamma, beta, eps=1e-6):
+    return _layer_norm_std(x, gamma, beta, eps)
+
+
+def _norm_eps_squared(x, gamma, beta, eps=1e-5):
+    return _layer_norm_std(x, gamma, beta, eps**2)
+
+
 @pytest.mark.parametrize(("exercise_id", "wrong", "message"), [
     ("13-attention", _attention_scales_q_in_place, "changed `q` in place"),
     ("13-attention", _attention_out_only, r"expected a tuple of 2 \(out, weights\)"),
@@ -129,6 +160,15 @@ def _stub(*args):
     ("13-attention-backward", _backward_reuses_weights, "changed `weights` in place"),
     ("13-layer-norm", _norm_in_place, "changed `x` in place"),
     ("13-split-heads", _stub, "NotImplementedError"),
+    ("13-attention", _attention_is_causal, "keep the stub's parameter name causal"),
+    ("13-attention", _attention_denominator_constant,
+     r"each row of weights sums to 1 − \de-1\d, not 1: a constant in the softmax's "
+     r"denominator"),
+    ("13-attention", _attention_longdouble, r"your answer is float128, not float64"),
+    ("13-split-heads", _split_float32, "your answer is float32; keep every array float64"),
+    ("13-layer-norm", _norm_default_eps, r"eps left at its default: called without eps, your "
+                                         r"function used eps = 1\.0e-06: its default is 1e-5"),
+    ("13-layer-norm", _norm_eps_squared, "eps is missing, or far smaller than the one given"),
 ])
 def test_what_no_mistake_covers_is_named(exercise_id, wrong, message):
     with pytest.raises(ExerciseFailed, match=message):
