@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import inspect
 import linecache
+import os
+import sysconfig
 import traceback
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -84,15 +86,36 @@ def describe_value(value: Any, *, depth: int = 0) -> dict[str, Any]:
     return {"kind": "other", "type": type_name}
 
 
+#: Where the interpreter's and the installed packages' code lives: a frame there is not the
+#: student's, even when the error surfaced there (``np.max`` of an empty array).
+_LIBRARY_DIRS = tuple(sorted({os.path.join(os.path.realpath(path), "")
+                              for key, path in sysconfig.get_paths().items()
+                              if key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+
+
+def _library(filename: str) -> bool:
+    """Whether ``filename`` is library code: a file under the interpreter's or the packages'
+    folders, a frozen module, or a compiled module's relative source (``numpy/random/
+    _generator.pyx``); a notebook cell (``<ipython-input-…>``, ipykernel's ``/tmp/ipykernel_…``
+    files) or any other file of the student's is not."""
+    if filename.startswith("<"):
+        return filename.startswith("<frozen")
+    if not os.path.isabs(filename):
+        return True
+    return os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
 def _student_frame(tb: Any) -> str:
-    """``"line 4, in cost: return errors.mean() + z"``: the innermost frame outside coursekit."""
-    shown = ""
-    for frame in traceback.extract_tb(tb):
-        if "coursekit" in frame.filename.replace("\\", "/").split("/"):
-            continue
-        line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
-        shown = f"line {frame.lineno}, in {frame.name}: {line}"
-    return clip(shown)
+    """``"line 4, in cost: return errors.mean() + z"``: the innermost frame of the student's
+    own code (outside coursekit and the libraries), else the innermost outside coursekit."""
+    frames = [frame for frame in traceback.extract_tb(tb)
+              if "coursekit" not in frame.filename.replace("\\", "/").split("/")]
+    own = [frame for frame in frames if not _library(frame.filename)]
+    if not frames:
+        return ""
+    frame = (own or frames)[-1]
+    line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    return clip(f"line {frame.lineno}, in {frame.name}: {line}")
 
 
 def _code_below_raise(tb: Any) -> bool:

@@ -104,6 +104,26 @@ def test_attempt_reports_exceptions_as_data():
     assert attempt(42)["kind"] == "not_callable"
 
 
+def test_an_error_raised_inside_a_library_is_shown_at_the_students_line():
+    # The student's line, not NumPy's (Python source, and a compiled module's .pyx), nor
+    # a frame of the standard library.
+    def size_from_data(first):
+        size = max(first.max(), 0) + 1
+        return size
+
+    def draw(p):
+        return np.random.default_rng(0).choice(3, p=p)
+
+    def parse(text):
+        return json.loads(text)
+
+    assert attempt(size_from_data, np.array([], dtype=int))["frame"].endswith(
+        ", in size_from_data: size = max(first.max(), 0) + 1")
+    assert attempt(draw, np.array([0.5, 0.6, 0.1]))["frame"].endswith(
+        ", in draw: return np.random.default_rng(0).choice(3, p=p)")
+    assert attempt(parse, "{")["frame"].endswith(", in parse: return json.loads(text)")
+
+
 def test_attempt_keeping_notices_arguments_changed_in_place():
     def shift_in_place(z, y):  # a softmax written with z -= z.max(...)
         z -= z.max(axis=1, keepdims=True)
