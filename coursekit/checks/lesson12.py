@@ -134,7 +134,20 @@ bigram_table = function(
         Mistake("alpha replaced only the zero counts; add it to every count",
                 lambda a, b, s, al: _normalised(np.where(_counts(a, b, s) == 0, al,
                                                          _counts(a, b, s)))),
+        Mistake("each row was divided by its count plus alpha, but alpha went into each of its "
+                "`size` entries: divide the smoothed row by its own sum (count + size·alpha)",
+                lambda a, b, s, al: (_counts(a, b, s) + al)
+                / (_counts(a, b, s).sum(axis=1, keepdims=True) + al)),
+        Mistake("np.add.at(N, [first, second], 1) counts whole rows: a list of index arrays is "
+                "one index into the first axis; pass the tuple (first, second)",
+                lambda a, b, s, al: _normalised(_row_counts(a, b, s) + al)),
     ])
+
+
+def _row_counts(first: np.ndarray, second: np.ndarray, size: int) -> np.ndarray:
+    counts = np.zeros((size, size))
+    np.add.at(counts, np.array([first, second]), 1)  # rows first and second, all columns
+    return counts
 
 
 def _counts(first: np.ndarray, second: np.ndarray, size: int) -> np.ndarray:
@@ -186,10 +199,13 @@ mean_nll = function(
 
 def _embedding_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Repeated indices everywhere; a row never looked up; indices of one and of two axes (a
-    batch of contexts); every index the same; float32 gradients (dW stays float64)."""
+    batch of contexts, one of which repeats a character, as the start context "..." does);
+    every index the same; float32 gradients (dW stays float64)."""
     cases = []
     for shape, v, d in (((6,), 4, 3), ((5, 3), 6, 2), ((8,), 3, 4), ((4, 2), 7, 5)):
         ix = rng.integers(0, v - 1, shape)  # the last row is never looked up
+        if ix.ndim == 2:
+            ix[0, -1] = ix[0, 0]
         cases.append({"ix": ix, "dout": rng.normal(size=(*shape, d)), "num_embeddings": v})
     cases.append({"ix": np.full(5, 2), "dout": rng.normal(size=(5, 3)), "num_embeddings": 4})
     # float32 gradients: dW is float64 all the same, as the prompt asks
@@ -201,6 +217,13 @@ def _embedding_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
 def _buffered(ix: np.ndarray, dout: np.ndarray, v: int) -> np.ndarray:
     dW = np.zeros((v, dout.shape[-1]))
     dW[ix] += dout
+    return dW
+
+
+def _buffered_per_row(ix: np.ndarray, dout: np.ndarray, v: int) -> np.ndarray:
+    dW = np.zeros((v, dout.shape[-1]))
+    for k in range(len(ix)):
+        dW[ix[k]] += dout[k]  # right for one index a row; a context's repeats are buffered
     return dW
 
 
@@ -218,6 +241,9 @@ embedding_backward = function(
         Mistake("an index that occurs several times got one gradient, not their sum: "
                 "`dW[ix] += dout` (or `dW[ix] = dout`) writes each repeated row once; use "
                 "np.add.at(dW, ix, dout)", _buffered),
+        Mistake("a context that repeats an index got its gradient once: `dW[ix[k]] += dout[k]` "
+                "is still buffered within row k of a batch of contexts; use np.add.at(dW, ix, "
+                "dout), whatever the shape of ix", _buffered_per_row),
         Mistake("dW was divided by the number of positions: the mean over the batch is already "
                 "in dout (the loss's backward), so only add", _mean_over_rows),
         Mistake("that is dout itself; dW has one row per embedding (num_embeddings, D), each "

@@ -143,11 +143,12 @@ attention = function(
         Mistake("the mask was applied after the softmax: the weights of a row no longer sum to 1 "
                 "(and the future still shaped them); set the masked scores to -inf before the "
                 "softmax", lambda q, k, v, causal: _attend(q, k, v, causal, after=True)),
-        Mistake("the future was zeroed after the softmax and the rows renormalised: the same "
-                "while exp does not underflow, but when the future's scores are far above the "
-                "past's the allowed weights underflow to 0 / 0; set the masked scores to -inf "
-                "before the softmax", lambda q, k, v, causal: _attend(q, k, v, causal,
-                                                                       after="renormalised")),
+        Mistake("each row's maximum came from scores the mask hides (taken before masking, or "
+                "a softmax over every key, then the future zeroed and the row renormalised): "
+                "when the future's scores are far above the past's, the allowed weights "
+                "underflow to 0 / 0; mask first (-inf), then subtract the maximum of what each "
+                "row may see", lambda q, k, v, causal: _attend(q, k, v, causal,
+                                                               after="renormalised")),
         Mistake("the mask keeps the future: query t must see keys s <= t (np.tril / np.tri), not "
                 "s >= t", lambda q, k, v, causal: _attend(
                     q, k, v, causal, allowed=np.tri(q.shape[-2], k.shape[-2], dtype=bool).T)),
@@ -214,6 +215,7 @@ attention_backward = function(
     "13-attention-backward", names=("attention_backward",),
     args=("dout", "q", "k", "v", "weights"), keep=("dout", "q", "k", "v", "weights"),
     cases=_backward_cases, reference=reference_attention_backward, float64=True,
+    tolerance=_EXACT,
     parts=("dq", "dk", "dv"), implemented_by=("coursekit.scratch.attention_backward",
                                               "coursekit.scratch.attention.attention_backward"),
     where=lambda dout, q, k, v, w: f"q {q.shape}, k {k.shape}, v {v.shape}",
@@ -238,10 +240,11 @@ attention_backward = function(
 # ---- 13-split-heads -----------------------------------------------------------------------------
 
 def _heads_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Several heads always (one head hides every mistake), and a case where T equals H and the
-    batch, so a wrong order of axes keeps the right shape."""
+    """Several heads always (one head hides every mistake); first a head size (8) that is
+    neither the number of heads nor the lesson's 4, so each mistake shows as itself; a case
+    where T equals H and the batch, so a wrong order of axes keeps the right shape."""
     return [{"x": rng.normal(size=(n, t, e)), "num_heads": h}
-            for n, t, e, h in ((2, 5, 12, 3), (1, 4, 8, 4), (3, 6, 6, 2), (2, 2, 8, 2))]
+            for n, t, e, h in ((2, 5, 24, 3), (1, 4, 8, 4), (3, 6, 6, 2), (2, 2, 8, 2))]
 
 
 split_heads = function(
@@ -264,6 +267,9 @@ split_heads = function(
         Mistake("the last two axes are swapped, (N, H, E/H, T): each head holds a (T, E/H) "
                 "sequence; reshape to (N, T, H, E/H), then transpose(0, 2, 1, 3)",
                 lambda x, h: reference_split_heads(x, h).swapaxes(-1, -2)),
+        Mistake("the number of heads and the head size are swapped: that is E/H heads of H "
+                "features each; reshape to (N, T, num_heads, E // num_heads)",
+                lambda x, h: x.reshape(*x.shape[:2], -1, h).transpose(0, 2, 1, 3)),
         Mistake(lambda x, h: f"that is 4 heads, the lesson's number; split into num_heads "
                              f"({h}) heads",
                 lambda x, h: reference_split_heads(x, 4) if h != 4 else None),

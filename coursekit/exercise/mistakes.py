@@ -183,7 +183,8 @@ def type_problem(got: Got, want: Any, parts: Sequence[str] = ()) -> str | None:
     return None
 
 
-_WHY_FLOAT64 = ("keep every array float64 (no astype(np.float32), no dtype=np.float32): the "
+_WHY_FLOAT64 = ("keep every array float64 (no astype(np.float32), no dtype=np.float32, no "
+                "dtype taken from a float32 input): the "
                 "lesson's later cells compare to float64 rounding, which float32 misses by "
                 "about 1e-7 relative")
 
