@@ -52,7 +52,7 @@ def grade_class(how: ClassGrading, submissions: Sequence[tuple[Path, str]], *,
     The folder is ``run_dir`` when given (made if missing unless ``resume``), else a new one
     under ``out``. Only tasks without a result there are graded. Interrupted (Ctrl-C), it
     keeps what is done and says how to resume."""
-    tasks = plan_tasks(submissions)
+    tasks = everything = plan_tasks(submissions)
     if shard is not None:
         tasks = [task for task in tasks if shard.holds(task)]
     stamp = how.grader.fingerprint()
@@ -84,7 +84,7 @@ def grade_class(how: ClassGrading, submissions: Sequence[tuple[Path, str]], *,
         raise
     progress.finish()
     if shard is not None:
-        record_finished(run.path, shard, tasks)
+        record_finished(run.path, shard, tasks, seen=everything)
         print(f"shard {shard} finished: {len(tasks)} submission(s) in {run.path}; when every "
               f"shard has, run: coursekit merge {run.path}", file=how.out, flush=True)
         return run

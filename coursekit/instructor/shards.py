@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,11 @@ def shard_of(name: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def record_finished(run: Path, shard: Shard, tasks: Sequence[Task]) -> Path:
-    """Record that ``shard`` graded ``tasks`` (its whole share) into the run folder ``run``.
+def record_finished(run: Path, shard: Shard, tasks: Sequence[Task],
+                    seen: Sequence[Task] = ()) -> Path:
+    """Record that ``shard`` graded ``tasks`` (its whole share) into the run folder ``run``,
+    and every submission it ``seen`` in the folder (all shards'), so that the merge can tell a
+    file handed in, or changed, after its own shard had run.
 
     A shard run again (an array task retried) replaces its own record: the record says what
     the shard's last complete run graded."""
@@ -76,7 +80,9 @@ def record_finished(run: Path, shard: Shard, tasks: Sequence[Task]) -> Path:
     folder.mkdir(exist_ok=True)
     record = {"shard": shard.index, "count": shard.count,
               "tasks": [{"name": task.name, "sha256": task.sha256, "path": str(task.path)}
-                        for task in tasks]}
+                        for task in tasks],
+              "seen": [{"name": task.name, "sha256": task.sha256} for task in seen],
+              "finished": time.time()}
     path = folder / shard.marker
     write_replacing(path, json.dumps(record, ensure_ascii=True))
     return path
@@ -127,4 +133,26 @@ def finished_tasks(run: Path) -> tuple[int, list[Task]]:
                                        f"falls in shard {shard_of(name, count)}/{count}")
             owner[name] = index
             tasks.append(Task(Path(item["path"]), name, str(item["sha256"])))
+    _seen_alike(run, count, records, {task.name: task.sha256 for task in tasks})
     return count, sorted(tasks, key=lambda task: task.name)
+
+
+def _seen_alike(run: Path, count: int, records: dict[tuple[int, int], dict],
+                graded: dict[str, str]) -> None:
+    """Refuse a merge where a shard that finished after another saw a submission of that
+    other's share that it did not grade as it then was: a file handed in, or changed, after
+    its own shard ran, which the merge would otherwise leave out (or report as it was before)
+    without a word. What a shard saw before the owner ran is older than what the owner
+    graded, and is no reason to refuse."""
+    finished = {index: float(record.get("finished", 0.0)) for (index, _), record in records.items()}
+    for (index, _), record in sorted(records.items()):
+        for item in record.get("seen", []):
+            name, sha = str(item["name"]), str(item["sha256"])
+            home = shard_of(name, count)
+            if graded.get(name) == sha or finished[index] <= finished.get(home, 0.0):
+                continue
+            what = "was handed in" if name not in graded else "was changed"
+            raise ShardsIncomplete(
+                f"{name} {what} after shard {home}/{count} ran (shard {index}/{count} saw it): "
+                f"run shard {home}/{count} again (it grades only what has no result), then "
+                f"merge")

@@ -70,6 +70,34 @@ def test_merge_refuses_a_missing_shard_naming_it(tmp_path):
     assert count == 3 and sorted(t.name for t in found) == sorted(t.name for t in tasks)
 
 
+def test_merge_refuses_a_file_handed_in_or_changed_after_its_shard_ran(tmp_path, monkeypatch):
+    import coursekit.instructor.shards as shards
+
+    clock = iter(range(100, 200))
+    monkeypatch.setattr(shards.time, "time", lambda: float(next(clock)))
+    first = [_task(f"s{i}/01_a.ipynb") for i in range(12)]
+    mine = {k: [t for t in first if shard_of(t.name, 2) == k] for k in (0, 1)}
+    late = next(_task(f"late{i}/01_a.ipynb") for i in range(50)
+                if shard_of(f"late{i}/01_a.ipynb", 2) == 0)
+    # shard 0 runs; a student hands in late; shard 1 then sees the late file, shard 0's
+    record_finished(tmp_path, Shard(0, 2), mine[0], seen=first)
+    record_finished(tmp_path, Shard(1, 2), mine[1], seen=[*first, late])
+    with pytest.raises(ShardsIncomplete, match=f"{late.name} was handed in after shard 0/2 ran "
+                                               r"\(shard 1/2 saw it\): run shard 0/2 again"):
+        finished_tasks(tmp_path)
+    record_finished(tmp_path, Shard(0, 2), [*mine[0], late], seen=[*first, late])
+    assert late.name in [t.name for t in finished_tasks(tmp_path)[1]]
+    # a file changed after its shard ran is refused too, until that shard runs again
+    changed = _task(mine[0][0].name, "corrected")
+    now = [changed if t.name == changed.name else t for t in first] + [late]
+    record_finished(tmp_path, Shard(1, 2), mine[1], seen=now)
+    with pytest.raises(ShardsIncomplete, match=f"{changed.name} was changed after shard 0/2"):
+        finished_tasks(tmp_path)
+    # what a shard saw before the owner graded a newer version is no reason to refuse
+    record_finished(tmp_path, Shard(0, 2), [changed, *mine[0][1:], late], seen=now)
+    assert changed.sha256 in {t.sha256 for t in finished_tasks(tmp_path)[1]}
+
+
 def test_merge_refuses_mixed_splits_and_a_doubled_submission(tmp_path):
     tasks = [_task(f"s{i}/01_a.ipynb") for i in range(10)]
     record_finished(tmp_path, Shard(0, 1), tasks)
