@@ -9,10 +9,13 @@ Tables (``sqlite3 build/gradebook.sqlite .schema`` shows them):
   recently modified one counts, never the best of them;
 - ``exercises``: one row per exercise of each submission: points, passed, message, flags;
 - ``unmatched``: submissions no student could be found for (also in ``submissions``);
-- views ``latest_scores`` and ``best_scores``: per student and lesson, the points of the latest
-  run and the best ever.
+- views ``latest_scores`` and ``best_scores``: per student and lesson, the points of the file
+  graded last (``graded_at``: when its result was written, not when its run was recorded) and
+  the best ever.
 
-Recording a run again (a resumed run, a merge run twice) replaces its rows, never doubles them.
+Recording a run again (a resumed run, a merge run twice) replaces its rows, never doubles them,
+and keeps each submission's grading time: re-merging an old run does not make its old scores
+the latest.
 :func:`export_csv` writes what an LMS imports: one row per student, one column per lesson.
 """
 
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     run TEXT NOT NULL REFERENCES runs(run), key TEXT NOT NULL, submission TEXT NOT NULL,
     student TEXT, lesson TEXT NOT NULL, sha256 TEXT NOT NULL, seed TEXT NOT NULL,
     points INTEGER NOT NULL, max_points INTEGER NOT NULL, modified REAL NOT NULL,
-    counted INTEGER NOT NULL, PRIMARY KEY (run, key));
+    counted INTEGER NOT NULL, graded_at REAL NOT NULL DEFAULT 0, PRIMARY KEY (run, key));
 CREATE TABLE IF NOT EXISTS exercises (
     run TEXT NOT NULL, key TEXT NOT NULL, exercise TEXT NOT NULL,
     points INTEGER NOT NULL, max_points INTEGER NOT NULL, passed INTEGER NOT NULL,
@@ -45,14 +48,14 @@ CREATE TABLE IF NOT EXISTS exercises (
 CREATE TABLE IF NOT EXISTS unmatched (
     run TEXT NOT NULL, submission TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE VIEW IF NOT EXISTS lesson_scores AS
-    SELECT s.student, s.lesson, s.run, r.recorded_at, s.points, s.max_points
+    SELECT s.student, s.lesson, s.run, r.recorded_at, s.graded_at, s.points, s.max_points
     FROM submissions AS s JOIN runs AS r USING (run)
     WHERE s.student IS NOT NULL AND s.lesson != '' AND s.counted = 1;
 CREATE VIEW IF NOT EXISTS latest_scores AS
-    SELECT student, lesson, MAX(points) AS points, max_points, recorded_at
+    SELECT student, lesson, MAX(points) AS points, max_points, graded_at
     FROM lesson_scores AS l
-    WHERE recorded_at = (SELECT MAX(recorded_at) FROM lesson_scores AS m
-                         WHERE m.student = l.student AND m.lesson = l.lesson)
+    WHERE graded_at = (SELECT MAX(graded_at) FROM lesson_scores AS m
+                       WHERE m.student = l.student AND m.lesson = l.lesson)
     GROUP BY student, lesson;
 CREATE VIEW IF NOT EXISTS best_scores AS
     SELECT student, lesson, MAX(points) AS points, max_points
@@ -60,8 +63,21 @@ CREATE VIEW IF NOT EXISTS best_scores AS
 """
 
 SCORES = ("latest", "best")
-#: The layout above; a gradebook of another layout is refused, not mixed.
-LAYOUT = 2
+#: The layout above; a gradebook of another layout is refused, not mixed (layout 2, the
+#: same without ``graded_at``, is brought up to date).
+LAYOUT = 3
+
+#: Layout 2 -> 3: each submission's grading time (its run's recording time, the best known),
+#: and the views that read it.
+_FROM_2 = """
+ALTER TABLE submissions ADD COLUMN graded_at REAL NOT NULL DEFAULT 0;
+UPDATE submissions SET graded_at = (SELECT CAST(strftime('%s', substr(recorded_at, 1, 19))
+                                                AS REAL) FROM runs
+                                    WHERE runs.run = submissions.run);
+DROP VIEW IF EXISTS latest_scores;
+DROP VIEW IF EXISTS best_scores;
+DROP VIEW IF EXISTS lesson_scores;
+"""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -72,6 +88,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=60)
     found = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if tables and found == 2:
+        with connection:
+            connection.executescript(_FROM_2)
+        found = LAYOUT
     if tables and found != LAYOUT:
         connection.close()
         raise ValueError(f"{path} is a gradebook of another layout ({found}, this is "
@@ -94,6 +114,10 @@ def record_run(path: Path, run: Path, tasks: Sequence[Task],
     counted = {files[-1].key for files in several_files(tasks, results, students,
                                                         modified).values()}
     with closing(_connect(path)) as db, db:
+        before = dict(db.execute("SELECT key, graded_at FROM submissions WHERE run = ?",
+                                 (run_id,)).fetchall())
+        graded = {task.key: _graded_at(Path(run), task.key, before.get(task.key),
+                                       nanoseconds / 1e9) for task in tasks}
         for table in ("exercises", "submissions", "unmatched"):
             db.execute(f"DELETE FROM {table} WHERE run = ?", (run_id,))  # noqa: S608
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
@@ -101,11 +125,12 @@ def record_run(path: Path, run: Path, tasks: Sequence[Task],
         for task, result in zip(tasks, results, strict=True):
             student = students.get(task.name)
             db.execute("INSERT OR REPLACE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                       "?, ?)",
+                       "?, ?, ?)",
                        (run_id, task.key, shown_name(task.name),
                         None if student is None else _text(student), _text(result.lesson),
                         result.sha256 or task.sha256, result.seed, result.points,
-                        result.max_points, modified[task.key], int(task.key in counted)))
+                        result.max_points, modified[task.key], int(task.key in counted),
+                        graded[task.key]))
             for row in result.rows:
                 db.execute("INSERT OR REPLACE INTO exercises VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (run_id, task.key, _text(row.exercise), row.points, row.max_points,
@@ -129,6 +154,15 @@ def several_files(tasks: Sequence[Task], results: Sequence[SubmissionResult],
     times = modified if modified is not None else {t.key: _modified(t.path) for t in tasks}
     return {pair: sorted(files, key=lambda t: (times[t.key], t.name))
             for pair, files in found.items()}
+
+
+def _graded_at(run: Path, key: str, before: float | None, now: float) -> float:
+    """When the submission ``key`` was graded in ``run``: its result file's time (written once),
+    else what the gradebook recorded for it before, else ``now``."""
+    try:
+        return (run / "results" / f"{key}.json").stat().st_mtime
+    except OSError:
+        return before if before is not None else now
 
 
 def _modified(path: Path) -> float:

@@ -157,6 +157,44 @@ def test_the_gradebook_keeps_latest_and_best_and_never_doubles_a_run(tmp_path):
     assert export_csv(book, ["01_a.ipynb"], score="best").splitlines()[1] == "alice,4,4"
 
 
+def test_an_old_run_recorded_again_does_not_become_the_latest(tmp_path):
+    # A sharded run merged again (or resumed) after a newer run: the newer file's score
+    # stays the latest, because each submission keeps the time it was graded.
+    book = tmp_path / "gradebook.sqlite"
+    old, new = _task("carol/01_a.ipynb", "wrong"), _task("carol/01_a.ipynb", "corrected")
+    for run, task, points in (("old", old, [2, 0]), ("new", new, [2, 2])):
+        results = tmp_path / run / "results"
+        results.mkdir(parents=True)
+        (results / f"{task.key}.json").write_text("{}")  # written when it was graded
+        os.utime(results / f"{task.key}.json", (1000.0, 1000.0 if run == "old" else 2000.0))
+        record_run(book, tmp_path / run, [task], [_result(task.name, "01_a.ipynb", points)],
+                   {task.name: "carol"}, {}, engine="local")
+    record_run(book, tmp_path / "old", [old], [_result(old.name, "01_a.ipynb", [2, 0])],
+               {old.name: "carol"}, {}, engine="local")  # the old run merged again
+    assert scores(book)["carol"]["01_a.ipynb"] == (4, 4)
+
+
+def test_a_gradebook_of_the_previous_layout_is_brought_up_to_date(tmp_path):
+    import coursekit.instructor.gradebook as gradebook
+
+    book = tmp_path / "gradebook.sqlite"
+    with sqlite3.connect(book) as db:  # layout 2: no graded_at; latest by recording time
+        db.executescript(gradebook.SCHEMA.replace(
+            ", graded_at REAL NOT NULL DEFAULT 0", "").replace("s.graded_at, ", "").replace(
+            "graded_at", "recorded_at"))
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO runs VALUES ('r1', '/r1', '2026-01-01T10:00:00.0Z', 'local')")
+        db.execute("INSERT INTO runs VALUES ('r2', '/r2', '2026-02-01T10:00:00.0Z', 'local')")
+        for run, points in (("r1", 4), ("r2", 2)):
+            db.execute("INSERT INTO submissions VALUES (?, 'k', 'a/01_a.ipynb', 'a', "
+                       "'01_a.ipynb', 'sha', 'seed', ?, 4, 0.0, 1)", (run, points))
+    assert scores(book)["a"]["01_a.ipynb"] == (2, 4)  # r2, recorded later
+    with sqlite3.connect(book) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (gradebook.LAYOUT,)
+        assert db.execute("SELECT run, graded_at FROM submissions ORDER BY run").fetchall() == \
+            [("r1", 1767261600.0), ("r2", 1769940000.0)]
+
+
 def test_runs_in_folders_of_one_name_are_two_runs_and_a_second_file_does_not_add_up(tmp_path):
     book = tmp_path / "gradebook.sqlite"
     first, second = _task("ann/01_a.ipynb"), _task("bo/01_a.ipynb")
