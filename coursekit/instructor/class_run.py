@@ -211,9 +211,11 @@ def reproduce(how: ClassGrading, submissions: Sequence[tuple[Path, str]], record
     before: dict[str, SubmissionResult] = {}
     for task in plan_tasks(submissions):
         shown = clean(shown_name(task.name))
-        # The name as graded there: the same, or a single file given by itself whose name
-        # ends the recorded one (submissions/alice/01.ipynb was graded as alice/01.ipynb).
-        names = [n for n in by_name if n == task.name or n.endswith("/" + task.name)]
+        # The name as graded there: the same, or one that ends the file's own path
+        # (submissions/alice/01.ipynb, given by itself, was graded as alice/01.ipynb; never
+        # bob/01.ipynb, whatever its content).
+        where = "/" + Path(task.path).resolve().as_posix()
+        names = [n for n in by_name if n == task.name or where.endswith("/" + n)]
         same = [r for n in names for r in by_name[n] if r.sha256 == task.sha256 and r.seed]
         if len({r.submission for r in same}) > 1:
             lines.append(f"refused: {shown} matches several files graded there "

@@ -304,16 +304,23 @@ def find_submissions(paths: Sequence[Path], skipped: list[str] | None = None
                      ) -> list[tuple[Path, str]]:
     """``(file, name)`` for every ``.ipynb`` under ``paths`` (files or folders), sorted.
 
-    ``name`` is the path relative to the folder given (``alice/01_gradient_descent.ipynb``).
-    Jupyter's ``.ipynb_checkpoints`` folders are skipped; so are other hidden files and folders
-    and symbolic links, whose names are added to ``skipped`` when a list is given, so the
-    caller can say what it did not grade.
+    ``name`` is the path relative to the folder given (``alice/01_gradient_descent.ipynb``);
+    files given one by one from several folders are named relative to the folder they share
+    (``submissions/*/01_gradient_descent.ipynb`` gives ``alice/01_gradient_descent.ipynb``, so
+    each keeps its student), files of one folder by their own name. Jupyter's
+    ``.ipynb_checkpoints`` folders are skipped; so are other hidden files and folders and
+    symbolic links, whose names are added to ``skipped`` when a list is given, so the caller
+    can say what it did not grade.
     """
     found: list[tuple[Path, str]] = []
+    files = [Path(root) for root in paths if Path(root).is_file()]
+    folders = {path.resolve().parent for path in files}
+    shared = Path(os.path.commonpath(list(folders))) if len(folders) > 1 else None
     for root in paths:
         root = Path(root)
         if root.is_file():
-            found.append((root, root.name))
+            name = root.resolve().relative_to(shared).as_posix() if shared else root.name
+            found.append((root, name))
             continue
         if not root.is_dir():
             raise FileNotFoundError(f"no such submission file or folder: {root}")

@@ -178,6 +178,9 @@ def test_an_appeal_reproduces_the_verdict_and_a_fresh_run_draws_new_inputs(cours
     path = tmp_path / "subs/alice/99_fake.ipynb"
     path.parent.mkdir(parents=True)
     path.write_text(nbformat.writes(wrong_above_four), "utf-8")
+    classmate = tmp_path / "subs/bob/99_fake.ipynb"
+    classmate.parent.mkdir(parents=True)
+    classmate.write_text(nbformat.writes(_notebooks()["full"]), "utf-8")
     messages = []
     for attempt in range(2):
         out = tmp_path / f"out{attempt}"
@@ -189,7 +192,7 @@ def test_an_appeal_reproduces_the_verdict_and_a_fresh_run_draws_new_inputs(cours
                    str(path)])  # the one file, as the README shows
     assert "same verdict: alice/99_fake.ipynb 2/3" in appeal
     assert _message(_run_folder(tmp_path / "appeal")) == messages[0]
-    path.write_text(nbformat.writes(_notebooks()["full"]), "utf-8")
+    path.write_text(classmate.read_text("utf-8"), "utf-8")  # now the same file as bob's
     refused = _cli(["grade", "--reproduce", str(first), *_options(course, tmp_path / "appeal"),
                     str(path)], status=1)
     assert "refused: alice/99_fake.ipynb was changed since it was graded there" in refused

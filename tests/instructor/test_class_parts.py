@@ -331,6 +331,25 @@ def test_finding_submissions_names_what_it_does_not_grade(tmp_path):
                        "erin/01_gradient_descent.ipynb"]
 
 
+def test_files_given_one_by_one_keep_their_student_folder(tmp_path):
+    # As a shell expands submissions/*/01_gradient_descent.ipynb: each file is named from
+    # the folder the files share, so alice's and bob's stay theirs; a flat folder's files
+    # (an LMS download) keep their own names.
+    from coursekit.instructor.grade import find_submissions
+
+    for name in ("subs/alice/01_a.ipynb", "subs/bob/01_a.ipynb", "subs/bob/late/01_a.ipynb",
+                 "flat/smithj_01_a.ipynb", "flat/doej_01_a.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    given = sorted((tmp_path / "subs").glob("*/01_a.ipynb"))
+    assert [name for _, name in find_submissions(given)] == ["alice/01_a.ipynb", "bob/01_a.ipynb"]
+    deeper = [*given, tmp_path / "subs/bob/late/01_a.ipynb"]
+    assert [name for _, name in find_submissions(deeper)][-1] == "bob/late/01_a.ipynb"
+    flat = sorted((tmp_path / "flat").glob("*.ipynb"))
+    assert [name for _, name in find_submissions(flat)] == ["doej_01_a.ipynb",
+                                                            "smithj_01_a.ipynb"]
+
+
 def test_a_worker_that_joins_with_other_checks_fails_its_tasks_by_name(monkeypatch):
     # A worker the plugin reaches after the run began (not asked up front) grades nothing:
     # every task sent to it fails with the reason, which the report shows as a grader failure.
