@@ -60,8 +60,11 @@ def raised_message(got: Data) -> str:
     """The feedback for a call that raised (``got["kind"] == "raised"``)."""
     if got.get("stub"):
         if got.get("below_raise"):
-            return ("your function still stops at `raise NotImplementedError`: your code is "
-                    "below that line; delete the raise line and run the cell again")
+            # Code below the raise: the student's, or the stub's own `return ...` (an
+            # untouched stub has one too), so the message fits both.
+            return ("your function still stops at `raise NotImplementedError`: delete that line "
+                    "once your code is in place (code below it never runs), and run the cell "
+                    "again")
         return ("not implemented yet: your function still raises NotImplementedError; replace "
                 "the `raise` line with your code and run the cell before this check")
     if got.get("type") == "CellTimeout":  # the grader stopped the check

@@ -11,6 +11,8 @@ recorded grading drew, and says whether each verdict came out the same.
 from __future__ import annotations
 
 import hashlib
+import json
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +21,7 @@ from typing import TextIO
 
 from coursekit.instructor.engines import Engine
 from coursekit.instructor.feedback import write_feedback
+from coursekit.instructor.files import write_new
 from coursekit.instructor.grade import SUBMISSION_LIMIT, Grader
 from coursekit.instructor.gradebook import record_run, several_files
 from coursekit.instructor.progress import Progress
@@ -27,6 +30,10 @@ from coursekit.instructor.runs import RunFolder, Task, plan_tasks
 from coursekit.instructor.shards import Shard, finished_tasks, record_finished
 from coursekit.instructor.similarity import own_code, similarity_flags, starter_cells
 from coursekit.instructor.students import StudentMatcher
+
+#: How this interpreter runs the tools, for the commands the messages suggest (a console
+#: script named coursekit need not be on PATH, and PyPI has an unrelated one).
+COMMAND = f"{shlex.quote(sys.executable)} -m coursekit"
 
 
 @dataclass
@@ -60,6 +67,7 @@ def grade_class(how: ClassGrading, submissions: Sequence[tuple[Path, str]], *,
         run = RunFolder.at(run_dir, stamp, must_exist=resume)
     else:
         run = RunFolder.create(out or Path("build"), stamp)
+    how = replace(how, students=_students_of(how, run))
     pending = [task for task in tasks if not run.has(task)]
     progress = Progress(len(pending), stream=how.progress, skipped=len(tasks) - len(pending))
     if len(pending) < len(tasks):
@@ -79,14 +87,18 @@ def grade_class(how: ClassGrading, submissions: Sequence[tuple[Path, str]], *,
         how.engine.run(how.grader, pending, done)
     except KeyboardInterrupt:
         progress.finish()
-        print(f"interrupted: {progress.done} of {len(pending)} graded in this session; "
-              f"resume with: coursekit grade --resume {run.path} ...", file=how.out, flush=True)
+        again = (f"run the shard again (it keeps what is done): {COMMAND} grade --shard "
+                 f"{shard} --run {run.path} ..." if shard is not None else
+                 f"resume with: {COMMAND} grade --resume {run.path} ...")
+        print(f"interrupted: {progress.done} of {len(pending)} graded in this session; {again} "
+              "(the same options and submissions in place of ...)", file=how.out, flush=True)
         raise
     progress.finish()
     if shard is not None:
         record_finished(run.path, shard, tasks, seen=everything)
         print(f"shard {shard} finished: {len(tasks)} submission(s) in {run.path}; when every "
-              f"shard has, run: coursekit merge {run.path}", file=how.out, flush=True)
+              f"shard has, run: {COMMAND} merge {run.path} (with the shards' options)",
+              file=how.out, flush=True)
         return run
     finish(how, run, tasks)
     return run
@@ -97,6 +109,7 @@ def merge_shards(how: ClassGrading, run_dir: Path) -> RunFolder:
     finished (:class:`~coursekit.instructor.shards.ShardsIncomplete` otherwise)."""
     count, tasks = finished_tasks(Path(run_dir))
     run = RunFolder.at(run_dir, how.grader.fingerprint(), must_exist=True)
+    how = replace(how, students=_students_of(how, run))
     missing = [task.name for task in tasks if not run.has(task)]
     if missing:
         raise ValueError(f"{len(missing)} result(s) missing from {run.path} although their "
@@ -104,6 +117,29 @@ def merge_shards(how: ClassGrading, run_dir: Path) -> RunFolder:
     finish(how, run, tasks)
     print(f"merged {count} shard(s): {len(tasks)} submission(s)", file=how.out)
     return run
+
+
+def _students_of(how: ClassGrading, run: RunFolder) -> StudentMatcher:
+    """How the run tells who handed what in: recorded by its first grading (``students.json``);
+    resuming or merging without ``--student-pattern`` uses the recorded one, and another way
+    is refused (the gradebook would lose the students of the run's earlier results)."""
+    path = run.path / "students.json"
+    given = how.students.pattern
+    if not path.is_file():
+        try:
+            write_new(path, json.dumps({"pattern": given}))
+        except FileExistsError:  # another shard wrote it first
+            pass
+    recorded = json.loads(path.read_text(encoding="utf-8")).get("pattern")
+    if recorded == given:
+        return how.students
+    if given is None and isinstance(recorded, str):
+        print(f"{run.path} was graded with --student-pattern {recorded!r}: using it",
+              file=how.out, flush=True)
+        return StudentMatcher(recorded)
+    was = f"--student-pattern {recorded!r}" if recorded else "a folder per student"
+    raise ValueError(f"{run.path} was graded with {was}, not --student-pattern {given!r}: "
+                     "resume or merge it the same way, or grade into a new run")
 
 
 def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:

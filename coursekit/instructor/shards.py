@@ -117,7 +117,8 @@ def finished_tasks(run: Path) -> tuple[int, list[Task]]:
     if missing:
         listing = ", ".join(f"{k}/{count}" for k in missing)
         raise ShardsIncomplete(f"{run}: shard(s) {listing} have not finished (run "
-                               f"`coursekit grade --shard K/{count} --run {run} ...` for each)")
+                               f"`python -m coursekit grade --shard K/{count} --run {run} ...` "
+                               "for each)")
     owner: dict[str, int] = {}
     tasks = []
     for (index, _), record in sorted(records.items()):

@@ -34,7 +34,7 @@ class StudentMatcher:
                 raise ValueError(f"--student-pattern is not a regular expression: {exc}") from None
             if "student" not in compiled.groupindex:
                 raise ValueError("--student-pattern needs a group named student, e.g. "
-                                 "'^(?P<student>[^_]+)_'")
+                                 "'^(?P<student>[^_]+)_\\d\\d_'")
 
     def student(self, name: str) -> str | None:
         """The student ``name`` belongs to, or ``None`` when it cannot be told."""

@@ -126,6 +126,9 @@ def test_students_come_from_folders_or_a_pattern():
     lms = StudentMatcher(r"^(?P<student>[a-z]+)_\d+_")
     assert lms.student("smithj_4411_01_gradient_descent.ipynb") == "smithj"
     assert lms.student("01_gradient_descent.ipynb") is None
+    readme = StudentMatcher(r"^(?P<student>[^_]+)_\d\d_")  # the README's example
+    assert readme.student("smithj_01_gradient_descent.ipynb") == "smithj"
+    assert readme.student("01_gradient_descent.ipynb") is None  # not a student called "01"
     with pytest.raises(ValueError, match="group named student"):
         StudentMatcher(r"^([a-z]+)_")
     with pytest.raises(ValueError, match="not a regular expression"):
@@ -372,3 +375,30 @@ def test_a_worker_that_joins_with_other_checks_fails_its_tasks_by_name(monkeypat
     assert "tcp://10.0.0.7:4000 has another coursekit" in dask_engine._refusal("other", worker)
     with pytest.raises(RuntimeError, match=r"the run's 000000000000\): install the same commit"):
         dask_engine._grade_on_worker("other", "alice/01.ipynb", b"{}", None)
+
+
+def test_a_run_keeps_its_way_of_telling_students_apart(tmp_path):
+    # Resuming a flat-folder run without --student-pattern used to leave every student
+    # unmatched; now the pattern of the run's first grading is used, and another refused.
+    from types import SimpleNamespace
+
+    from coursekit.instructor.class_run import ClassGrading, _students_of
+
+    out = io.StringIO()
+    pattern = r"^(?P<student>[a-z]+)_\d\d_"
+    flat, folders = SimpleNamespace(path=tmp_path / "flat"), SimpleNamespace(path=tmp_path / "f")
+    flat.path.mkdir()
+    folders.path.mkdir()
+
+    def how(given):
+        return ClassGrading(None, None, students=StudentMatcher(given), out=out)  # type: ignore
+
+    assert _students_of(how(pattern), flat).pattern == pattern  # the first grading records it
+    assert _students_of(how(None), flat).pattern == pattern  # a resume without it uses it
+    assert f"was graded with --student-pattern {pattern!r}: using it" in out.getvalue()
+    with pytest.raises(ValueError, match=r"graded with --student-pattern .*, not --student-"
+                                         r"pattern '\^\(\?P<student>\[a-z\]\+\)\$': resume"):
+        _students_of(how(r"^(?P<student>[a-z]+)$"), flat)
+    assert _students_of(how(None), folders).pattern is None
+    with pytest.raises(ValueError, match="graded with a folder per student"):
+        _students_of(how(pattern), folders)

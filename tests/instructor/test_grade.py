@@ -214,7 +214,8 @@ def test_an_untouched_student_edition_earns_nothing(batch):
 
 
 def test_code_below_the_stub_raise_is_named(batch):
-    assert "your code is below that line" in grades(batch, "below_raise.ipynb")["99-double"][2]
+    assert "delete that line once your code is in place (code below it never runs)" in \
+        grades(batch, "below_raise.ipynb")["99-double"][2]
 
 
 def test_a_deleted_check_cell_earns_nothing_and_the_rest_is_graded(batch):
