@@ -9,7 +9,9 @@ so a test can run it as the scheduler would.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,18 +43,19 @@ def slurm_script(shards: int, parallel: int, run: Path, grade_args: Sequence[str
     """An ``sbatch`` script: an array of ``shards`` tasks, at most ``parallel`` at once."""
     _check(shards, parallel)
     jobs = _option(grade_args, "--jobs", "1")
+    merge = f"cd {shlex.quote(str(course))} && {merge_command(python, run, grade_args)}"
     return "\n".join([
         "#!/bin/bash",
         "#SBATCH --job-name=coursekit-grade",
         f"#SBATCH --array=0-{shards - 1}%{parallel}",
         f"#SBATCH --cpus-per-task={jobs}",
+        f"#SBATCH --mem={_memory_gib(grade_args)}G",
         "#SBATCH --output=coursekit-grade-%A_%a.out",
         "# Grades the class in shards: each array task grades the submissions of its shard",
         f"# into {run} (on storage every node sees). A task run again keeps what it finished.",
         "# Submit it, then the merge once every task has succeeded:",
         "#   job=$(sbatch --parsable grade.sbatch)",
-        "#   sbatch --dependency=afterok:$job --wrap "
-        + shlex.quote(merge_command(python, run, grade_args)),
+        "#   sbatch --dependency=afterok:$job --wrap " + shlex.quote(merge),
         "set -euo pipefail",
         f"cd {shlex.quote(str(course))}",
         grade_command(python, "SLURM_ARRAY_TASK_ID", shards, run, grade_args)
@@ -71,10 +74,12 @@ def k8s_job(shards: int, parallel: int, run: Path, grade_args: Sequence[str], *,
     profile that denies ``unshare``), which the instructor's cluster policy decides."""
     _check(shards, parallel)
     command = grade_command(python, "JOB_COMPLETION_INDEX", shards, run, grade_args)
+    jobs = _option(grade_args, "--jobs", "1")
+    name = "coursekit-grade-" + hashlib.sha256(str(run).encode()).hexdigest()[:8]
     manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": "coursekit-grade"},
+        "metadata": {"name": name},
         "spec": {
             "completionMode": "Indexed",
             "completions": shards,
@@ -87,6 +92,11 @@ def k8s_job(shards: int, parallel: int, run: Path, grade_args: Sequence[str], *,
                     "image": image,
                     "workingDir": str(course),
                     "command": ["bash", "-c", f"set -euo pipefail; {command}"],
+                    "resources": {"requests": {"cpu": jobs,
+                                               "memory": f"{_memory_gib(grade_args)}Gi"}},
+                    # bubblewrap makes a user namespace for each submission, which the
+                    # runtime's default seccomp profile forbids
+                    "securityContext": {"seccompProfile": {"type": "Unconfined"}},
                     "volumeMounts": [{"name": "class", "mountPath": str(mount)}],
                 }],
                 "volumes": [{"name": "class", "persistentVolumeClaim": {"claimName": claim}}],
@@ -94,8 +104,19 @@ def k8s_job(shards: int, parallel: int, run: Path, grade_args: Sequence[str], *,
         },
     }
     header = ("# Grades the class as a Kubernetes Indexed Job: kubectl apply -f job.yaml\n"
-              f"# Then, once it has completed: {merge_command(python, run, grade_args)}\n")
+              "# The pods run without the default seccomp profile (bubblewrap needs user\n"
+              "# namespaces); the submissions run inside bubblewrap's sandbox, as on a laptop.\n"
+              "# Once the job has completed, merge where the claim is mounted (a pod of the same\n"
+              f"# image): cd {shlex.quote(str(course))} && "
+              f"{merge_command(python, run, grade_args)}\n")
     return header + _yaml(manifest) + "\n"
+
+
+def _memory_gib(grade_args: Sequence[str]) -> int:
+    """Memory for one array task: --memory GiB for each of its --jobs submissions, and one
+    for the grader itself."""
+    jobs, memory = _option(grade_args, "--jobs", "1"), _option(grade_args, "--memory", "2")
+    return math.ceil(int(jobs) * float(memory)) + 1
 
 
 def _option(args: Sequence[str], name: str, default: str) -> str:

@@ -125,7 +125,15 @@ def _gradebook(args: argparse.Namespace) -> int:
 
 def _batch_script(args: argparse.Namespace) -> int:
     grade_args = _passed_on(args)
-    if args.kind == "slurm":
+    if args.kind == "slurm":  # the nodes run it from the course folder: check it is one
+        course = Path(args.course_dir)
+        for what, path in (("lessons folder", args.lessons), ("syllabus", args.syllabus),
+                           *(("submissions", path) for path in args.submissions)):
+            if not (course / path).exists():
+                raise FileNotFoundError(
+                    f"no {what} {course / path}: the script runs from {course}; run "
+                    "batch-script from the course folder or give --course-dir, and give "
+                    "paths that exist from there")
         text = slurm_script(args.shards, args.parallel, args.run_dir, grade_args,
                             course=args.course_dir, python=args.python)
     else:

@@ -312,6 +312,28 @@ def test_batch_scripts_run_the_shard_command_with_the_schedulers_index(tmp_path)
     assert '--shard "${JOB_COMPLETION_INDEX}/8"' in container["command"][-1]
     with pytest.raises(ValueError, match="at least 1"):
         slurm_script(0, 1, tmp_path, args, course=tmp_path, python="p")
+    # what a real cluster needs: the merge runs from the course folder, memory for every
+    # job; the pod may make bubblewrap's user namespaces and asks for what it uses
+    merge = next(line for line in slurm.splitlines() if "--wrap" in line)
+    assert f"cd {tmp_path} && /py/python -m coursekit merge" in merge
+    assert "#SBATCH --mem=5G" in slurm  # 2 jobs of 2 GiB, and 1 for the grader
+    assert container["securityContext"] == {"seccompProfile": {"type": "Unconfined"}}
+    assert container["resources"]["requests"] == {"cpu": "2", "memory": "5Gi"}
+    other = yaml.safe_load(k8s_job(8, 3, tmp_path / "run2", args, course=tmp_path,
+                                   python="/py/python", image="img:1", claim="c",
+                                   mount=Path("/class")))
+    assert other["metadata"]["name"] != job["metadata"]["name"]  # two runs, two jobs
+
+
+def test_a_slurm_script_is_refused_where_the_course_is_not(tmp_path, monkeypatch, capsys):
+    from coursekit.__main__ import main
+
+    monkeypatch.chdir(tmp_path)  # not the course folder, and no --course-dir
+    (tmp_path / "subs").mkdir()
+    assert main(["batch-script", "slurm", "--shards", "2", "--parallel", "1", "--run",
+                 str(tmp_path / "run"), "subs"]) == 1
+    assert f"no lessons folder {tmp_path}/notebooks: the script runs from {tmp_path}" in \
+        capsys.readouterr().err
 
 
 def test_finding_submissions_names_what_it_does_not_grade(tmp_path):
