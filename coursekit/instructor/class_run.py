@@ -237,6 +237,9 @@ def reproduce(how: ClassGrading, submissions: Sequence[tuple[Path, str]], record
     drew, into a new run folder under ``out``; return it and one line per submission saying
     whether its verdict is the one recorded. A file changed since, or never graded there, is
     refused by name (its line says so)."""
+    if not (Path(recorded) / "run.json").is_file():
+        raise ValueError(f"{recorded} is not a grading run (no run.json): give the run folder "
+                         "the appealed file was graded in")
     by_name: dict[str, list[SubmissionResult]] = {}
     for path in sorted((Path(recorded) / "results").glob("*.json")):
         if path.is_file() and not path.is_symlink():

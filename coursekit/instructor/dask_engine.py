@@ -103,6 +103,8 @@ class DaskEngine:
     scheduler: str | None = None
     workers: int = 2
     window: int = 0
+    #: Seconds to wait for the scheduler at ``scheduler`` to answer.
+    connect_timeout: float = 30.0
 
     def run(self, grader: Grader, tasks: Sequence[Task], done: Done) -> None:
         grader.prepare()  # instructor inputs are read here first: a broken lesson stops now
@@ -113,7 +115,13 @@ class DaskEngine:
                     host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=0))
                 client = stack.enter_context(Client(cluster))
             else:
-                client = stack.enter_context(Client(self.scheduler))
+                try:
+                    client = stack.enter_context(Client(self.scheduler,
+                                                           timeout=self.connect_timeout))
+                except (OSError, TimeoutError) as exc:
+                    raise RuntimeError(f"no Dask scheduler answered at {self.scheduler} "
+                                       f"({type(exc).__name__}): is it running, and is the "
+                                       "address right?") from None
             expected = grader.fingerprint()
             plugin = f"{PLUGIN}-{expected[:16]}"
             client.register_plugin(GraderPlugin(replace(grader), expected), name=plugin)

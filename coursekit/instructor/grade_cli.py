@@ -31,6 +31,15 @@ from coursekit.instructor.syllabus import load_syllabus
 
 
 def _grader(args: argparse.Namespace) -> Grader:
+    for what, path, option in (("syllabus", args.syllabus, "--syllabus"),
+                               ("lessons folder", args.lessons, "--lessons")):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no {what} at {path}: run this from the course folder, "
+                                    f"or give {option} (and the other of --syllabus and "
+                                    "--lessons)")
+    if args.jobs < 1 or getattr(args, "workers", 0) < 0:
+        raise ValueError("--jobs takes a number of at least 1, --workers one of at least 1 "
+                         "(or 0, the default: as many as --jobs)")
     package_dir = None
     if args.check_dir is not None:  # a check package kept outside coursekit (tests)
         package_dir = args.check_dir.resolve()

@@ -424,3 +424,40 @@ def test_a_run_keeps_its_way_of_telling_students_apart(tmp_path):
     assert _students_of(how(None), folders).pattern is None
     with pytest.raises(ValueError, match="graded with a folder per student"):
         _students_of(how(pattern), folders)
+
+
+def test_instructors_slips_are_answered_with_what_to_do(tmp_path, monkeypatch, capsys):
+    from coursekit.__main__ import main
+
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "subs" / "alice" / "01_gradient_descent.ipynb").write_text("{}", "utf-8")
+    monkeypatch.chdir(tmp_path)  # outside the course folder
+    assert main(["grade", "subs"]) == 1
+    assert "no syllabus at syllabus.toml: run this from the course folder, or give " \
+        "--syllabus" in capsys.readouterr().err
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(["grade", "--jobs", "0", str(tmp_path / "subs")]) == 1
+    assert "--jobs takes a number of at least 1" in capsys.readouterr().err
+    assert main(["grade", "--engine", "dask", "--workers", "-2", str(tmp_path / "subs")]) == 1
+    assert "--workers one of at least 1" in capsys.readouterr().err
+    assert main(["grade", "--reproduce", str(tmp_path / "nope"), str(tmp_path / "subs")]) == 1
+    assert "nope is not a grading run (no run.json)" in capsys.readouterr().err
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_named_without_a_traceback(tmp_path):
+    import socket
+
+    from coursekit.instructor.dask_engine import DaskEngine
+    from coursekit.instructor.grade import Grader
+    from coursekit.instructor.syllabus import load_syllabus
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{free.getsockname()[1]}"
+    root = Path(__file__).resolve().parents[2]
+    grader = Grader(load_syllabus(root / "syllabus.toml"), root / "notebooks")
+    engine = DaskEngine(scheduler=address, connect_timeout=1.0)
+    with pytest.raises(RuntimeError, match=f"no Dask scheduler answered at {address} "
+                                           r"\(\w+\): is it running"):
+        engine.run(grader, [], lambda task, result: None)
+    grader.close()
