@@ -179,7 +179,8 @@ def finish(how: ClassGrading, run: RunFolder, tasks: Sequence[Task]) -> None:
     print(f"wrote {csv_path} and {md_path}", file=how.out)
     if how.feedback:
         titles = {lesson.notebook: lesson.title for lesson in how.grader.syllabus.lessons}
-        written = write_feedback(run.path, tasks, results, students, titles)
+        counted = {task.name: files[-1].name for files in several.values() for task in files}
+        written = write_feedback(run.path, tasks, results, students, titles, counted)
         print(f"wrote {len(written)} feedback file(s) in {run.path / 'feedback'}",
               file=how.out)
     if how.gradebook is not None:

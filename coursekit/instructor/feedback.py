@@ -39,13 +39,19 @@ def student_folder(student: str) -> str:
 
 
 def feedback_text(result: SubmissionResult, *, student: str | None, title: str,
-                  run: str) -> str:
-    """The Markdown feedback for one graded submission."""
+                  run: str, counted: str | None = None) -> str:
+    """The Markdown feedback for one graded submission; ``counted`` names the file that
+    counts when the student handed in several for its lesson."""
     who = md_cell(student) if student else "(not matched to a student)"
     lines = [f"# Feedback: {md_cell(title or result.lesson or 'unknown lesson')}", "",
              f"- Student: {who}",
              f"- Submission: {md_cell(shown_name(result.submission))}",
              f"- Score: **{result.points} / {result.max_points}**", ""]
+    if counted is not None:
+        which = ("this one" if counted == result.submission
+                 else md_cell(shown_name(counted)))
+        lines[-1:] = [f"- You handed in several files for this lesson; the most recently "
+                      f"modified counts: {which}.", ""]
     if result.lesson:
         lines += ["| exercise | points | what the check found |", "|---|---|---|"]
         for row in result.rows:
@@ -67,11 +73,13 @@ def feedback_text(result: SubmissionResult, *, student: str | None, title: str,
 
 
 def write_feedback(run: Path, tasks: Sequence[Task], results: Sequence[SubmissionResult],
-                   students: Mapping[str, str | None], titles: Mapping[str, str]) -> list[Path]:
+                   students: Mapping[str, str | None], titles: Mapping[str, str],
+                   counted: Mapping[str, str] | None = None) -> list[Path]:
     """Write one feedback file per result under ``run/feedback/``; return their paths.
 
     ``students`` maps a submission name to its student (``None``: unmatched, filed under
-    ``_unmatched/``); ``titles`` a lesson's notebook to its title."""
+    ``_unmatched/``); ``titles`` a lesson's notebook to its title; ``counted`` a submission
+    that is one of several of a student's for one lesson to the one that counts."""
     root = Path(run) / "feedback"
     if root.is_symlink():
         raise ValueError(f"{root} is a symbolic link")
@@ -93,6 +101,7 @@ def write_feedback(run: Path, tasks: Sequence[Task], results: Sequence[Submissio
         folder.mkdir(parents=True, exist_ok=True)
         write_replacing(path, feedback_text(result, student=student,
                                             title=titles.get(result.lesson, ""),
-                                            run=Path(run).name))
+                                            run=Path(run).name,
+                                            counted=(counted or {}).get(task.name)))
         written.append(path)
     return written

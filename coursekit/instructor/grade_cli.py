@@ -54,6 +54,9 @@ def _grader(args: argparse.Namespace) -> Grader:
 
 
 def _engine(args: argparse.Namespace) -> tuple[Engine, str]:
+    if args.workers and not (args.engine == "dask" or args.scheduler):
+        print("warning: --workers is for the Dask engine (--engine dask); the local engine "
+              f"grades --jobs {args.jobs} at once", file=sys.stderr)
     if args.engine == "dask" or args.scheduler:
         from coursekit.instructor.dask_engine import DaskEngine  # imports Dask: only here
 
@@ -95,8 +98,10 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         grader.prepare()  # every instructor input is read before any submission runs
         if args.reproduce:
-            _, lines = reproduce(how, submissions, args.reproduce, out=args.out)
-            print("\n".join(lines))
+            run, lines = reproduce(how, submissions, args.reproduce, out=args.out)
+            graded = any(line.startswith(("same", "different")) for line in lines)
+            print("\n".join([*lines, *([f"the appeal's grading is in {run.path}"] if graded
+                                        else [])]))
             return 0 if all(line.startswith(("same", "warning")) for line in lines) else 1
         shard = parse_shard(args.shard) if args.shard else None
         try:

@@ -191,6 +191,7 @@ def test_an_appeal_reproduces_the_verdict_and_a_fresh_run_draws_new_inputs(cours
     appeal = _cli(["grade", "--reproduce", str(first), *_options(course, tmp_path / "appeal"),
                    str(path)])  # the one file, as the README shows
     assert "same verdict: alice/99_fake.ipynb 2/3" in appeal
+    assert f"the appeal's grading is in {_run_folder(tmp_path / 'appeal')}" in appeal
     assert _message(_run_folder(tmp_path / "appeal")) == messages[0]
     path.write_text(classmate.read_text("utf-8"), "utf-8")  # now the same file as bob's
     refused = _cli(["grade", "--reproduce", str(first), *_options(course, tmp_path / "appeal"),

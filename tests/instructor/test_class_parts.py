@@ -255,6 +255,16 @@ def test_feedback_names_the_student_points_messages_and_flags(tmp_path):
     paths = write_feedback(tmp_path, tasks, [result] * 3, students, {})
     assert all(tmp_path / "feedback" in p.parents for p in paths)
     assert len(set(paths)) == 3 and paths[1].parent.name == "_unmatched"
+    # a student with two files for one lesson is told, in each, which one counts
+    final, draft = _result("dave/01_a.ipynb", "01_a.ipynb", [2, 2]), \
+        _result("dave/lesson1 draft.ipynb", "01_a.ipynb", [0, 0])
+    counted = {"dave/01_a.ipynb": "dave/01_a.ipynb", "dave/lesson1 draft.ipynb": "dave/01_a.ipynb"}
+    written = write_feedback(tmp_path, [_task(final.submission), _task(draft.submission)],
+                             [final, draft], {"dave/01_a.ipynb": "dave",
+                                              "dave/lesson1 draft.ipynb": "dave"}, {}, counted)
+    assert "the most recently modified counts: this one." in written[0].read_text("utf-8")
+    assert "the most recently modified counts: dave/01_a.ipynb." in \
+        written[1].read_text("utf-8")
 
 
 def test_progress_redraws_on_a_terminal_and_prints_quiet_lines_elsewhere():
@@ -440,8 +450,11 @@ def test_instructors_slips_are_answered_with_what_to_do(tmp_path, monkeypatch, c
     assert "--jobs takes a number of at least 1" in capsys.readouterr().err
     assert main(["grade", "--engine", "dask", "--workers", "-2", str(tmp_path / "subs")]) == 1
     assert "--workers one of at least 1" in capsys.readouterr().err
-    assert main(["grade", "--reproduce", str(tmp_path / "nope"), str(tmp_path / "subs")]) == 1
-    assert "nope is not a grading run (no run.json)" in capsys.readouterr().err
+    assert main(["grade", "--workers", "2", "--reproduce", str(tmp_path / "nope"),
+                 str(tmp_path / "subs")]) == 1
+    err = capsys.readouterr().err
+    assert "nope is not a grading run (no run.json)" in err
+    assert "warning: --workers is for the Dask engine (--engine dask)" in err
 
 
 def test_a_dask_scheduler_that_does_not_answer_is_named_without_a_traceback(tmp_path):
